@@ -1,0 +1,205 @@
+//! The architectures of the chapter, as hyper-parameters that expand into [`Network`]s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Activation, Layer, ModelError, Network};
+
+const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
+const BN_EPS: f64 = 1e-5;
+const BN_MOMENTUM: f64 = 0.1;
+
+/// The toy GAN's real data: `X = Z·A + b`, `Z ~ N(0, I₂)`.
+pub const TOY2D_A: [[f64; 2]; 2] = [[1.0, 2.0], [-0.1, 0.5]];
+pub const TOY2D_B: [f64; 2] = [1.0, 2.0];
+
+/// Which architecture, without its hyper-parameters (for command lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchKind {
+    Toy2d,
+    Mlp,
+    Dcgan,
+}
+
+/// An architecture with all hyper-parameters that shape its networks. Serialised into a run's
+/// `config.json`; together with the checkpoint's tensors it rebuilds both networks exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "lowercase")]
+pub enum ArchConfig {
+    /// Linear generator 2→2 against a 2→5→3→1 Tanh discriminator.
+    Toy2d,
+    /// MLP GAN for 28×28 gray digits.
+    Mlp { nz: usize },
+    /// DCGAN for square images of a power-of-two size.
+    Dcgan {
+        image_size: usize,
+        channels: usize,
+        nz: usize,
+        ngf: usize,
+        ndf: usize,
+    },
+}
+
+impl ArchConfig {
+    pub fn kind(&self) -> ArchKind {
+        match self {
+            ArchConfig::Toy2d => ArchKind::Toy2d,
+            ArchConfig::Mlp { .. } => ArchKind::Mlp,
+            ArchConfig::Dcgan { .. } => ArchKind::Dcgan,
+        }
+    }
+
+    /// Lower-case name (`toy2d`, `mlp`, `dcgan`).
+    pub fn name(&self) -> &'static str {
+        match self.kind() {
+            ArchKind::Toy2d => "toy2d",
+            ArchKind::Mlp => "mlp",
+            ArchKind::Dcgan => "dcgan",
+        }
+    }
+
+    /// Size of the latent vector `z ~ N(0, I)`.
+    pub fn latent_dim(&self) -> usize {
+        match *self {
+            ArchConfig::Toy2d => 2,
+            ArchConfig::Mlp { nz } | ArchConfig::Dcgan { nz, .. } => nz,
+        }
+    }
+
+    /// Per-sample shape of real data and generated samples: `[2]` or `[C, H, W]`.
+    pub fn sample_shape(&self) -> Vec<usize> {
+        match *self {
+            ArchConfig::Toy2d => vec![2],
+            ArchConfig::Mlp { .. } => vec![1, 28, 28],
+            ArchConfig::Dcgan { image_size, channels, .. } => vec![channels, image_size, image_size],
+        }
+    }
+
+    /// Whether samples are images (`[C, H, W]`) rather than points.
+    pub fn is_image(&self) -> bool {
+        self.sample_shape().len() == 3
+    }
+
+    /// The chapter's learning rates `(lr_d, lr_g)` where the architecture has its own.
+    pub fn default_learning_rates(&self) -> Option<(f64, f64)> {
+        match self {
+            ArchConfig::Toy2d => Some((0.05, 0.005)),
+            _ => None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        match *self {
+            ArchConfig::Toy2d => Ok(()),
+            ArchConfig::Mlp { nz } if nz == 0 => bad("nz must be at least 1".into()),
+            ArchConfig::Mlp { .. } => Ok(()),
+            ArchConfig::Dcgan { image_size, channels, nz, ngf, ndf } => {
+                if !(16..=256).contains(&image_size) || !image_size.is_power_of_two() {
+                    return bad(format!("image size {image_size} is not a power of two from 16 to 256"));
+                }
+                if channels != 1 && channels != 3 {
+                    return bad(format!("channels must be 1 or 3, not {channels}"));
+                }
+                if nz == 0 || ngf == 0 || ndf == 0 {
+                    return bad("nz, ngf and ndf must be at least 1".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The generator: `[nz]` → [`Self::sample_shape`], output in [-1, 1] for images.
+    pub fn generator(&self) -> Result<Network, ModelError> {
+        self.validate()?;
+        let layers = match *self {
+            ArchConfig::Toy2d => vec![linear(2, 2)],
+            ArchConfig::Mlp { nz } => mlp(&[nz, 128, 256, 512], Activation::Relu)
+                .chain([
+                    linear(512, 784),
+                    Layer::Activation(Activation::Tanh),
+                    Layer::Reshape { shape: vec![1, 28, 28] },
+                ])
+                .collect(),
+            ArchConfig::Dcgan { image_size, channels, nz, ngf, .. } => {
+                let blocks = dcgan_blocks(image_size);
+                let mut width = ngf << blocks;
+                let mut layers = vec![Layer::Reshape { shape: vec![nz, 1, 1] }];
+                layers.extend(deconv_bn_relu(nz, width, 1, 0));
+                for _ in 0..blocks {
+                    layers.extend(deconv_bn_relu(width, width / 2, 2, 1));
+                    width /= 2;
+                }
+                layers.push(Layer::ConvTranspose2d {
+                    in_channels: width,
+                    out_channels: channels,
+                    kernel: 4,
+                    stride: 2,
+                    padding: 1,
+                    bias: true,
+                });
+                layers.push(Layer::Activation(Activation::Tanh));
+                layers
+            }
+        };
+        self.checked(Network { input_shape: vec![self.latent_dim()], layers })
+    }
+
+    /// The discriminator: [`Self::sample_shape`] → `[1]`, a logit (probability = sigmoid).
+    pub fn discriminator(&self) -> Result<Network, ModelError> {
+        self.validate()?;
+        let layers = match *self {
+            ArchConfig::Toy2d => mlp(&[2, 5, 3], Activation::Tanh).chain([linear(3, 1)]).collect(),
+            ArchConfig::Mlp { .. } => std::iter::once(Layer::Reshape { shape: vec![784] })
+                .chain(mlp(&[784, 512, 256, 128], LEAKY))
+                .chain([linear(128, 1)])
+                .collect(),
+            ArchConfig::Dcgan { image_size, channels, ndf, .. } => {
+                let mut layers = vec![conv(channels, ndf, 2, 1, true), Layer::Activation(LEAKY)];
+                let mut width = ndf;
+                for _ in 0..dcgan_blocks(image_size) {
+                    layers.push(conv(width, width * 2, 2, 1, false));
+                    layers.push(Layer::BatchNorm2d { channels: width * 2, eps: BN_EPS, momentum: BN_MOMENTUM });
+                    layers.push(Layer::Activation(LEAKY));
+                    width *= 2;
+                }
+                layers.push(conv(width, 1, 1, 0, true));
+                layers.push(Layer::Reshape { shape: vec![1] });
+                layers
+            }
+        };
+        self.checked(Network { input_shape: self.sample_shape(), layers })
+    }
+
+    fn checked(&self, network: Network) -> Result<Network, ModelError> {
+        network.shapes()?;
+        Ok(network)
+    }
+}
+
+/// Stride-2 blocks between the 4×4 seed and the last layer: 64 px has 3.
+fn dcgan_blocks(image_size: usize) -> u32 {
+    image_size.trailing_zeros() - 3
+}
+
+fn linear(in_features: usize, out_features: usize) -> Layer {
+    Layer::Linear { in_features, out_features, bias: true }
+}
+
+fn conv(in_channels: usize, out_channels: usize, stride: usize, padding: usize, bias: bool) -> Layer {
+    Layer::Conv2d { in_channels, out_channels, kernel: 4, stride, padding, bias }
+}
+
+/// Linear layers through `widths`, each followed by `activation` (the caller adds the head).
+fn mlp(widths: &[usize], activation: Activation) -> impl Iterator<Item = Layer> + '_ {
+    widths
+        .windows(2)
+        .flat_map(move |w| [linear(w[0], w[1]), Layer::Activation(activation)])
+}
+
+fn deconv_bn_relu(in_channels: usize, out_channels: usize, stride: usize, padding: usize) -> [Layer; 3] {
+    [
+        Layer::ConvTranspose2d { in_channels, out_channels, kernel: 4, stride, padding, bias: false },
+        Layer::BatchNorm2d { channels: out_channels, eps: BN_EPS, momentum: BN_MOMENTUM },
+        Layer::Activation(Activation::Relu),
+    ]
+}

@@ -1,0 +1,240 @@
+//! One layer of a network and what it needs: its parameters and its shape rule.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+
+/// Element-wise non-linearities.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    LeakyRelu { slope: f64 },
+    Tanh,
+    Sigmoid,
+}
+
+/// A layer. Shapes are per sample (the batch axis is implicit and always first).
+///
+/// Parameter layouts follow PyTorch (and so ONNX): `Linear` weight is `[out, in]`; `Conv2d`
+/// weight is `[out, in, k, k]`; `ConvTranspose2d` weight is `[in, out, k, k]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Layer {
+    Linear {
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+    },
+    Conv2d {
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+    },
+    ConvTranspose2d {
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+    },
+    /// Batch normalisation over N, H, W of an NCHW tensor. In training mode it uses batch
+    /// statistics and updates the running ones with `momentum` (PyTorch's convention: the
+    /// running variance is the unbiased batch variance).
+    BatchNorm2d {
+        channels: usize,
+        eps: f64,
+        momentum: f64,
+    },
+    Activation(Activation),
+    /// Reshape each sample to `shape` (same element count).
+    Reshape { shape: Vec<usize> },
+}
+
+/// What a parameter is for; the exporter uses it to map tensors onto ONNX inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamRole {
+    Weight,
+    Bias,
+    /// BatchNorm scale (gamma).
+    Scale,
+    /// BatchNorm shift (beta).
+    Shift,
+    RunningMean,
+    RunningVar,
+}
+
+impl ParamRole {
+    /// The tensor-name suffix, PyTorch's (`layers.3.running_mean`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            ParamRole::Weight | ParamRole::Scale => "weight",
+            ParamRole::Bias | ParamRole::Shift => "bias",
+            ParamRole::RunningMean => "running_mean",
+            ParamRole::RunningVar => "running_var",
+        }
+    }
+
+    /// Running statistics are state, not trained by the optimiser.
+    pub fn trainable(self) -> bool {
+        !matches!(self, ParamRole::RunningMean | ParamRole::RunningVar)
+    }
+}
+
+/// How a parameter starts (the DCGAN paper's initialisation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    Normal { mean: f64, std: f64 },
+    Constant(f64),
+}
+
+/// One parameter tensor of a layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    pub role: ParamRole,
+    pub shape: Vec<usize>,
+    pub init: Init,
+}
+
+const WEIGHT_INIT: Init = Init::Normal {
+    mean: 0.0,
+    std: 0.02,
+};
+
+impl Layer {
+    /// The layer's parameters, in a fixed order.
+    pub fn params(&self) -> Vec<ParamSpec> {
+        let spec = |role, shape: Vec<usize>, init| ParamSpec { role, shape, init };
+        let bias = |has: bool, n: usize| has.then(|| spec(ParamRole::Bias, vec![n], Init::Constant(0.0)));
+        match *self {
+            Layer::Linear {
+                in_features,
+                out_features,
+                bias: has_bias,
+            } => std::iter::once(spec(
+                ParamRole::Weight,
+                vec![out_features, in_features],
+                WEIGHT_INIT,
+            ))
+            .chain(bias(has_bias, out_features))
+            .collect(),
+            Layer::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                bias: has_bias,
+                ..
+            } => std::iter::once(spec(
+                ParamRole::Weight,
+                vec![out_channels, in_channels, kernel, kernel],
+                WEIGHT_INIT,
+            ))
+            .chain(bias(has_bias, out_channels))
+            .collect(),
+            Layer::ConvTranspose2d {
+                in_channels,
+                out_channels,
+                kernel,
+                bias: has_bias,
+                ..
+            } => std::iter::once(spec(
+                ParamRole::Weight,
+                vec![in_channels, out_channels, kernel, kernel],
+                WEIGHT_INIT,
+            ))
+            .chain(bias(has_bias, out_channels))
+            .collect(),
+            Layer::BatchNorm2d { channels, .. } => vec![
+                spec(ParamRole::Scale, vec![channels], Init::Normal { mean: 1.0, std: 0.02 }),
+                spec(ParamRole::Shift, vec![channels], Init::Constant(0.0)),
+                spec(ParamRole::RunningMean, vec![channels], Init::Constant(0.0)),
+                spec(ParamRole::RunningVar, vec![channels], Init::Constant(1.0)),
+            ],
+            Layer::Activation(_) | Layer::Reshape { .. } => Vec::new(),
+        }
+    }
+
+    /// Short human name, used in errors and summaries.
+    pub fn name(&self) -> String {
+        match self {
+            Layer::Linear { in_features, out_features, .. } => format!("Linear({in_features}->{out_features})"),
+            Layer::Conv2d { in_channels, out_channels, kernel, stride, padding, .. } => {
+                format!("Conv2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
+            }
+            Layer::ConvTranspose2d { in_channels, out_channels, kernel, stride, padding, .. } => {
+                format!("ConvTranspose2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
+            }
+            Layer::BatchNorm2d { channels, .. } => format!("BatchNorm2d({channels})"),
+            Layer::Activation(a) => format!("{a:?}"),
+            Layer::Reshape { shape } => format!("Reshape({shape:?})"),
+        }
+    }
+
+    /// The per-sample output shape for a per-sample input shape.
+    pub fn output_shape(&self, index: usize, input: &[usize]) -> Result<Vec<usize>, ModelError> {
+        let fail = |reason: String| ModelError::Shape {
+            index,
+            layer: self.name(),
+            input: input.to_vec(),
+            reason,
+        };
+        match *self {
+            Layer::Linear { in_features, out_features, .. } => match input {
+                [n] if *n == in_features => Ok(vec![out_features]),
+                _ => Err(fail(format!("expected [{in_features}]"))),
+            },
+            Layer::Conv2d { in_channels, out_channels, kernel, stride, padding, .. } => match input {
+                [c, h, w] if *c == in_channels => {
+                    let out = |x: usize| (x + 2 * padding).checked_sub(kernel).map(|v| v / stride + 1);
+                    match (out(*h), out(*w)) {
+                        (Some(oh), Some(ow)) => Ok(vec![out_channels, oh, ow]),
+                        _ => Err(fail(format!("kernel {kernel} larger than padded input"))),
+                    }
+                }
+                _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
+            },
+            Layer::ConvTranspose2d { in_channels, out_channels, kernel, stride, padding, .. } => {
+                match input {
+                    [c, h, w] if *c == in_channels => {
+                        let out = |x: usize| ((x - 1) * stride + kernel).checked_sub(2 * padding);
+                        match (out(*h), out(*w)) {
+                            (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(vec![out_channels, oh, ow]),
+                            _ => Err(fail("padding larger than output".into())),
+                        }
+                    }
+                    _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
+                }
+            }
+            Layer::BatchNorm2d { channels, .. } => match input {
+                [c, _, _] if *c == channels => Ok(input.to_vec()),
+                _ => Err(fail(format!("expected [{channels}, H, W]"))),
+            },
+            Layer::Activation(_) => Ok(input.to_vec()),
+            Layer::Reshape { ref shape } => {
+                if shape.iter().product::<usize>() == input.iter().product::<usize>() {
+                    Ok(shape.clone())
+                } else {
+                    Err(fail(format!("element count differs from {shape:?}")))
+                }
+            }
+        }
+    }
+
+    /// Multiply-accumulate count of one sample's forward pass (for GFLOP/s reports).
+    pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
+        let prod = |s: &[usize]| s.iter().product::<usize>() as u64;
+        match *self {
+            Layer::Linear { in_features, out_features, .. } => (in_features * out_features) as u64,
+            Layer::Conv2d { in_channels, kernel, .. } => prod(output) * (in_channels * kernel * kernel) as u64,
+            Layer::ConvTranspose2d { out_channels, kernel, .. } => {
+                prod(input) * (out_channels * kernel * kernel) as u64
+            }
+            _ => 0,
+        }
+    }
+}

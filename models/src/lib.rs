@@ -1,0 +1,32 @@
+//! The GAN architectures, described once, as data.
+//!
+//! A [`Network`] is an ordered list of [`Layer`]s with a per-sample input shape. Training
+//! (`gan-train`) builds candle computations from it and the ONNX exporter walks the same list, so
+//! the two cannot drift apart. [`ArchConfig`] is the one place that turns user-facing
+//! hyper-parameters (image size, channels, nz, ngf, ndf) into generator and discriminator
+//! descriptions: adding an architecture is a change here and nowhere else.
+//!
+//! This crate is plain data: it never sees candle, ONNX or any file format.
+
+mod arch;
+mod layer;
+mod network;
+pub mod run_layout;
+
+pub use arch::{ArchConfig, ArchKind, TOY2D_A, TOY2D_B};
+pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
+pub use network::{Network, ParamEntry};
+
+/// A description that cannot be built: bad hyper-parameters or shapes that do not chain.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("invalid architecture: {0}")]
+    InvalidConfig(String),
+    #[error("layer {index} ({layer}) cannot take input of shape {input:?}: {reason}")]
+    Shape {
+        index: usize,
+        layer: String,
+        input: Vec<usize>,
+        reason: String,
+    },
+}

@@ -1,0 +1,93 @@
+use gan_models::{ArchConfig, Layer, ModelError, ParamRole};
+
+fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
+    ArchConfig::Dcgan { image_size, channels, nz: 100, ngf: 8, ndf: 8 }
+}
+
+#[test]
+fn every_architecture_chains_its_shapes() {
+    let cases = [
+        (ArchConfig::Toy2d, vec![2]),
+        (ArchConfig::Mlp { nz: 100 }, vec![1, 28, 28]),
+        (dcgan(16, 1), vec![1, 16, 16]),
+        (dcgan(32, 3), vec![3, 32, 32]),
+        (dcgan(64, 3), vec![3, 64, 64]),
+        (dcgan(128, 1), vec![1, 128, 128]),
+        (dcgan(256, 3), vec![3, 256, 256]),
+    ];
+    for (arch, sample) in cases {
+        let g = arch.generator().unwrap();
+        let d = arch.discriminator().unwrap();
+        assert_eq!(g.input_shape, vec![arch.latent_dim()], "{arch:?}");
+        assert_eq!(g.output_shape().unwrap(), sample, "{arch:?} generator");
+        assert_eq!(d.input_shape, sample, "{arch:?}");
+        assert_eq!(d.output_shape().unwrap(), vec![1], "{arch:?} discriminator");
+    }
+}
+
+#[test]
+fn dcgan_depth_follows_image_size() {
+    let convs = |arch: &ArchConfig| {
+        arch.generator().unwrap().layers.iter().filter(|l| matches!(l, Layer::ConvTranspose2d { .. })).count()
+    };
+    assert_eq!(convs(&dcgan(32, 3)), 4, "32 px is the 4-layer variant");
+    assert_eq!(convs(&dcgan(64, 3)), 5, "64 px is the standard DCGAN");
+    assert_eq!(convs(&dcgan(128, 3)), 6, "128 px has one more block");
+}
+
+#[test]
+fn standard_dcgan_matches_the_paper_widths() {
+    let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
+    let g = arch.generator().unwrap();
+    let widths: Vec<usize> = g.shapes().unwrap().iter().filter(|s| s.len() == 3).map(|s| s[0]).collect();
+    // Reshape to [100,1,1], then 512@4, 256@8, 128@16, 64@32, 3@64.
+    assert!(widths.starts_with(&[100, 512, 512, 512, 256]), "{widths:?}");
+    assert_eq!(g.output_shape().unwrap(), vec![3, 64, 64]);
+    // PyTorch's DCGAN (with our extra output biases): 3,576,704 + 3 generator parameters.
+    assert_eq!(g.trainable_count(), 3_576_704 + 3);
+    assert_eq!(arch.discriminator().unwrap().trainable_count(), 2_765_568 + 64 + 1);
+}
+
+#[test]
+fn no_bias_before_batchnorm_and_no_batchnorm_on_the_first_discriminator_layer() {
+    for arch in [dcgan(32, 1), dcgan(64, 3), dcgan(128, 3)] {
+        for net in [arch.generator().unwrap(), arch.discriminator().unwrap()] {
+            for pair in net.layers.windows(2) {
+                if let Layer::BatchNorm2d { .. } = pair[1] {
+                    let has_bias = pair[0].params().iter().any(|p| p.role == ParamRole::Bias);
+                    assert!(!has_bias, "{} feeds BatchNorm but has a bias", pair[0].name());
+                }
+            }
+        }
+        let d = arch.discriminator().unwrap();
+        assert!(matches!(d.layers[0], Layer::Conv2d { .. }));
+        assert!(!matches!(d.layers[1], Layer::BatchNorm2d { .. }));
+    }
+}
+
+#[test]
+fn parameter_names_are_stable() {
+    let names: Vec<String> = dcgan(32, 3).generator().unwrap().params().into_iter().map(|p| p.name).collect();
+    assert_eq!(
+        &names[..5],
+        ["layers.1.weight", "layers.2.weight", "layers.2.bias", "layers.2.running_mean", "layers.2.running_var"]
+    );
+}
+
+#[test]
+fn bad_hyper_parameters_are_errors() {
+    for size in [8, 48, 512] {
+        let err = dcgan(size, 3).generator().unwrap_err();
+        assert!(matches!(err, ModelError::InvalidConfig(ref m) if m.contains(&size.to_string())), "{err}");
+    }
+    assert!(dcgan(64, 2).discriminator().is_err());
+    assert!(ArchConfig::Mlp { nz: 0 }.generator().is_err());
+}
+
+#[test]
+fn config_round_trips_through_json() {
+    let arch = dcgan(64, 3);
+    let json = serde_json::to_string(&arch).unwrap();
+    assert!(json.contains("\"arch\":\"dcgan\""), "{json}");
+    assert_eq!(serde_json::from_str::<ArchConfig>(&json).unwrap(), arch);
+}

@@ -1,0 +1,93 @@
+//! Checkpoints: both networks, both optimisers and the trainer's position, written as a folder
+//! under a temporary name and renamed into place (see `gan_models::run_layout`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use gan_models::run_layout::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE, STATE_FILE};
+use serde::{Deserialize, Serialize};
+
+use crate::adam::Adam;
+use crate::error::{Result, TrainError};
+use crate::net::Net;
+use crate::tensor_file::{self, TensorFile};
+
+/// The trainer's position, `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub step: u64,
+    pub epoch: u64,
+    /// Position of the training RNG stream (a u128, as a decimal string for JSON).
+    pub rng_position: String,
+    pub adam_steps_g: u64,
+    pub adam_steps_d: u64,
+}
+
+/// Everything a checkpoint restores.
+pub struct Checkpoint {
+    pub state: TrainState,
+    pub generator: Net,
+    pub discriminator: Net,
+    pub opt_g: Adam,
+    pub opt_d: Adam,
+}
+
+/// Save a checkpoint of `run_dir` at `state.step`; returns its folder.
+pub fn save(run_dir: &Path, ck: &Checkpoint, metadata: &HashMap<String, String>) -> Result<PathBuf> {
+    let final_dir = run_layout::checkpoint_dir(run_dir, ck.state.step);
+    let tmp_dir = final_dir.with_file_name(format!(".partial-step_{:06}", ck.state.step));
+    let io = |p: &Path, e| TrainError::io(p, e);
+    if tmp_dir.exists() {
+        std::fs::remove_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;
+    }
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;
+    ck.generator.save(&tmp_dir.join(GENERATOR_FILE), metadata.clone())?;
+    ck.discriminator.save(&tmp_dir.join(DISCRIMINATOR_FILE), metadata.clone())?;
+    let mut moments = prefixed("generator", ck.opt_g.named_state(&ck.generator));
+    moments.extend(prefixed("discriminator", ck.opt_d.named_state(&ck.discriminator)));
+    crate::atomic::write_atomic(&tmp_dir.join(OPTIMIZER_FILE), &tensor_file::to_bytes(&moments, metadata.clone())?)?;
+    let state = serde_json::to_vec_pretty(&ck.state).expect("state serialises");
+    crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), &state)?;
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(|e| io(&final_dir, e))?;
+    }
+    std::fs::rename(&tmp_dir, &final_dir).map_err(|e| io(&final_dir, e))?;
+    Ok(final_dir)
+}
+
+/// Load the checkpoint in `dir` for networks described by `g_desc` and `d_desc`.
+pub fn load(
+    dir: &Path,
+    g_desc: gan_models::Network,
+    d_desc: gan_models::Network,
+    betas: (f64, f64, f64, f64),
+    device: &Device,
+) -> Result<Checkpoint> {
+    let state_path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
+    let state: TrainState = serde_json::from_str(&text)
+        .map_err(|e| TrainError::bad_file(&state_path, format!("not a valid training state ({e})")))?;
+    let generator = Net::load(g_desc, &dir.join(GENERATOR_FILE), device)?;
+    let discriminator = Net::load(d_desc, &dir.join(DISCRIMINATOR_FILE), device)?;
+    let (lr_d, lr_g, beta1, beta2) = betas;
+    let mut opt_g = Adam::new(&generator, lr_g, beta1, beta2)?;
+    let mut opt_d = Adam::new(&discriminator, lr_d, beta1, beta2)?;
+    let mut moments = TensorFile::read(&dir.join(OPTIMIZER_FILE), device)?;
+    opt_g.restore(&generator, state.adam_steps_g, |n, s| moments.take(&format!("generator.{n}"), s))?;
+    opt_d.restore(&discriminator, state.adam_steps_d, |n, s| moments.take(&format!("discriminator.{n}"), s))?;
+    Ok(Checkpoint { state, generator, discriminator, opt_g, opt_d })
+}
+
+fn prefixed(prefix: &str, tensors: Vec<(String, candle_core::Tensor)>) -> Vec<(String, candle_core::Tensor)> {
+    tensors.into_iter().map(|(n, t)| (format!("{prefix}.{n}"), t)).collect()
+}
+
+/// Delete all but the newest `keep` checkpoints.
+pub fn prune(run_dir: &Path, keep: usize) -> Result<()> {
+    let all = run_layout::checkpoints(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    for (_, dir) in all.iter().take(all.len().saturating_sub(keep)) {
+        std::fs::remove_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! A run's configuration, saved as `config.json`: everything needed to rebuild the models and
+//! to continue training exactly.
+
+use gan_models::ArchConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ArchConfig,
+    /// `toy2d`, `mnist:DIR` or an image folder.
+    pub data: String,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub epochs: u64,
+    /// Stop after this many iterations, even mid-epoch.
+    pub max_steps: Option<u64>,
+    pub lr_d: f64,
+    pub lr_g: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Generator updates per discriminator update.
+    pub g_steps: usize,
+    /// One-sided label smoothing: real targets are `1 − label_smoothing`.
+    pub label_smoothing: f64,
+    /// Standard deviation of Gaussian noise added to the discriminator's inputs at step 0,
+    /// annealed linearly to zero at `instance_noise_steps`.
+    pub instance_noise: f64,
+    pub instance_noise_steps: u64,
+    /// Random horizontal flips of real images.
+    pub flip: bool,
+    pub skip_bad: bool,
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    /// How many checkpoints to keep (the newest).
+    pub keep_checkpoints: usize,
+}
+
+impl TrainConfig {
+    /// Defaults of the chapter for `model` trained on `data`.
+    pub fn new(model: ArchConfig, data: impl Into<String>) -> Self {
+        let (lr_d, lr_g) = model.default_learning_rates().unwrap_or((2e-4, 2e-4));
+        TrainConfig {
+            model,
+            data: data.into(),
+            seed: 0,
+            batch_size: 64,
+            epochs: 25,
+            max_steps: None,
+            lr_d,
+            lr_g,
+            beta1: 0.5,
+            beta2: 0.999,
+            g_steps: 1,
+            label_smoothing: 0.0,
+            instance_noise: 0.0,
+            instance_noise_steps: 0,
+            flip: false,
+            skip_bad: false,
+            sample_every: 500,
+            checkpoint_every: 1000,
+            keep_checkpoints: 2,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let bad = |m: &str| Err(TrainError::InvalidConfig(m.into()));
+        if self.batch_size == 0 {
+            return bad("--batch-size must be at least 1");
+        }
+        if self.g_steps == 0 {
+            return bad("--g-steps must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad("--label-smoothing must be in [0, 1)");
+        }
+        if !(self.lr_d > 0.0 && self.lr_g > 0.0) || !(0.0..1.0).contains(&self.beta1) {
+            return bad("learning rates must be positive and --beta1 in [0, 1)");
+        }
+        if self.instance_noise < 0.0 {
+            return bad("--instance-noise must not be negative");
+        }
+        if self.sample_every == 0 || self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
+            return bad("--sample-every, --checkpoint-every and --keep-checkpoints must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Instance-noise standard deviation at `step` (0-based).
+    pub fn instance_noise_at(&self, step: u64) -> f64 {
+        if self.instance_noise_steps == 0 {
+            return 0.0;
+        }
+        self.instance_noise * (1.0 - step as f64 / self.instance_noise_steps as f64).max(0.0)
+    }
+}

@@ -1,0 +1,115 @@
+//! Training data: where it comes from ([`DataSource`]) and the in-memory [`Dataset`] every
+//! source is turned into (samples already at the model's shape, scaled to [-1, 1] for images).
+
+mod idx;
+mod image_folder;
+mod toy2d;
+
+use std::path::PathBuf;
+
+pub use idx::{Mnist, read_mnist};
+pub use image_folder::{LoadReport, read_image_folder};
+pub use toy2d::toy2d_points;
+
+use crate::error::{Result, TrainError};
+
+/// Where training data comes from, as written on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// `toy2d`: the 2-D Gaussian of the toy GAN, generated in memory.
+    Toy2d,
+    /// `mnist:DIR`: MNIST IDX files in DIR.
+    Mnist(PathBuf),
+    /// `DIR`: a folder of images, searched recursively.
+    ImageFolder(PathBuf),
+}
+
+impl std::str::FromStr for DataSource {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(match s {
+            "toy2d" => DataSource::Toy2d,
+            _ => match s.strip_prefix("mnist:") {
+                Some(dir) => DataSource::Mnist(PathBuf::from(dir)),
+                None => DataSource::ImageFolder(PathBuf::from(s)),
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::Toy2d => write!(f, "toy2d"),
+            DataSource::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
+            DataSource::ImageFolder(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+/// Samples of one shape, stored contiguously.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Per-sample shape: `[2]` or `[C, H, W]`.
+    pub shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+impl Dataset {
+    pub fn new(shape: Vec<usize>, values: Vec<f32>) -> Self {
+        let size: usize = shape.iter().product();
+        assert!(size > 0 && values.len() % size == 0, "values hold whole samples");
+        Dataset { shape, values }
+    }
+
+    pub fn sample_size(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len() / self.sample_size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn sample(&self, i: usize) -> &[f32] {
+        let n = self.sample_size();
+        &self.values[i * n..(i + 1) * n]
+    }
+
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+}
+
+/// Options for turning a source into a [`Dataset`].
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The model's per-sample shape; images are converted and resized to it.
+    pub shape: Vec<usize>,
+    /// Skip unreadable images with a warning instead of failing.
+    pub skip_bad: bool,
+    /// Seed for generated data (toy2d).
+    pub seed: u64,
+}
+
+/// Load `source` at the shape the model wants.
+pub fn load(source: &DataSource, options: &LoadOptions) -> Result<(Dataset, LoadReport)> {
+    let wants_points = options.shape == [2];
+    match source {
+        DataSource::Toy2d if wants_points => Ok((toy2d_points(1000, options.seed), LoadReport::default())),
+        DataSource::Toy2d => Err(TrainError::InvalidConfig(
+            "the toy2d data set is 2-D points; train it with --model toy2d".into(),
+        )),
+        _ if wants_points => Err(TrainError::InvalidConfig(
+            "--model toy2d trains on --data toy2d, not on images".into(),
+        )),
+        DataSource::Mnist(dir) => {
+            let mnist = read_mnist(dir)?;
+            Ok((image_folder::digits_to_dataset(&mnist, &options.shape), LoadReport::default()))
+        }
+        DataSource::ImageFolder(dir) => read_image_folder(dir, &options.shape, options.skip_bad),
+    }
+}

@@ -1,0 +1,154 @@
+//! A [`gan_models::Network`] made runnable in candle: its parameters as `Var`s and a forward pass
+//! that walks the description layer by layer.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{D, DType, Device, Tensor, Var};
+use gan_models::{Activation, Init, Layer, Network, ParamRole};
+
+use crate::error::Result;
+use crate::rng::SeededRng;
+use crate::tensor_file::{self, TensorFile};
+
+/// One parameter tensor with its stable name.
+pub struct Param {
+    pub name: String,
+    pub role: ParamRole,
+    pub var: Var,
+}
+
+/// A network description with live parameters.
+pub struct Net {
+    pub desc: Network,
+    /// Per layer, its parameters in [`Layer::params`] order.
+    layers: Vec<Vec<Param>>,
+}
+
+impl Net {
+    /// Fresh parameters drawn from each parameter's [`Init`].
+    pub fn init(desc: Network, rng: &mut SeededRng, device: &Device) -> Result<Self> {
+        Self::build(desc, |entry| {
+            let n = entry.spec.shape.iter().product();
+            let values = match entry.spec.init {
+                Init::Normal { mean, std } => rng.normal(n, mean, std),
+                Init::Constant(c) => vec![c as f32; n],
+            };
+            Ok(Tensor::from_vec(values, entry.spec.shape.as_slice(), device)?)
+        })
+    }
+
+    /// Parameters read from a safetensors file; every tensor must be there with its shape.
+    pub fn load(desc: Network, path: &Path, device: &Device) -> Result<Self> {
+        let mut file = TensorFile::read(path, device)?;
+        Self::build(desc, |entry| file.take(&entry.name, &entry.spec.shape))
+    }
+
+    fn build(desc: Network, mut make: impl FnMut(&gan_models::ParamEntry) -> Result<Tensor>) -> Result<Self> {
+        let mut layers: Vec<Vec<Param>> = desc.layers.iter().map(|_| Vec::new()).collect();
+        for entry in desc.params() {
+            let var = Var::from_tensor(&make(&entry)?)?;
+            layers[entry.layer_index].push(Param { name: entry.name, role: entry.spec.role, var });
+        }
+        Ok(Net { desc, layers })
+    }
+
+    pub fn params(&self) -> impl Iterator<Item = &Param> {
+        self.layers.iter().flatten()
+    }
+
+    /// The parameters the optimiser updates (not BatchNorm running statistics).
+    pub fn trainable(&self) -> impl Iterator<Item = &Param> {
+        self.params().filter(|p| p.role.trainable())
+    }
+
+    /// Every tensor with its stable name, for checkpoints.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        self.params().map(|p| (p.name.clone(), p.var.as_tensor().clone())).collect()
+    }
+
+    pub fn save(&self, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
+        crate::atomic::write_atomic(path, &tensor_file::to_bytes(&self.named_tensors(), metadata)?)
+    }
+
+    /// Forward pass over a batch. `train` selects batch statistics in BatchNorm (and updates the
+    /// running statistics); otherwise the running statistics are used, as an exported graph does.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut x = x.clone();
+        for (layer, params) in self.desc.layers.iter().zip(&self.layers) {
+            x = forward_layer(layer, params, &x, train)?;
+        }
+        Ok(x)
+    }
+}
+
+fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, train: bool) -> Result<Tensor> {
+    let bias = |y: Tensor, broadcast: &[usize]| -> Result<Tensor> {
+        match params.get(1) {
+            Some(b) => Ok(y.broadcast_add(&b.var.as_tensor().reshape(broadcast)?)?),
+            None => Ok(y),
+        }
+    };
+    let weight = || params[0].var.as_tensor();
+    Ok(match *layer {
+        Layer::Linear { out_features, .. } => bias(x.matmul(&weight().t()?)?, &[1, out_features])?,
+        Layer::Conv2d { out_channels, stride, padding, .. } => {
+            bias(x.conv2d(weight(), padding, stride, 1, 1)?, &[1, out_channels, 1, 1])?
+        }
+        Layer::ConvTranspose2d { out_channels, stride, padding, .. } => {
+            bias(x.conv_transpose2d(weight(), padding, 0, stride, 1)?, &[1, out_channels, 1, 1])?
+        }
+        Layer::BatchNorm2d { channels, eps, momentum } => batch_norm(params, x, channels, eps, momentum, train)?,
+        Layer::Activation(activation) => activate(activation, x)?,
+        Layer::Reshape { ref shape } => {
+            let dims: Vec<usize> = std::iter::once(x.dim(0)?).chain(shape.iter().copied()).collect();
+            x.reshape(dims)?
+        }
+    })
+}
+
+fn activate(activation: Activation, x: &Tensor) -> candle_core::Result<Tensor> {
+    match activation {
+        Activation::Relu => x.relu(),
+        Activation::LeakyRelu { slope } => {
+            // max(x, slope·x) for 0 < slope < 1: one comparison, differentiable everywhere but 0.
+            x.maximum(&(x * slope)?)
+        }
+        Activation::Tanh => x.tanh(),
+        Activation::Sigmoid => candle_nn::ops::sigmoid(x),
+    }
+}
+
+fn batch_norm(params: &[Param], x: &Tensor, channels: usize, eps: f64, momentum: f64, train: bool) -> Result<Tensor> {
+    let [scale, shift, running_mean, running_var] = params else {
+        unreachable!("BatchNorm2d always has four parameters")
+    };
+    let per_channel = |t: &Tensor| t.reshape((1, channels, 1, 1));
+    let (mean, var) = if train {
+        let (n, _, h, w) = x.dims4()?;
+        let count = (n * h * w) as f64;
+        // Statistics over N, H, W: move channels first and flatten the rest.
+        let flat = x.transpose(0, 1)?.flatten_from(1)?;
+        let mean = flat.mean(D::Minus1)?;
+        let centred = flat.broadcast_sub(&mean.unsqueeze(1)?)?;
+        let var = centred.sqr()?.mean(D::Minus1)?;
+        let unbiased = (&var * (count / (count - 1.0).max(1.0)))?;
+        let rm = ((running_mean.var.as_tensor() * (1.0 - momentum))? + (mean.detach() * momentum)?)?;
+        let rv = ((running_var.var.as_tensor() * (1.0 - momentum))? + (unbiased.detach() * momentum)?)?;
+        running_mean.var.set(&rm)?;
+        running_var.var.set(&rv)?;
+        (mean, var)
+    } else {
+        (running_mean.var.as_tensor().clone(), running_var.var.as_tensor().clone())
+    };
+    let inv_std = (var + eps)?.sqrt()?.recip()?;
+    let gain = (scale.var.as_tensor() * &inv_std)?;
+    let offset = (shift.var.as_tensor() - (&mean * &gain)?)?;
+    Ok(x.broadcast_mul(&per_channel(&gain)?)?.broadcast_add(&per_channel(&offset)?)?)
+}
+
+/// A batch of samples as a tensor `[n, shape...]`.
+pub fn batch_tensor(values: Vec<f32>, n: usize, shape: &[usize], device: &Device) -> Result<Tensor> {
+    let dims: Vec<usize> = std::iter::once(n).chain(shape.iter().copied()).collect();
+    Ok(Tensor::from_vec(values, dims, device)?.to_dtype(DType::F32)?)
+}

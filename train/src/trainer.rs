@@ -1,0 +1,396 @@
+//! The adversarial loop of the chapter: a discriminator step on a real and a (detached) fake
+//! batch, then `g_steps` non-saturating generator steps.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use gan_models::run_layout::{self, CONFIG_FILE, METRICS_FILE};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, Checkpoint, TrainState};
+use crate::config::TrainConfig;
+use crate::data::{self, DataSource, Dataset, LoadOptions};
+use crate::error::{Result, TrainError};
+use crate::loss::{bce_with_logits, mean_probability};
+use crate::metrics::{MetricsLog, StepMetrics};
+use crate::net::{Net, batch_tensor};
+use crate::pictures;
+use crate::rng::{SeededRng, Stream};
+
+/// D(G(z)) under this for [`COLLAPSE_STRETCH`] steps in a row means the discriminator wins.
+const COLLAPSE_PROBABILITY: f32 = 0.01;
+const COLLAPSE_STRETCH: u32 = 100;
+/// Samples in a grid (8×8); the toy GAN plots this many points instead.
+const GRID_SAMPLES: usize = 64;
+const TOY_SAMPLES: usize = 1000;
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub steps_done: u64,
+    pub total_steps: u64,
+    pub seconds: f64,
+    pub last: Option<StepMetrics>,
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// A training run bound to its run folder.
+pub struct Trainer {
+    pub config: TrainConfig,
+    run_dir: PathBuf,
+    data: Dataset,
+    steps_per_epoch: u64,
+    ck: Checkpoint,
+    rng: SeededRng,
+    fixed_noise: Tensor,
+    metrics: MetricsLog,
+    epoch_order: (u64, Vec<usize>),
+    device: Device,
+    collapse_streak: u32,
+    collapse_warned: bool,
+    progress: ProgressBar,
+}
+
+impl Trainer {
+    /// Start a new run in `run_dir` (created; must not already hold a run).
+    pub fn create(config: TrainConfig, run_dir: &Path) -> Result<Self> {
+        config.validate()?;
+        let config_path = run_dir.join(CONFIG_FILE);
+        if config_path.exists() {
+            return Err(TrainError::bad_file(
+                run_dir,
+                "already holds a run (config.json); continue it with --resume or choose another --out",
+            ));
+        }
+        for dir in [run_dir.to_path_buf(), run_dir.join("samples")] {
+            std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+        }
+        let data = load_data(&config)?;
+        let device = Device::Cpu;
+        let mut init = SeededRng::new(config.seed, Stream::Init);
+        let generator = Net::init(config.model.generator()?, &mut init, &device)?;
+        let discriminator = Net::init(config.model.discriminator()?, &mut init, &device)?;
+        let opt_g = Adam::new(&generator, config.lr_g, config.beta1, config.beta2)?;
+        let opt_d = Adam::new(&discriminator, config.lr_d, config.beta1, config.beta2)?;
+        let rng = SeededRng::new(config.seed, Stream::Training);
+        let state = TrainState {
+            step: 0,
+            epoch: 0,
+            rng_position: rng.position().to_string(),
+            adam_steps_g: 0,
+            adam_steps_d: 0,
+        };
+        save_config(&config, run_dir)?;
+        let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE))?;
+        let ck = Checkpoint { state, generator, discriminator, opt_g, opt_d };
+        Self::assemble(config, run_dir, data, ck, rng, metrics, device)
+    }
+
+    /// Continue the run in `run_dir` from its newest checkpoint. `max_steps` and `epochs`, when
+    /// given, replace the saved ones (to train longer); everything else is as saved.
+    pub fn resume(run_dir: &Path, max_steps: Option<u64>, epochs: Option<u64>) -> Result<Self> {
+        let mut config = read_config(run_dir)?;
+        if max_steps.is_some() {
+            config.max_steps = max_steps;
+        }
+        config.epochs = epochs.unwrap_or(config.epochs);
+        config.validate()?;
+        let (_, dir) = run_layout::latest_checkpoint(run_dir)
+            .map_err(|e| TrainError::io(run_dir, e))?
+            .ok_or_else(|| TrainError::bad_file(&run_dir.join("checkpoints"), "no complete checkpoint to resume from"))?;
+        let device = Device::Cpu;
+        let betas = (config.lr_d, config.lr_g, config.beta1, config.beta2);
+        let ck = checkpoint::load(&dir, config.model.generator()?, config.model.discriminator()?, betas, &device)?;
+        let mut rng = SeededRng::new(config.seed, Stream::Training);
+        let position = ck.state.rng_position.parse::<u128>().map_err(|_| {
+            TrainError::bad_file(&dir.join(run_layout::STATE_FILE), "rng_position is not a number")
+        })?;
+        rng.seek(position);
+        let data = load_data(&config)?;
+        save_config(&config, run_dir)?;
+        let metrics = MetricsLog::resume(&run_dir.join(METRICS_FILE), ck.state.step)?;
+        Self::assemble(config, run_dir, data, ck, rng, metrics, device)
+    }
+
+    fn assemble(
+        config: TrainConfig,
+        run_dir: &Path,
+        data: Dataset,
+        ck: Checkpoint,
+        rng: SeededRng,
+        metrics: MetricsLog,
+        device: Device,
+    ) -> Result<Self> {
+        if data.len() < config.batch_size {
+            return Err(TrainError::InvalidConfig(format!(
+                "{} has {} samples, fewer than the batch size {}; lower --batch-size",
+                config.data,
+                data.len(),
+                config.batch_size
+            )));
+        }
+        let steps_per_epoch = (data.len() / config.batch_size) as u64;
+        let samples = if config.model.is_image() { GRID_SAMPLES } else { TOY_SAMPLES };
+        let nz = config.model.latent_dim();
+        let noise = SeededRng::new(config.seed, Stream::FixedNoise).normal(samples * nz, 0.0, 1.0);
+        let fixed_noise = batch_tensor(noise, samples, &[nz], &device)?;
+        Ok(Trainer {
+            config,
+            run_dir: run_dir.to_path_buf(),
+            data,
+            steps_per_epoch,
+            ck,
+            rng,
+            fixed_noise,
+            metrics,
+            epoch_order: (u64::MAX, Vec::new()),
+            device,
+            collapse_streak: 0,
+            collapse_warned: false,
+            progress: ProgressBar::hidden(),
+        })
+    }
+
+    /// Iterations the configuration asks for in all (epochs, capped by `max_steps`).
+    pub fn total_steps(&self) -> u64 {
+        let by_epochs = self.config.epochs * self.steps_per_epoch;
+        self.config.max_steps.map_or(by_epochs, |m| m.min(by_epochs))
+    }
+
+    pub fn step(&self) -> u64 {
+        self.ck.state.step
+    }
+
+    pub fn generator(&self) -> &Net {
+        &self.ck.generator
+    }
+
+    pub fn discriminator(&self) -> &Net {
+        &self.ck.discriminator
+    }
+
+    pub fn dataset(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// Train until [`Self::total_steps`], with a progress bar if `progress`.
+    pub fn run(&mut self, progress: bool) -> Result<Summary> {
+        let total = self.total_steps();
+        let start = self.step();
+        let started = Instant::now();
+        self.progress = if progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+        self.progress.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}")
+                .expect("template is valid")
+                .progress_chars("=> "),
+        );
+        self.progress.set_position(start);
+        if start == 0 {
+            self.save_samples()?;
+        }
+        let mut last_checkpoint = run_layout::latest_checkpoint(&self.run_dir).ok().flatten().map(|(_, p)| p);
+        while self.step() < total {
+            let row = match self.train_step() {
+                Ok(row) => row,
+                Err(TrainError::NonFiniteLoss { step, loss_d, loss_g, .. }) => {
+                    self.progress.abandon();
+                    let checkpoint = match &last_checkpoint {
+                        Some(p) => format!("; the last good checkpoint is {}", p.display()),
+                        None => "; no checkpoint was written before it".into(),
+                    };
+                    return Err(TrainError::NonFiniteLoss { step, loss_d, loss_g, checkpoint });
+                }
+                Err(e) => return Err(e),
+            };
+            self.metrics.append(row)?;
+            self.watch_for_collapse(row.d_fake_after);
+            self.progress.set_message(format!(
+                "loss_d {:.3} loss_g {:.3} D(x) {:.2} D(G(z)) {:.2}",
+                row.loss_d, row.loss_g, row.d_real, row.d_fake_after
+            ));
+            self.progress.inc(1);
+            let step = self.step();
+            if step % self.config.sample_every == 0 || step == total {
+                self.save_samples()?;
+            }
+            if step % self.config.checkpoint_every == 0 || step == total {
+                last_checkpoint = Some(self.save_checkpoint()?);
+            }
+        }
+        self.progress.finish();
+        Ok(Summary {
+            steps_done: self.step() - start,
+            total_steps: total,
+            seconds: started.elapsed().as_secs_f64(),
+            last: self.metrics.rows.last().copied(),
+            checkpoint: last_checkpoint,
+        })
+    }
+
+    /// One iteration: the discriminator step, then the generator step(s).
+    pub fn train_step(&mut self) -> Result<StepMetrics> {
+        let i = self.step();
+        let epoch = i / self.steps_per_epoch;
+        let batch = self.config.batch_size;
+        let nz = self.config.model.latent_dim();
+        let real = self.real_batch(epoch, (i % self.steps_per_epoch) as usize)?;
+        let sigma = self.config.instance_noise_at(i);
+        let z = batch_tensor(self.rng.normal(batch * nz, 0.0, 1.0), batch, &[nz], &self.device)?;
+        let (g, d) = (&self.ck.generator, &self.ck.discriminator);
+        let mut fake = g.forward(&z, true)?;
+
+        let d_real = d.forward(&add_noise(&mut self.rng, &real, sigma)?, true)?;
+        let d_fake = d.forward(&add_noise(&mut self.rng, &fake.detach(), sigma)?, true)?;
+        let real_target = 1.0 - self.config.label_smoothing;
+        let loss_d = (bce_with_logits(&d_real, real_target)? + bce_with_logits(&d_fake, 0.0)?)?;
+        let loss_d_value = loss_d.to_scalar::<f32>()?;
+        if !loss_d_value.is_finite() {
+            return Err(diverged(i + 1, loss_d_value, f32::NAN));
+        }
+        self.ck.opt_d.step(d, &loss_d.backward()?)?;
+
+        let (mut loss_g_value, mut d_fake_after) = (0.0, 0.0);
+        for k in 0..self.config.g_steps {
+            if k > 0 {
+                let z = batch_tensor(self.rng.normal(batch * nz, 0.0, 1.0), batch, &[nz], &self.device)?;
+                fake = g.forward(&z, true)?;
+            }
+            let logits = d.forward(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
+            let loss_g = bce_with_logits(&logits, 1.0)?;
+            loss_g_value = loss_g.to_scalar::<f32>()?;
+            if !loss_g_value.is_finite() {
+                return Err(diverged(i + 1, loss_d_value, loss_g_value));
+            }
+            self.ck.opt_g.step(g, &loss_g.backward()?)?;
+            d_fake_after = mean_probability(&logits)?;
+        }
+        let state = &mut self.ck.state;
+        state.step = i + 1;
+        state.epoch = (i + 1) / self.steps_per_epoch;
+        state.rng_position = self.rng.position().to_string();
+        state.adam_steps_g = self.ck.opt_g.steps;
+        state.adam_steps_d = self.ck.opt_d.steps;
+        Ok(StepMetrics {
+            step: i + 1,
+            epoch,
+            loss_d: loss_d_value,
+            loss_g: loss_g_value,
+            d_real: mean_probability(&d_real)?,
+            d_fake_before: mean_probability(&d_fake)?,
+            d_fake_after,
+        })
+    }
+
+    /// Batch `index` of `epoch`'s shuffled order, with random flips if enabled.
+    fn real_batch(&mut self, epoch: u64, index: usize) -> Result<Tensor> {
+        if self.epoch_order.0 != epoch {
+            let order = SeededRng::new(self.config.seed, Stream::Shuffle(epoch)).permutation(self.data.len());
+            self.epoch_order = (epoch, order);
+        }
+        let batch = self.config.batch_size;
+        let flip = self.config.flip && self.config.model.is_image();
+        let mut values = Vec::with_capacity(batch * self.data.sample_size());
+        for &k in &self.epoch_order.1[index * batch..(index + 1) * batch] {
+            let sample = self.data.sample(k);
+            if flip && self.rng.coin() {
+                let width = self.data.shape[2];
+                values.extend(sample.chunks_exact(width).flat_map(|row| row.iter().rev()));
+            } else {
+                values.extend_from_slice(sample);
+            }
+        }
+        batch_tensor(values, batch, &self.data.shape, &self.device)
+    }
+
+    fn watch_for_collapse(&mut self, d_fake: f32) {
+        self.collapse_streak = if d_fake < COLLAPSE_PROBABILITY { self.collapse_streak + 1 } else { 0 };
+        if self.collapse_streak >= COLLAPSE_STRETCH && !self.collapse_warned {
+            self.collapse_warned = true;
+            let step = self.step();
+            self.progress.suspend(|| {
+                eprintln!(
+                    "warning: D(G(z)) has stayed under {COLLAPSE_PROBABILITY} for {COLLAPSE_STRETCH} steps (now step {step}): \
+                     the discriminator overpowers the generator. Try --label-smoothing 0.1, --instance-noise 0.1, \
+                     --g-steps 2, or a lower --lr-d than --lr-g."
+                )
+            });
+        }
+    }
+
+    /// The fixed-noise samples (a grid, or for points a scatter against the real data) and the
+    /// loss curves so far.
+    pub fn save_samples(&self) -> Result<()> {
+        let step = self.step();
+        let path = self.run_dir.join("samples").join(format!("step_{step:06}.png"));
+        let fake = self.ck.generator.forward(&self.fixed_noise, false)?.flatten_all()?.to_vec1::<f32>()?;
+        if self.config.model.is_image() {
+            pictures::save_grid(&path, &fake, &self.data.shape, 8)?;
+        } else {
+            let title = format!("real vs generated, step {step}");
+            pictures::plot_scatter(&path, &title, self.data.values(), &fake)?;
+            pictures::plot_scatter(&self.run_dir.join("scatter.png"), &title, self.data.values(), &fake)?;
+        }
+        let rows = &self.metrics.rows;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let steps: Vec<u64> = rows.iter().map(|r| r.step).collect();
+        let series = [
+            ("loss_d", rows.iter().map(|r| r.loss_d).collect()),
+            ("loss_g", rows.iter().map(|r| r.loss_g).collect()),
+            ("D(x)", rows.iter().map(|r| r.d_real).collect()),
+            ("D(G(z))", rows.iter().map(|r| r.d_fake_after).collect()),
+        ];
+        pictures::plot_losses(&self.run_dir.join("losses.png"), &steps, &series)
+    }
+
+    fn save_checkpoint(&self) -> Result<PathBuf> {
+        let metadata = HashMap::from([
+            ("gan.arch".to_string(), self.config.model.name().to_string()),
+            ("gan.step".to_string(), self.step().to_string()),
+        ]);
+        let dir = checkpoint::save(&self.run_dir, &self.ck, &metadata)?;
+        checkpoint::prune(&self.run_dir, self.config.keep_checkpoints)?;
+        Ok(dir)
+    }
+}
+
+fn diverged(step: u64, loss_d: f32, loss_g: f32) -> TrainError {
+    TrainError::NonFiniteLoss { step, loss_d, loss_g, checkpoint: String::new() }
+}
+
+fn add_noise(rng: &mut SeededRng, x: &Tensor, sigma: f64) -> Result<Tensor> {
+    if sigma <= 0.0 {
+        return Ok(x.clone());
+    }
+    let noise = Tensor::from_vec(rng.normal(x.elem_count(), 0.0, sigma), x.dims(), x.device())?;
+    Ok((x + noise)?)
+}
+
+fn load_data(config: &TrainConfig) -> Result<Dataset> {
+    let source: DataSource = config.data.parse().expect("parsing a data source cannot fail");
+    let options = LoadOptions { shape: config.model.sample_shape(), skip_bad: config.skip_bad, seed: config.seed };
+    let (data, report) = data::load(&source, &options)?;
+    if !report.skipped.is_empty() {
+        eprintln!("warning: skipped {} unreadable file(s) in {source}:", report.skipped.len());
+        for (path, reason) in report.skipped.iter().take(10) {
+            eprintln!("  {}: {reason}", path.display());
+        }
+    }
+    Ok(data)
+}
+
+fn save_config(config: &TrainConfig, run_dir: &Path) -> Result<()> {
+    let json = serde_json::to_vec_pretty(config).expect("config serialises");
+    crate::atomic::write_atomic(&run_dir.join(CONFIG_FILE), &json)
+}
+
+/// The configuration saved in `run_dir/config.json`.
+pub fn read_config(run_dir: &Path) -> Result<TrainConfig> {
+    let path = run_dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::bad_file(&path, format!("not a valid run configuration ({e})")))
+}
