@@ -70,7 +70,11 @@ impl ArchConfig {
         match *self {
             ArchConfig::Toy2d => vec![2],
             ArchConfig::Mlp { .. } => vec![1, 28, 28],
-            ArchConfig::Dcgan { image_size, channels, .. } => vec![channels, image_size, image_size],
+            ArchConfig::Dcgan {
+                image_size,
+                channels,
+                ..
+            } => vec![channels, image_size, image_size],
         }
     }
 
@@ -91,11 +95,19 @@ impl ArchConfig {
         let bad = |m: String| Err(ModelError::InvalidConfig(m));
         match *self {
             ArchConfig::Toy2d => Ok(()),
-            ArchConfig::Mlp { nz } if nz == 0 => bad("nz must be at least 1".into()),
+            ArchConfig::Mlp { nz: 0 } => bad("nz must be at least 1".into()),
             ArchConfig::Mlp { .. } => Ok(()),
-            ArchConfig::Dcgan { image_size, channels, nz, ngf, ndf } => {
+            ArchConfig::Dcgan {
+                image_size,
+                channels,
+                nz,
+                ngf,
+                ndf,
+            } => {
                 if !(16..=256).contains(&image_size) || !image_size.is_power_of_two() {
-                    return bad(format!("image size {image_size} is not a power of two from 16 to 256"));
+                    return bad(format!(
+                        "image size {image_size} is not a power of two from 16 to 256"
+                    ));
                 }
                 if channels != 1 && channels != 3 {
                     return bad(format!("channels must be 1 or 3, not {channels}"));
@@ -117,13 +129,23 @@ impl ArchConfig {
                 .chain([
                     linear(512, 784),
                     Layer::Activation(Activation::Tanh),
-                    Layer::Reshape { shape: vec![1, 28, 28] },
+                    Layer::Reshape {
+                        shape: vec![1, 28, 28],
+                    },
                 ])
                 .collect(),
-            ArchConfig::Dcgan { image_size, channels, nz, ngf, .. } => {
+            ArchConfig::Dcgan {
+                image_size,
+                channels,
+                nz,
+                ngf,
+                ..
+            } => {
                 let blocks = dcgan_blocks(image_size);
                 let mut width = ngf << blocks;
-                let mut layers = vec![Layer::Reshape { shape: vec![nz, 1, 1] }];
+                let mut layers = vec![Layer::Reshape {
+                    shape: vec![nz, 1, 1],
+                }];
                 layers.extend(deconv_bn_relu(nz, width, 1, 0));
                 for _ in 0..blocks {
                     layers.extend(deconv_bn_relu(width, width / 2, 2, 1));
@@ -141,24 +163,38 @@ impl ArchConfig {
                 layers
             }
         };
-        self.checked(Network { input_shape: vec![self.latent_dim()], layers })
+        self.checked(Network {
+            input_shape: vec![self.latent_dim()],
+            layers,
+        })
     }
 
     /// The discriminator: [`Self::sample_shape`] → `[1]`, a logit (probability = sigmoid).
     pub fn discriminator(&self) -> Result<Network, ModelError> {
         self.validate()?;
         let layers = match *self {
-            ArchConfig::Toy2d => mlp(&[2, 5, 3], Activation::Tanh).chain([linear(3, 1)]).collect(),
+            ArchConfig::Toy2d => mlp(&[2, 5, 3], Activation::Tanh)
+                .chain([linear(3, 1)])
+                .collect(),
             ArchConfig::Mlp { .. } => std::iter::once(Layer::Reshape { shape: vec![784] })
                 .chain(mlp(&[784, 512, 256, 128], LEAKY))
                 .chain([linear(128, 1)])
                 .collect(),
-            ArchConfig::Dcgan { image_size, channels, ndf, .. } => {
+            ArchConfig::Dcgan {
+                image_size,
+                channels,
+                ndf,
+                ..
+            } => {
                 let mut layers = vec![conv(channels, ndf, 2, 1, true), Layer::Activation(LEAKY)];
                 let mut width = ndf;
                 for _ in 0..dcgan_blocks(image_size) {
                     layers.push(conv(width, width * 2, 2, 1, false));
-                    layers.push(Layer::BatchNorm2d { channels: width * 2, eps: BN_EPS, momentum: BN_MOMENTUM });
+                    layers.push(Layer::BatchNorm2d {
+                        channels: width * 2,
+                        eps: BN_EPS,
+                        momentum: BN_MOMENTUM,
+                    });
                     layers.push(Layer::Activation(LEAKY));
                     width *= 2;
                 }
@@ -167,7 +203,10 @@ impl ArchConfig {
                 layers
             }
         };
-        self.checked(Network { input_shape: self.sample_shape(), layers })
+        self.checked(Network {
+            input_shape: self.sample_shape(),
+            layers,
+        })
     }
 
     fn checked(&self, network: Network) -> Result<Network, ModelError> {
@@ -182,11 +221,28 @@ fn dcgan_blocks(image_size: usize) -> u32 {
 }
 
 fn linear(in_features: usize, out_features: usize) -> Layer {
-    Layer::Linear { in_features, out_features, bias: true }
+    Layer::Linear {
+        in_features,
+        out_features,
+        bias: true,
+    }
 }
 
-fn conv(in_channels: usize, out_channels: usize, stride: usize, padding: usize, bias: bool) -> Layer {
-    Layer::Conv2d { in_channels, out_channels, kernel: 4, stride, padding, bias }
+fn conv(
+    in_channels: usize,
+    out_channels: usize,
+    stride: usize,
+    padding: usize,
+    bias: bool,
+) -> Layer {
+    Layer::Conv2d {
+        in_channels,
+        out_channels,
+        kernel: 4,
+        stride,
+        padding,
+        bias,
+    }
 }
 
 /// Linear layers through `widths`, each followed by `activation` (the caller adds the head).
@@ -196,10 +252,26 @@ fn mlp(widths: &[usize], activation: Activation) -> impl Iterator<Item = Layer> 
         .flat_map(move |w| [linear(w[0], w[1]), Layer::Activation(activation)])
 }
 
-fn deconv_bn_relu(in_channels: usize, out_channels: usize, stride: usize, padding: usize) -> [Layer; 3] {
+fn deconv_bn_relu(
+    in_channels: usize,
+    out_channels: usize,
+    stride: usize,
+    padding: usize,
+) -> [Layer; 3] {
     [
-        Layer::ConvTranspose2d { in_channels, out_channels, kernel: 4, stride, padding, bias: false },
-        Layer::BatchNorm2d { channels: out_channels, eps: BN_EPS, momentum: BN_MOMENTUM },
+        Layer::ConvTranspose2d {
+            in_channels,
+            out_channels,
+            kernel: 4,
+            stride,
+            padding,
+            bias: false,
+        },
+        Layer::BatchNorm2d {
+            channels: out_channels,
+            eps: BN_EPS,
+            momentum: BN_MOMENTUM,
+        },
         Layer::Activation(Activation::Relu),
     ]
 }

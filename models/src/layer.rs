@@ -52,7 +52,9 @@ pub enum Layer {
     },
     Activation(Activation),
     /// Reshape each sample to `shape` (same element count).
-    Reshape { shape: Vec<usize> },
+    Reshape {
+        shape: Vec<usize>,
+    },
 }
 
 /// What a parameter is for; the exporter uses it to map tensors onto ONNX inputs.
@@ -110,7 +112,8 @@ impl Layer {
     /// The layer's parameters, in a fixed order.
     pub fn params(&self) -> Vec<ParamSpec> {
         let spec = |role, shape: Vec<usize>, init| ParamSpec { role, shape, init };
-        let bias = |has: bool, n: usize| has.then(|| spec(ParamRole::Bias, vec![n], Init::Constant(0.0)));
+        let bias =
+            |has: bool, n: usize| has.then(|| spec(ParamRole::Bias, vec![n], Init::Constant(0.0)));
         match *self {
             Layer::Linear {
                 in_features,
@@ -150,7 +153,14 @@ impl Layer {
             .chain(bias(has_bias, out_channels))
             .collect(),
             Layer::BatchNorm2d { channels, .. } => vec![
-                spec(ParamRole::Scale, vec![channels], Init::Normal { mean: 1.0, std: 0.02 }),
+                spec(
+                    ParamRole::Scale,
+                    vec![channels],
+                    Init::Normal {
+                        mean: 1.0,
+                        std: 0.02,
+                    },
+                ),
                 spec(ParamRole::Shift, vec![channels], Init::Constant(0.0)),
                 spec(ParamRole::RunningMean, vec![channels], Init::Constant(0.0)),
                 spec(ParamRole::RunningVar, vec![channels], Init::Constant(1.0)),
@@ -162,12 +172,32 @@ impl Layer {
     /// Short human name, used in errors and summaries.
     pub fn name(&self) -> String {
         match self {
-            Layer::Linear { in_features, out_features, .. } => format!("Linear({in_features}->{out_features})"),
-            Layer::Conv2d { in_channels, out_channels, kernel, stride, padding, .. } => {
+            Layer::Linear {
+                in_features,
+                out_features,
+                ..
+            } => format!("Linear({in_features}->{out_features})"),
+            Layer::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
                 format!("Conv2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
             }
-            Layer::ConvTranspose2d { in_channels, out_channels, kernel, stride, padding, .. } => {
-                format!("ConvTranspose2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
+            Layer::ConvTranspose2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
+                format!(
+                    "ConvTranspose2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})"
+                )
             }
             Layer::BatchNorm2d { channels, .. } => format!("BatchNorm2d({channels})"),
             Layer::Activation(a) => format!("{a:?}"),
@@ -184,13 +214,28 @@ impl Layer {
             reason,
         };
         match *self {
-            Layer::Linear { in_features, out_features, .. } => match input {
+            Layer::Linear {
+                in_features,
+                out_features,
+                ..
+            } => match input {
                 [n] if *n == in_features => Ok(vec![out_features]),
                 _ => Err(fail(format!("expected [{in_features}]"))),
             },
-            Layer::Conv2d { in_channels, out_channels, kernel, stride, padding, .. } => match input {
+            Layer::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => match input {
                 [c, h, w] if *c == in_channels => {
-                    let out = |x: usize| (x + 2 * padding).checked_sub(kernel).map(|v| v / stride + 1);
+                    let out = |x: usize| {
+                        (x + 2 * padding)
+                            .checked_sub(kernel)
+                            .map(|v| v / stride + 1)
+                    };
                     match (out(*h), out(*w)) {
                         (Some(oh), Some(ow)) => Ok(vec![out_channels, oh, ow]),
                         _ => Err(fail(format!("kernel {kernel} larger than padded input"))),
@@ -198,18 +243,23 @@ impl Layer {
                 }
                 _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
             },
-            Layer::ConvTranspose2d { in_channels, out_channels, kernel, stride, padding, .. } => {
-                match input {
-                    [c, h, w] if *c == in_channels => {
-                        let out = |x: usize| ((x - 1) * stride + kernel).checked_sub(2 * padding);
-                        match (out(*h), out(*w)) {
-                            (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(vec![out_channels, oh, ow]),
-                            _ => Err(fail("padding larger than output".into())),
-                        }
+            Layer::ConvTranspose2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => match input {
+                [c, h, w] if *c == in_channels => {
+                    let out = |x: usize| ((x - 1) * stride + kernel).checked_sub(2 * padding);
+                    match (out(*h), out(*w)) {
+                        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(vec![out_channels, oh, ow]),
+                        _ => Err(fail("padding larger than output".into())),
                     }
-                    _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
                 }
-            }
+                _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
+            },
             Layer::BatchNorm2d { channels, .. } => match input {
                 [c, _, _] if *c == channels => Ok(input.to_vec()),
                 _ => Err(fail(format!("expected [{channels}, H, W]"))),
@@ -229,11 +279,21 @@ impl Layer {
     pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
         let prod = |s: &[usize]| s.iter().product::<usize>() as u64;
         match *self {
-            Layer::Linear { in_features, out_features, .. } => (in_features * out_features) as u64,
-            Layer::Conv2d { in_channels, kernel, .. } => prod(output) * (in_channels * kernel * kernel) as u64,
-            Layer::ConvTranspose2d { out_channels, kernel, .. } => {
-                prod(input) * (out_channels * kernel * kernel) as u64
-            }
+            Layer::Linear {
+                in_features,
+                out_features,
+                ..
+            } => (in_features * out_features) as u64,
+            Layer::Conv2d {
+                in_channels,
+                kernel,
+                ..
+            } => prod(output) * (in_channels * kernel * kernel) as u64,
+            Layer::ConvTranspose2d {
+                out_channels,
+                kernel,
+                ..
+            } => prod(input) * (out_channels * kernel * kernel) as u64,
             _ => 0,
         }
     }

@@ -36,7 +36,9 @@ pub struct RunManifest {
 }
 
 pub fn checkpoint_dir(run_dir: &Path, step: u64) -> PathBuf {
-    run_dir.join(CHECKPOINTS_DIR).join(format!("step_{step:06}"))
+    run_dir
+        .join(CHECKPOINTS_DIR)
+        .join(format!("step_{step:06}"))
 }
 
 /// Completed checkpoints of a run, oldest first, as (step, folder).

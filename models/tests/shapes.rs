@@ -1,7 +1,13 @@
 use gan_models::{ArchConfig, Layer, ModelError, ParamRole};
 
 fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
-    ArchConfig::Dcgan { image_size, channels, nz: 100, ngf: 8, ndf: 8 }
+    ArchConfig::Dcgan {
+        image_size,
+        channels,
+        nz: 100,
+        ngf: 8,
+        ndf: 8,
+    }
 }
 
 #[test]
@@ -28,7 +34,12 @@ fn every_architecture_chains_its_shapes() {
 #[test]
 fn dcgan_depth_follows_image_size() {
     let convs = |arch: &ArchConfig| {
-        arch.generator().unwrap().layers.iter().filter(|l| matches!(l, Layer::ConvTranspose2d { .. })).count()
+        arch.generator()
+            .unwrap()
+            .layers
+            .iter()
+            .filter(|l| matches!(l, Layer::ConvTranspose2d { .. }))
+            .count()
     };
     assert_eq!(convs(&dcgan(32, 3)), 4, "32 px is the 4-layer variant");
     assert_eq!(convs(&dcgan(64, 3)), 5, "64 px is the standard DCGAN");
@@ -37,15 +48,30 @@ fn dcgan_depth_follows_image_size() {
 
 #[test]
 fn standard_dcgan_matches_the_paper_widths() {
-    let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
+    let arch = ArchConfig::Dcgan {
+        image_size: 64,
+        channels: 3,
+        nz: 100,
+        ngf: 64,
+        ndf: 64,
+    };
     let g = arch.generator().unwrap();
-    let widths: Vec<usize> = g.shapes().unwrap().iter().filter(|s| s.len() == 3).map(|s| s[0]).collect();
+    let widths: Vec<usize> = g
+        .shapes()
+        .unwrap()
+        .iter()
+        .filter(|s| s.len() == 3)
+        .map(|s| s[0])
+        .collect();
     // Reshape to [100,1,1], then 512@4, 256@8, 128@16, 64@32, 3@64.
     assert!(widths.starts_with(&[100, 512, 512, 512, 256]), "{widths:?}");
     assert_eq!(g.output_shape().unwrap(), vec![3, 64, 64]);
     // PyTorch's DCGAN (with our extra output biases): 3,576,704 + 3 generator parameters.
     assert_eq!(g.trainable_count(), 3_576_704 + 3);
-    assert_eq!(arch.discriminator().unwrap().trainable_count(), 2_765_568 + 64 + 1);
+    assert_eq!(
+        arch.discriminator().unwrap().trainable_count(),
+        2_765_568 + 64 + 1
+    );
 }
 
 #[test]
@@ -55,7 +81,11 @@ fn no_bias_before_batchnorm_and_no_batchnorm_on_the_first_discriminator_layer() 
             for pair in net.layers.windows(2) {
                 if let Layer::BatchNorm2d { .. } = pair[1] {
                     let has_bias = pair[0].params().iter().any(|p| p.role == ParamRole::Bias);
-                    assert!(!has_bias, "{} feeds BatchNorm but has a bias", pair[0].name());
+                    assert!(
+                        !has_bias,
+                        "{} feeds BatchNorm but has a bias",
+                        pair[0].name()
+                    );
                 }
             }
         }
@@ -67,10 +97,22 @@ fn no_bias_before_batchnorm_and_no_batchnorm_on_the_first_discriminator_layer() 
 
 #[test]
 fn parameter_names_are_stable() {
-    let names: Vec<String> = dcgan(32, 3).generator().unwrap().params().into_iter().map(|p| p.name).collect();
+    let names: Vec<String> = dcgan(32, 3)
+        .generator()
+        .unwrap()
+        .params()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     assert_eq!(
         &names[..5],
-        ["layers.1.weight", "layers.2.weight", "layers.2.bias", "layers.2.running_mean", "layers.2.running_var"]
+        [
+            "layers.1.weight",
+            "layers.2.weight",
+            "layers.2.bias",
+            "layers.2.running_mean",
+            "layers.2.running_var"
+        ]
     );
 }
 
@@ -78,7 +120,10 @@ fn parameter_names_are_stable() {
 fn bad_hyper_parameters_are_errors() {
     for size in [8, 48, 512] {
         let err = dcgan(size, 3).generator().unwrap_err();
-        assert!(matches!(err, ModelError::InvalidConfig(ref m) if m.contains(&size.to_string())), "{err}");
+        assert!(
+            matches!(err, ModelError::InvalidConfig(ref m) if m.contains(&size.to_string())),
+            "{err}"
+        );
     }
     assert!(dcgan(64, 2).discriminator().is_err());
     assert!(ArchConfig::Mlp { nz: 0 }.generator().is_err());

@@ -25,7 +25,13 @@ impl Adam {
             .trainable()
             .map(|p| Ok((p.var.zeros_like()?, p.var.zeros_like()?)))
             .collect::<Result<_>>()?;
-        Ok(Adam { lr, beta1, beta2, steps: 0, moments })
+        Ok(Adam {
+            lr,
+            beta1,
+            beta2,
+            steps: 0,
+            moments,
+        })
     }
 
     /// One update of every trainable parameter of `net` that has a gradient in `grads`.
@@ -35,12 +41,16 @@ impl Adam {
         let correction1 = 1.0 - self.beta1.powi(t);
         let correction2 = 1.0 - self.beta2.powi(t);
         for (param, (m, v)) in net.trainable().zip(self.moments.iter_mut()) {
-            let Some(g) = grads.get(param.var.as_tensor()) else { continue };
+            let Some(g) = grads.get(param.var.as_tensor()) else {
+                continue;
+            };
             *m = ((&*m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
             *v = ((&*v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
             let denom = ((&*v / correction2)?.sqrt()? + EPS)?;
             let update = ((&*m / correction1)? / denom)?;
-            param.var.set(&(param.var.as_tensor() - (update * self.lr)?)?)?;
+            param
+                .var
+                .set(&(param.var.as_tensor() - (update * self.lr)?)?)?;
         }
         Ok(())
     }
@@ -50,7 +60,10 @@ impl Adam {
         net.trainable()
             .zip(&self.moments)
             .flat_map(|(p, (m, v))| {
-                [(format!("{}.exp_avg", p.name), m.clone()), (format!("{}.exp_avg_sq", p.name), v.clone())]
+                [
+                    (format!("{}.exp_avg", p.name), m.clone()),
+                    (format!("{}.exp_avg_sq", p.name), v.clone()),
+                ]
             })
             .collect()
     }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use gan_models::run_layout::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE, STATE_FILE};
+use gan_models::run_layout::{
+    self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE, STATE_FILE,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
@@ -34,7 +36,11 @@ pub struct Checkpoint {
 }
 
 /// Save a checkpoint of `run_dir` at `state.step`; returns its folder.
-pub fn save(run_dir: &Path, ck: &Checkpoint, metadata: &HashMap<String, String>) -> Result<PathBuf> {
+pub fn save(
+    run_dir: &Path,
+    ck: &Checkpoint,
+    metadata: &HashMap<String, String>,
+) -> Result<PathBuf> {
     let final_dir = run_layout::checkpoint_dir(run_dir, ck.state.step);
     let tmp_dir = final_dir.with_file_name(format!(".partial-step_{:06}", ck.state.step));
     let io = |p: &Path, e| TrainError::io(p, e);
@@ -42,11 +48,19 @@ pub fn save(run_dir: &Path, ck: &Checkpoint, metadata: &HashMap<String, String>)
         std::fs::remove_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;
     }
     std::fs::create_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;
-    ck.generator.save(&tmp_dir.join(GENERATOR_FILE), metadata.clone())?;
-    ck.discriminator.save(&tmp_dir.join(DISCRIMINATOR_FILE), metadata.clone())?;
+    ck.generator
+        .save(&tmp_dir.join(GENERATOR_FILE), metadata.clone())?;
+    ck.discriminator
+        .save(&tmp_dir.join(DISCRIMINATOR_FILE), metadata.clone())?;
     let mut moments = prefixed("generator", ck.opt_g.named_state(&ck.generator));
-    moments.extend(prefixed("discriminator", ck.opt_d.named_state(&ck.discriminator)));
-    crate::atomic::write_atomic(&tmp_dir.join(OPTIMIZER_FILE), &tensor_file::to_bytes(&moments, metadata.clone())?)?;
+    moments.extend(prefixed(
+        "discriminator",
+        ck.opt_d.named_state(&ck.discriminator),
+    ));
+    crate::atomic::write_atomic(
+        &tmp_dir.join(OPTIMIZER_FILE),
+        &tensor_file::to_bytes(&moments, metadata.clone())?,
+    )?;
     let state = serde_json::to_vec_pretty(&ck.state).expect("state serialises");
     crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), &state)?;
     if final_dir.exists() {
@@ -66,21 +80,38 @@ pub fn load(
 ) -> Result<Checkpoint> {
     let state_path = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-    let state: TrainState = serde_json::from_str(&text)
-        .map_err(|e| TrainError::bad_file(&state_path, format!("not a valid training state ({e})")))?;
+    let state: TrainState = serde_json::from_str(&text).map_err(|e| {
+        TrainError::bad_file(&state_path, format!("not a valid training state ({e})"))
+    })?;
     let generator = Net::load(g_desc, &dir.join(GENERATOR_FILE), device)?;
     let discriminator = Net::load(d_desc, &dir.join(DISCRIMINATOR_FILE), device)?;
     let (lr_d, lr_g, beta1, beta2) = betas;
     let mut opt_g = Adam::new(&generator, lr_g, beta1, beta2)?;
     let mut opt_d = Adam::new(&discriminator, lr_d, beta1, beta2)?;
     let mut moments = TensorFile::read(&dir.join(OPTIMIZER_FILE), device)?;
-    opt_g.restore(&generator, state.adam_steps_g, |n, s| moments.take(&format!("generator.{n}"), s))?;
-    opt_d.restore(&discriminator, state.adam_steps_d, |n, s| moments.take(&format!("discriminator.{n}"), s))?;
-    Ok(Checkpoint { state, generator, discriminator, opt_g, opt_d })
+    opt_g.restore(&generator, state.adam_steps_g, |n, s| {
+        moments.take(&format!("generator.{n}"), s)
+    })?;
+    opt_d.restore(&discriminator, state.adam_steps_d, |n, s| {
+        moments.take(&format!("discriminator.{n}"), s)
+    })?;
+    Ok(Checkpoint {
+        state,
+        generator,
+        discriminator,
+        opt_g,
+        opt_d,
+    })
 }
 
-fn prefixed(prefix: &str, tensors: Vec<(String, candle_core::Tensor)>) -> Vec<(String, candle_core::Tensor)> {
-    tensors.into_iter().map(|(n, t)| (format!("{prefix}.{n}"), t)).collect()
+fn prefixed(
+    prefix: &str,
+    tensors: Vec<(String, candle_core::Tensor)>,
+) -> Vec<(String, candle_core::Tensor)> {
+    tensors
+        .into_iter()
+        .map(|(n, t)| (format!("{prefix}.{n}"), t))
+        .collect()
 }
 
 /// Delete all but the newest `keep` checkpoints.

@@ -33,10 +33,16 @@ pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
 impl TrainError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        TrainError::Io { path: path.to_path_buf(), source }
+        TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     pub fn bad_file(path: &Path, reason: impl Into<String>) -> Self {
-        TrainError::BadFile { path: path.to_path_buf(), reason: reason.into() }
+        TrainError::BadFile {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
     }
 }

@@ -7,12 +7,16 @@ use candle_core::Tensor;
 /// first and returns NaN once logits reach about ±30.
 pub fn bce_with_logits(logits: &Tensor, target: f64) -> candle_core::Result<Tensor> {
     let softplus_neg_abs = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
-    (logits.relu()? - (logits * target)?)?.add(&softplus_neg_abs)?.mean_all()
+    (logits.relu()? - (logits * target)?)?
+        .add(&softplus_neg_abs)?
+        .mean_all()
 }
 
 /// Mean of sigmoid(logits): the discriminator's average probability of "real".
 pub fn mean_probability(logits: &Tensor) -> candle_core::Result<f32> {
-    candle_nn::ops::sigmoid(logits)?.mean_all()?.to_scalar::<f32>()
+    candle_nn::ops::sigmoid(logits)?
+        .mean_all()?
+        .to_scalar::<f32>()
 }
 
 #[cfg(test)]
@@ -23,13 +27,19 @@ mod tests {
     #[test]
     fn stable_at_extreme_logits_and_exact_in_the_middle() {
         let logits = Tensor::new(&[-100f32, -30.0, 0.0, 30.0, 100.0], &Device::Cpu).unwrap();
-        let loss = bce_with_logits(&logits, 1.0).unwrap().to_scalar::<f32>().unwrap();
+        let loss = bce_with_logits(&logits, 1.0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         // -log σ(x) summed: 100 + 30 + ln 2 + ~0 + ~0, averaged over 5.
         let expected = (100.0 + 30.0 + std::f32::consts::LN_2) / 5.0;
         assert!(loss.is_finite());
         assert!((loss - expected).abs() < 1e-4, "{loss} vs {expected}");
         let zero = Tensor::new(&[0f32], &Device::Cpu).unwrap();
-        let half = bce_with_logits(&zero, 0.5).unwrap().to_scalar::<f32>().unwrap();
+        let half = bce_with_logits(&zero, 0.5)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!((half - std::f32::consts::LN_2).abs() < 1e-6);
     }
 }

@@ -65,8 +65,9 @@ impl MetricsLog {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
         let mut rows = Vec::new();
         for (n, line) in text.lines().enumerate().skip(1) {
-            let row = StepMetrics::from_csv(line)
-                .ok_or_else(|| TrainError::bad_file(path, format!("line {} is not a metrics row", n + 1)))?;
+            let row = StepMetrics::from_csv(line).ok_or_else(|| {
+                TrainError::bad_file(path, format!("line {} is not a metrics row", n + 1))
+            })?;
             if row.step <= step {
                 rows.push(row);
             }
@@ -81,12 +82,21 @@ impl MetricsLog {
             text.push('\n');
         }
         crate::atomic::write_atomic(path, text.as_bytes())?;
-        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| TrainError::io(path, e))?;
-        Ok(MetricsLog { path: path.to_path_buf(), file, rows })
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| TrainError::io(path, e))?;
+        Ok(MetricsLog {
+            path: path.to_path_buf(),
+            file,
+            rows,
+        })
     }
 
     pub fn append(&mut self, row: StepMetrics) -> Result<()> {
-        writeln!(self.file, "{}", row.to_csv()).and_then(|_| self.file.flush()).map_err(|e| TrainError::io(&self.path, e))?;
+        writeln!(self.file, "{}", row.to_csv())
+            .and_then(|_| self.file.flush())
+            .map_err(|e| TrainError::io(&self.path, e))?;
         self.rows.push(row);
         Ok(())
     }

@@ -34,7 +34,11 @@ impl Net {
                 Init::Normal { mean, std } => rng.normal(n, mean, std),
                 Init::Constant(c) => vec![c as f32; n],
             };
-            Ok(Tensor::from_vec(values, entry.spec.shape.as_slice(), device)?)
+            Ok(Tensor::from_vec(
+                values,
+                entry.spec.shape.as_slice(),
+                device,
+            )?)
         })
     }
 
@@ -44,11 +48,18 @@ impl Net {
         Self::build(desc, |entry| file.take(&entry.name, &entry.spec.shape))
     }
 
-    fn build(desc: Network, mut make: impl FnMut(&gan_models::ParamEntry) -> Result<Tensor>) -> Result<Self> {
+    fn build(
+        desc: Network,
+        mut make: impl FnMut(&gan_models::ParamEntry) -> Result<Tensor>,
+    ) -> Result<Self> {
         let mut layers: Vec<Vec<Param>> = desc.layers.iter().map(|_| Vec::new()).collect();
         for entry in desc.params() {
             let var = Var::from_tensor(&make(&entry)?)?;
-            layers[entry.layer_index].push(Param { name: entry.name, role: entry.spec.role, var });
+            layers[entry.layer_index].push(Param {
+                name: entry.name,
+                role: entry.spec.role,
+                var,
+            });
         }
         Ok(Net { desc, layers })
     }
@@ -64,11 +75,16 @@ impl Net {
 
     /// Every tensor with its stable name, for checkpoints.
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
-        self.params().map(|p| (p.name.clone(), p.var.as_tensor().clone())).collect()
+        self.params()
+            .map(|p| (p.name.clone(), p.var.as_tensor().clone()))
+            .collect()
     }
 
     pub fn save(&self, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
-        crate::atomic::write_atomic(path, &tensor_file::to_bytes(&self.named_tensors(), metadata)?)
+        crate::atomic::write_atomic(
+            path,
+            &tensor_file::to_bytes(&self.named_tensors(), metadata)?,
+        )
     }
 
     /// Forward pass over a batch. `train` selects batch statistics in BatchNorm (and updates the
@@ -92,16 +108,34 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, train: bool) -> Re
     let weight = || params[0].var.as_tensor();
     Ok(match *layer {
         Layer::Linear { out_features, .. } => bias(x.matmul(&weight().t()?)?, &[1, out_features])?,
-        Layer::Conv2d { out_channels, stride, padding, .. } => {
-            bias(x.conv2d(weight(), padding, stride, 1, 1)?, &[1, out_channels, 1, 1])?
-        }
-        Layer::ConvTranspose2d { out_channels, stride, padding, .. } => {
-            bias(x.conv_transpose2d(weight(), padding, 0, stride, 1)?, &[1, out_channels, 1, 1])?
-        }
-        Layer::BatchNorm2d { channels, eps, momentum } => batch_norm(params, x, channels, eps, momentum, train)?,
+        Layer::Conv2d {
+            out_channels,
+            stride,
+            padding,
+            ..
+        } => bias(
+            x.conv2d(weight(), padding, stride, 1, 1)?,
+            &[1, out_channels, 1, 1],
+        )?,
+        Layer::ConvTranspose2d {
+            out_channels,
+            stride,
+            padding,
+            ..
+        } => bias(
+            x.conv_transpose2d(weight(), padding, 0, stride, 1)?,
+            &[1, out_channels, 1, 1],
+        )?,
+        Layer::BatchNorm2d {
+            channels,
+            eps,
+            momentum,
+        } => batch_norm(params, x, channels, eps, momentum, train)?,
         Layer::Activation(activation) => activate(activation, x)?,
         Layer::Reshape { ref shape } => {
-            let dims: Vec<usize> = std::iter::once(x.dim(0)?).chain(shape.iter().copied()).collect();
+            let dims: Vec<usize> = std::iter::once(x.dim(0)?)
+                .chain(shape.iter().copied())
+                .collect();
             x.reshape(dims)?
         }
     })
@@ -119,7 +153,14 @@ fn activate(activation: Activation, x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-fn batch_norm(params: &[Param], x: &Tensor, channels: usize, eps: f64, momentum: f64, train: bool) -> Result<Tensor> {
+fn batch_norm(
+    params: &[Param],
+    x: &Tensor,
+    channels: usize,
+    eps: f64,
+    momentum: f64,
+    train: bool,
+) -> Result<Tensor> {
     let [scale, shift, running_mean, running_var] = params else {
         unreachable!("BatchNorm2d always has four parameters")
     };
@@ -133,22 +174,33 @@ fn batch_norm(params: &[Param], x: &Tensor, channels: usize, eps: f64, momentum:
         let centred = flat.broadcast_sub(&mean.unsqueeze(1)?)?;
         let var = centred.sqr()?.mean(D::Minus1)?;
         let unbiased = (&var * (count / (count - 1.0).max(1.0)))?;
-        let rm = ((running_mean.var.as_tensor() * (1.0 - momentum))? + (mean.detach() * momentum)?)?;
-        let rv = ((running_var.var.as_tensor() * (1.0 - momentum))? + (unbiased.detach() * momentum)?)?;
+        let rm =
+            ((running_mean.var.as_tensor() * (1.0 - momentum))? + (mean.detach() * momentum)?)?;
+        let rv =
+            ((running_var.var.as_tensor() * (1.0 - momentum))? + (unbiased.detach() * momentum)?)?;
         running_mean.var.set(&rm)?;
         running_var.var.set(&rv)?;
         (mean, var)
     } else {
-        (running_mean.var.as_tensor().clone(), running_var.var.as_tensor().clone())
+        (
+            running_mean.var.as_tensor().clone(),
+            running_var.var.as_tensor().clone(),
+        )
     };
     let inv_std = (var + eps)?.sqrt()?.recip()?;
     let gain = (scale.var.as_tensor() * &inv_std)?;
     let offset = (shift.var.as_tensor() - (&mean * &gain)?)?;
-    Ok(x.broadcast_mul(&per_channel(&gain)?)?.broadcast_add(&per_channel(&offset)?)?)
+    Ok(x.broadcast_mul(&per_channel(&gain)?)?
+        .broadcast_add(&per_channel(&offset)?)?)
 }
 
 /// A batch of samples as a tensor `[n, shape...]`.
-pub fn batch_tensor(values: Vec<f32>, n: usize, shape: &[usize], device: &Device) -> Result<Tensor> {
+pub fn batch_tensor(
+    values: Vec<f32>,
+    n: usize,
+    shape: &[usize],
+    device: &Device,
+) -> Result<Tensor> {
     let dims: Vec<usize> = std::iter::once(n).chain(shape.iter().copied()).collect();
     Ok(Tensor::from_vec(values, dims, device)?.to_dtype(DType::F32)?)
 }

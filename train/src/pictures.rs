@@ -15,14 +15,22 @@ pub fn save_grid(path: &Path, values: &[f32], shape: &[usize], cols: usize) -> R
     let n = values.len() / (c * h * w);
     let rows = n.div_ceil(cols);
     let pad = 2;
-    let mut grid = RgbImage::from_pixel((cols * (w + pad) + pad) as u32, (rows * (h + pad) + pad) as u32, Rgb([40, 40, 40]));
+    let mut grid = RgbImage::from_pixel(
+        (cols * (w + pad) + pad) as u32,
+        (rows * (h + pad) + pad) as u32,
+        Rgb([40, 40, 40]),
+    );
     let to_byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
     for (i, sample) in values.chunks_exact(c * h * w).enumerate() {
         let (x0, y0) = (pad + (i % cols) * (w + pad), pad + (i / cols) * (h + pad));
         for y in 0..h {
             for x in 0..w {
                 let channel = |k: usize| to_byte(sample[(k.min(c - 1) * h + y) * w + x]);
-                grid.put_pixel((x0 + x) as u32, (y0 + y) as u32, Rgb([channel(0), channel(1), channel(2)]));
+                grid.put_pixel(
+                    (x0 + x) as u32,
+                    (y0 + y) as u32,
+                    Rgb([channel(0), channel(1), channel(2)]),
+                );
             }
         }
     }
@@ -32,7 +40,10 @@ pub fn save_grid(path: &Path, values: &[f32], shape: &[usize], cols: usize) -> R
 /// One curve per named series over the training steps.
 pub fn plot_losses(path: &Path, steps: &[u64], series: &[(&str, Vec<f32>)]) -> Result<()> {
     let max_step = steps.last().copied().unwrap_or(1).max(1) as f64;
-    let finite = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+    let finite = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite());
     let (lo, hi) = finite.fold((0f32, 1f32), |(lo, hi), v| (lo.min(v), hi.max(v)));
     render(path, (900, 500), |area| {
         let mut chart = ChartBuilder::on(area)
@@ -41,23 +52,37 @@ pub fn plot_losses(path: &Path, steps: &[u64], series: &[(&str, Vec<f32>)]) -> R
             .x_label_area_size(36)
             .y_label_area_size(50)
             .build_cartesian_2d(0f64..max_step, lo as f64..hi as f64 * 1.05)?;
-        chart.configure_mesh().x_desc("step").y_desc("loss").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc("loss")
+            .draw()?;
         for (i, (name, values)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
-            let points = steps.iter().zip(values).map(|(&s, &v)| (s as f64, v as f64));
+            let points = steps
+                .iter()
+                .zip(values)
+                .map(|(&s, &v)| (s as f64, v as f64));
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(1)))?
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .draw()?;
         Ok(())
     })
 }
 
 /// Real points in blue, generated ones in red.
 pub fn plot_scatter(path: &Path, title: &str, real: &[f32], fake: &[f32]) -> Result<()> {
-    let all = real.chunks_exact(2).chain(fake.chunks_exact(2)).filter(|p| p[0].is_finite() && p[1].is_finite());
+    let all = real
+        .chunks_exact(2)
+        .chain(fake.chunks_exact(2))
+        .filter(|p| p[0].is_finite() && p[1].is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
     for p in all {
         (x0, x1, y0, y1) = (x0.min(p[0]), x1.max(p[0]), y0.min(p[1]), y1.max(p[1]));
@@ -71,17 +96,26 @@ pub fn plot_scatter(path: &Path, title: &str, real: &[f32], fake: &[f32]) -> Res
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(40)
-            .build_cartesian_2d(x0 as f64 - 0.5..x1 as f64 + 0.5, y0 as f64 - 0.5..y1 as f64 + 0.5)?;
+            .build_cartesian_2d(
+                x0 as f64 - 0.5..x1 as f64 + 0.5,
+                y0 as f64 - 0.5..y1 as f64 + 0.5,
+            )?;
         chart.configure_mesh().draw()?;
         for (points, color, name) in [(real, BLUE, "real"), (fake, RED, "generated")] {
             chart
                 .draw_series(
-                    points.chunks_exact(2).map(|p| Circle::new((p[0] as f64, p[1] as f64), 2, color.mix(0.5).filled())),
+                    points.chunks_exact(2).map(|p| {
+                        Circle::new((p[0] as f64, p[1] as f64), 2, color.mix(0.5).filled())
+                    }),
                 )?
                 .label(name)
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         }
-        chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .draw()?;
         Ok(())
     })
 }
@@ -89,16 +123,28 @@ pub fn plot_scatter(path: &Path, title: &str, real: &[f32], fake: &[f32]) -> Res
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// Draw on a white RGB canvas with the bundled font and save it as PNG.
-fn render(path: &Path, (w, h): (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> DrawResult) -> Result<()> {
+fn render(
+    path: &Path,
+    (w, h): (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> DrawResult,
+) -> Result<()> {
     static FONT: Once = Once::new();
     FONT.call_once(|| {
         // The bundled font is valid; if registration ever failed, plots would lack text, not fail.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, include_bytes!("../assets/DejaVuSans.ttf"));
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/DejaVuSans.ttf"),
+        );
     });
     let mut buffer = vec![0u8; (w * h * 3) as usize];
     {
         let area = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
-        let drawn = area.fill(&WHITE).map_err(|e| e.into()).and_then(|_| draw(&area)).and_then(|_| area.present().map_err(|e| e.into()));
+        let drawn = area
+            .fill(&WHITE)
+            .map_err(|e| e.into())
+            .and_then(|_| draw(&area))
+            .and_then(|_| area.present().map_err(|e| e.into()));
         drawn.map_err(|e| TrainError::bad_file(path, format!("cannot draw plot: {e}")))?;
     }
     let image = RgbImage::from_raw(w, h, buffer).expect("buffer is w × h × 3");
@@ -108,7 +154,10 @@ fn render(path: &Path, (w, h): (u32, u32), draw: impl FnOnce(&DrawingArea<BitMap
 fn save_png(path: &Path, image: &RgbImage) -> Result<()> {
     let mut bytes = Vec::new();
     image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .map_err(|e| TrainError::bad_file(path, format!("cannot encode PNG: {e}")))?;
     crate::atomic::write_atomic(path, &bytes)
 }

@@ -9,17 +9,24 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use crate::error::{Result, TrainError};
 
 /// Serialise `tensors` (name, tensor) with string `metadata` into safetensors bytes.
-pub fn to_bytes(tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+pub fn to_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let mut raw = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
-        let values = tensor.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let values = tensor
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         raw.push((name.clone(), tensor.dims().to_vec(), bytes));
     }
     let views = raw
         .iter()
         .map(|(name, shape, bytes)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches byte count");
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .expect("shape matches byte count");
             (name.clone(), view)
         })
         .collect::<Vec<_>>();
@@ -37,21 +44,33 @@ pub struct TensorFile {
 impl TensorFile {
     pub fn read(path: &Path, device: &Device) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-        let parsed = SafeTensors::deserialize(&bytes)
-            .map_err(|e| TrainError::bad_file(path, format!("not a valid safetensors file ({e})")))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes)
-            .map_err(|e| TrainError::bad_file(path, format!("not a valid safetensors file ({e})")))?;
+        let parsed = SafeTensors::deserialize(&bytes).map_err(|e| {
+            TrainError::bad_file(path, format!("not a valid safetensors file ({e})"))
+        })?;
+        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+            TrainError::bad_file(path, format!("not a valid safetensors file ({e})"))
+        })?;
         let metadata = header.metadata().clone().unwrap_or_default();
         let mut tensors = HashMap::new();
         for (name, view) in parsed.tensors() {
             if view.dtype() != Dtype::F32 {
-                return Err(TrainError::bad_file(path, format!("tensor {name} is {:?}, expected F32", view.dtype())));
+                return Err(TrainError::bad_file(
+                    path,
+                    format!("tensor {name} is {:?}, expected F32", view.dtype()),
+                ));
             }
-            let values: Vec<f32> =
-                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             tensors.insert(name, Tensor::from_vec(values, view.shape(), device)?);
         }
-        Ok(TensorFile { path: path.to_path_buf(), tensors, metadata })
+        Ok(TensorFile {
+            path: path.to_path_buf(),
+            tensors,
+            metadata,
+        })
     }
 
     /// The tensor `name`, which must have `shape`.
@@ -63,7 +82,10 @@ impl TensorFile {
         if tensor.dims() != shape {
             return Err(TrainError::bad_file(
                 &self.path,
-                format!("tensor {name} has shape {:?}, expected {shape:?}", tensor.dims()),
+                format!(
+                    "tensor {name} has shape {:?}, expected {shape:?}",
+                    tensor.dims()
+                ),
             ));
         }
         Ok(tensor)

@@ -85,7 +85,13 @@ impl Trainer {
         };
         save_config(&config, run_dir)?;
         let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE))?;
-        let ck = Checkpoint { state, generator, discriminator, opt_g, opt_d };
+        let ck = Checkpoint {
+            state,
+            generator,
+            discriminator,
+            opt_g,
+            opt_d,
+        };
         Self::assemble(config, run_dir, data, ck, rng, metrics, device)
     }
 
@@ -100,13 +106,27 @@ impl Trainer {
         config.validate()?;
         let (_, dir) = run_layout::latest_checkpoint(run_dir)
             .map_err(|e| TrainError::io(run_dir, e))?
-            .ok_or_else(|| TrainError::bad_file(&run_dir.join("checkpoints"), "no complete checkpoint to resume from"))?;
+            .ok_or_else(|| {
+                TrainError::bad_file(
+                    &run_dir.join("checkpoints"),
+                    "no complete checkpoint to resume from",
+                )
+            })?;
         let device = Device::Cpu;
         let betas = (config.lr_d, config.lr_g, config.beta1, config.beta2);
-        let ck = checkpoint::load(&dir, config.model.generator()?, config.model.discriminator()?, betas, &device)?;
+        let ck = checkpoint::load(
+            &dir,
+            config.model.generator()?,
+            config.model.discriminator()?,
+            betas,
+            &device,
+        )?;
         let mut rng = SeededRng::new(config.seed, Stream::Training);
         let position = ck.state.rng_position.parse::<u128>().map_err(|_| {
-            TrainError::bad_file(&dir.join(run_layout::STATE_FILE), "rng_position is not a number")
+            TrainError::bad_file(
+                &dir.join(run_layout::STATE_FILE),
+                "rng_position is not a number",
+            )
         })?;
         rng.seek(position);
         let data = load_data(&config)?;
@@ -133,7 +153,11 @@ impl Trainer {
             )));
         }
         let steps_per_epoch = (data.len() / config.batch_size) as u64;
-        let samples = if config.model.is_image() { GRID_SAMPLES } else { TOY_SAMPLES };
+        let samples = if config.model.is_image() {
+            GRID_SAMPLES
+        } else {
+            TOY_SAMPLES
+        };
         let nz = config.model.latent_dim();
         let noise = SeededRng::new(config.seed, Stream::FixedNoise).normal(samples * nz, 0.0, 1.0);
         let fixed_noise = batch_tensor(noise, samples, &[nz], &device)?;
@@ -157,7 +181,9 @@ impl Trainer {
     /// Iterations the configuration asks for in all (epochs, capped by `max_steps`).
     pub fn total_steps(&self) -> u64 {
         let by_epochs = self.config.epochs * self.steps_per_epoch;
-        self.config.max_steps.map_or(by_epochs, |m| m.min(by_epochs))
+        self.config
+            .max_steps
+            .map_or(by_epochs, |m| m.min(by_epochs))
     }
 
     pub fn step(&self) -> u64 {
@@ -181,27 +207,46 @@ impl Trainer {
         let total = self.total_steps();
         let start = self.step();
         let started = Instant::now();
-        self.progress = if progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+        self.progress = if progress {
+            ProgressBar::new(total)
+        } else {
+            ProgressBar::hidden()
+        };
         self.progress.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}")
-                .expect("template is valid")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}",
+            )
+            .expect("template is valid")
+            .progress_chars("=> "),
         );
         self.progress.set_position(start);
         if start == 0 {
             self.save_samples()?;
         }
-        let mut last_checkpoint = run_layout::latest_checkpoint(&self.run_dir).ok().flatten().map(|(_, p)| p);
+        let mut last_checkpoint = run_layout::latest_checkpoint(&self.run_dir)
+            .ok()
+            .flatten()
+            .map(|(_, p)| p);
         while self.step() < total {
             let row = match self.train_step() {
                 Ok(row) => row,
-                Err(TrainError::NonFiniteLoss { step, loss_d, loss_g, .. }) => {
+                Err(TrainError::NonFiniteLoss {
+                    step,
+                    loss_d,
+                    loss_g,
+                    ..
+                }) => {
                     self.progress.abandon();
                     let checkpoint = match &last_checkpoint {
                         Some(p) => format!("; the last good checkpoint is {}", p.display()),
                         None => "; no checkpoint was written before it".into(),
                     };
-                    return Err(TrainError::NonFiniteLoss { step, loss_d, loss_g, checkpoint });
+                    return Err(TrainError::NonFiniteLoss {
+                        step,
+                        loss_d,
+                        loss_g,
+                        checkpoint,
+                    });
                 }
                 Err(e) => return Err(e),
             };
@@ -213,10 +258,10 @@ impl Trainer {
             ));
             self.progress.inc(1);
             let step = self.step();
-            if step % self.config.sample_every == 0 || step == total {
+            if step.is_multiple_of(self.config.sample_every) || step == total {
                 self.save_samples()?;
             }
-            if step % self.config.checkpoint_every == 0 || step == total {
+            if step.is_multiple_of(self.config.checkpoint_every) || step == total {
                 last_checkpoint = Some(self.save_checkpoint()?);
             }
         }
@@ -238,7 +283,12 @@ impl Trainer {
         let nz = self.config.model.latent_dim();
         let real = self.real_batch(epoch, (i % self.steps_per_epoch) as usize)?;
         let sigma = self.config.instance_noise_at(i);
-        let z = batch_tensor(self.rng.normal(batch * nz, 0.0, 1.0), batch, &[nz], &self.device)?;
+        let z = batch_tensor(
+            self.rng.normal(batch * nz, 0.0, 1.0),
+            batch,
+            &[nz],
+            &self.device,
+        )?;
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
         let mut fake = g.forward(&z, true)?;
 
@@ -255,7 +305,12 @@ impl Trainer {
         let (mut loss_g_value, mut d_fake_after) = (0.0, 0.0);
         for k in 0..self.config.g_steps {
             if k > 0 {
-                let z = batch_tensor(self.rng.normal(batch * nz, 0.0, 1.0), batch, &[nz], &self.device)?;
+                let z = batch_tensor(
+                    self.rng.normal(batch * nz, 0.0, 1.0),
+                    batch,
+                    &[nz],
+                    &self.device,
+                )?;
                 fake = g.forward(&z, true)?;
             }
             let logits = d.forward(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
@@ -287,7 +342,8 @@ impl Trainer {
     /// Batch `index` of `epoch`'s shuffled order, with random flips if enabled.
     fn real_batch(&mut self, epoch: u64, index: usize) -> Result<Tensor> {
         if self.epoch_order.0 != epoch {
-            let order = SeededRng::new(self.config.seed, Stream::Shuffle(epoch)).permutation(self.data.len());
+            let order = SeededRng::new(self.config.seed, Stream::Shuffle(epoch))
+                .permutation(self.data.len());
             self.epoch_order = (epoch, order);
         }
         let batch = self.config.batch_size;
@@ -306,7 +362,11 @@ impl Trainer {
     }
 
     fn watch_for_collapse(&mut self, d_fake: f32) {
-        self.collapse_streak = if d_fake < COLLAPSE_PROBABILITY { self.collapse_streak + 1 } else { 0 };
+        self.collapse_streak = if d_fake < COLLAPSE_PROBABILITY {
+            self.collapse_streak + 1
+        } else {
+            0
+        };
         if self.collapse_streak >= COLLAPSE_STRETCH && !self.collapse_warned {
             self.collapse_warned = true;
             let step = self.step();
@@ -324,14 +384,27 @@ impl Trainer {
     /// loss curves so far.
     pub fn save_samples(&self) -> Result<()> {
         let step = self.step();
-        let path = self.run_dir.join("samples").join(format!("step_{step:06}.png"));
-        let fake = self.ck.generator.forward(&self.fixed_noise, false)?.flatten_all()?.to_vec1::<f32>()?;
+        let path = self
+            .run_dir
+            .join("samples")
+            .join(format!("step_{step:06}.png"));
+        let fake = self
+            .ck
+            .generator
+            .forward(&self.fixed_noise, false)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         if self.config.model.is_image() {
             pictures::save_grid(&path, &fake, &self.data.shape, 8)?;
         } else {
             let title = format!("real vs generated, step {step}");
             pictures::plot_scatter(&path, &title, self.data.values(), &fake)?;
-            pictures::plot_scatter(&self.run_dir.join("scatter.png"), &title, self.data.values(), &fake)?;
+            pictures::plot_scatter(
+                &self.run_dir.join("scatter.png"),
+                &title,
+                self.data.values(),
+                &fake,
+            )?;
         }
         let rows = &self.metrics.rows;
         if rows.is_empty() {
@@ -359,7 +432,12 @@ impl Trainer {
 }
 
 fn diverged(step: u64, loss_d: f32, loss_g: f32) -> TrainError {
-    TrainError::NonFiniteLoss { step, loss_d, loss_g, checkpoint: String::new() }
+    TrainError::NonFiniteLoss {
+        step,
+        loss_d,
+        loss_g,
+        checkpoint: String::new(),
+    }
 }
 
 fn add_noise(rng: &mut SeededRng, x: &Tensor, sigma: f64) -> Result<Tensor> {
@@ -371,11 +449,21 @@ fn add_noise(rng: &mut SeededRng, x: &Tensor, sigma: f64) -> Result<Tensor> {
 }
 
 fn load_data(config: &TrainConfig) -> Result<Dataset> {
-    let source: DataSource = config.data.parse().expect("parsing a data source cannot fail");
-    let options = LoadOptions { shape: config.model.sample_shape(), skip_bad: config.skip_bad, seed: config.seed };
+    let source: DataSource = config
+        .data
+        .parse()
+        .expect("parsing a data source cannot fail");
+    let options = LoadOptions {
+        shape: config.model.sample_shape(),
+        skip_bad: config.skip_bad,
+        seed: config.seed,
+    };
     let (data, report) = data::load(&source, &options)?;
     if !report.skipped.is_empty() {
-        eprintln!("warning: skipped {} unreadable file(s) in {source}:", report.skipped.len());
+        eprintln!(
+            "warning: skipped {} unreadable file(s) in {source}:",
+            report.skipped.len()
+        );
         for (path, reason) in report.skipped.iter().take(10) {
             eprintln!("  {}: {reason}", path.display());
         }
@@ -392,5 +480,6 @@ fn save_config(config: &TrainConfig, run_dir: &Path) -> Result<()> {
 pub fn read_config(run_dir: &Path) -> Result<TrainConfig> {
     let path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::bad_file(&path, format!("not a valid run configuration ({e})")))
+    serde_json::from_str(&text)
+        .map_err(|e| TrainError::bad_file(&path, format!("not a valid run configuration ({e})")))
 }

@@ -41,16 +41,29 @@ pub fn read_mnist(dir: &Path) -> Result<Mnist> {
     if label_dims[0] != dims[0] {
         return Err(TrainError::bad_file(
             &labels_path,
-            format!("{} labels for {} images in {}", label_dims[0], dims[0], images_path.display()),
+            format!(
+                "{} labels for {} images in {}",
+                label_dims[0],
+                dims[0],
+                images_path.display()
+            ),
         ));
     }
     if let Some(bad) = labels.iter().find(|&&l| l > 9) {
-        return Err(TrainError::bad_file(&labels_path, format!("label {bad} is not a digit")));
+        return Err(TrainError::bad_file(
+            &labels_path,
+            format!("label {bad} is not a digit"),
+        ));
     }
     if dims[0] == 0 {
         return Err(TrainError::bad_file(&images_path, "holds no images"));
     }
-    Ok(Mnist { rows: dims[1], cols: dims[2], pixels, labels })
+    Ok(Mnist {
+        rows: dims[1],
+        cols: dims[2],
+        pixels,
+        labels,
+    })
 }
 
 fn find(dir: &Path, name: &str) -> Result<PathBuf> {
@@ -73,7 +86,11 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
     } else {
         raw
     };
-    let word = |i: usize| bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let word = |i: usize| {
+        bytes
+            .get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let found = word(0).ok_or_else(|| TrainError::bad_file(path, "too short for an IDX header"))?;
     if found != magic {
         return Err(TrainError::bad_file(
@@ -91,7 +108,10 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
         Some(n) if bytes.len() - header == n => Ok((dims, bytes[header..].to_vec())),
         _ => Err(TrainError::bad_file(
             path,
-            format!("header says {dims:?} but the file holds {} data bytes", bytes.len() - header),
+            format!(
+                "header says {dims:?} but the file holds {} data bytes",
+                bytes.len() - header
+            ),
         )),
     }
 }
@@ -135,8 +155,16 @@ pub(crate) mod tests {
             e.write_all(b).unwrap();
             e.finish().unwrap()
         };
-        std::fs::write(gz.path().join("train-images-idx3-ubyte.gz"), compress(&images)).unwrap();
-        std::fs::write(gz.path().join("train-labels-idx1-ubyte.gz"), compress(&labels)).unwrap();
+        std::fs::write(
+            gz.path().join("train-images-idx3-ubyte.gz"),
+            compress(&images),
+        )
+        .unwrap();
+        std::fs::write(
+            gz.path().join("train-labels-idx1-ubyte.gz"),
+            compress(&labels),
+        )
+        .unwrap();
         assert_eq!(read_mnist(gz.path()).unwrap().pixels, mnist.pixels);
     }
 
@@ -144,11 +172,36 @@ pub(crate) mod tests {
     fn bad_files_are_named_errors() {
         let (images, labels) = idx_files(3);
         let cases: Vec<(Vec<u8>, Vec<u8>, &str, &str)> = vec![
-            (labels.clone(), labels.clone(), "train-images-idx3-ubyte", "bad IDX magic"),
-            (images[..images.len() - 10].to_vec(), labels.clone(), "train-images-idx3-ubyte", "data bytes"),
-            (images[..10].to_vec(), labels.clone(), "train-images-idx3-ubyte", "truncated IDX header"),
-            (images.clone(), idx_files(4).1, "train-labels-idx1-ubyte", "4 labels for 3 images"),
-            (vec![0x1f, 0x8b, 1, 2, 3], labels.clone(), "train-images-idx3-ubyte", "corrupt gzip"),
+            (
+                labels.clone(),
+                labels.clone(),
+                "train-images-idx3-ubyte",
+                "bad IDX magic",
+            ),
+            (
+                images[..images.len() - 10].to_vec(),
+                labels.clone(),
+                "train-images-idx3-ubyte",
+                "data bytes",
+            ),
+            (
+                images[..10].to_vec(),
+                labels.clone(),
+                "train-images-idx3-ubyte",
+                "truncated IDX header",
+            ),
+            (
+                images.clone(),
+                idx_files(4).1,
+                "train-labels-idx1-ubyte",
+                "4 labels for 3 images",
+            ),
+            (
+                vec![0x1f, 0x8b, 1, 2, 3],
+                labels.clone(),
+                "train-images-idx3-ubyte",
+                "corrupt gzip",
+            ),
         ];
         for (imgs, lbls, file, needle) in cases {
             let dir = tempfile::tempdir().unwrap();
@@ -158,6 +211,9 @@ pub(crate) mod tests {
         }
         let empty = tempfile::tempdir().unwrap();
         let msg = read_mnist(empty.path()).unwrap_err().to_string();
-        assert!(msg.contains("train-images-idx3-ubyte") && msg.contains("missing"), "{msg}");
+        assert!(
+            msg.contains("train-images-idx3-ubyte") && msg.contains("missing"),
+            "{msg}"
+        );
     }
 }

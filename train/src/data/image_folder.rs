@@ -19,7 +19,11 @@ pub struct LoadReport {
 
 /// Load every image below `dir` at `shape` (`[C, H, W]`, C = 1 or 3). Files are read in sorted
 /// path order so the data set, and so training, is reproducible.
-pub fn read_image_folder(dir: &Path, shape: &[usize], skip_bad: bool) -> Result<(Dataset, LoadReport)> {
+pub fn read_image_folder(
+    dir: &Path,
+    shape: &[usize],
+    skip_bad: bool,
+) -> Result<(Dataset, LoadReport)> {
     if !dir.is_dir() {
         return Err(TrainError::bad_file(dir, "image folder not found"));
     }
@@ -32,11 +36,18 @@ pub fn read_image_folder(dir: &Path, shape: &[usize], skip_bad: bool) -> Result<
         match decode(path) {
             Ok(image) => values.extend(to_sample(&image, shape)),
             Err(reason) if skip_bad => report.skipped.push((path.clone(), reason)),
-            Err(reason) => return Err(TrainError::bad_file(path, format!("{reason} (use --skip-bad to skip it)"))),
+            Err(reason) => {
+                return Err(TrainError::bad_file(
+                    path,
+                    format!("{reason} (use --skip-bad to skip it)"),
+                ));
+            }
         }
     }
     if values.is_empty() {
-        return Err(TrainError::EmptyFolder { path: dir.to_path_buf() });
+        return Err(TrainError::EmptyFolder {
+            path: dir.to_path_buf(),
+        });
     }
     Ok((Dataset::new(shape.to_vec(), values), report))
 }
@@ -108,7 +119,9 @@ fn to_sample(image: &DynamicImage, shape: &[usize]) -> Vec<f32> {
         image.to_luma8().pixels().map(|p| scale(p[0])).collect()
     } else {
         let rgb = image.to_rgb8();
-        (0..3).flat_map(|c| rgb.pixels().map(move |p| scale(p[c])).collect::<Vec<_>>()).collect()
+        (0..3)
+            .flat_map(|c| rgb.pixels().map(move |p| scale(p[c])).collect::<Vec<_>>())
+            .collect()
     }
 }
 
@@ -126,17 +139,32 @@ mod tests {
     fn loads_nested_folders_composites_alpha_and_resizes() {
         let dir = tempfile::tempdir().unwrap();
         // Fully transparent red must come out white; opaque blue stays blue.
-        save(&dir.path().join("a.png"), RgbaImage::from_pixel(10, 10, Rgba([255, 0, 0, 0])));
-        save(&dir.path().join("sub/b.PNG"), RgbaImage::from_pixel(20, 12, Rgba([0, 0, 255, 255])));
-        save(&dir.path().join("sub/deeper/c.bmp"), RgbaImage::from_pixel(8, 8, Rgba([0, 0, 0, 255])));
+        save(
+            &dir.path().join("a.png"),
+            RgbaImage::from_pixel(10, 10, Rgba([255, 0, 0, 0])),
+        );
+        save(
+            &dir.path().join("sub/b.PNG"),
+            RgbaImage::from_pixel(20, 12, Rgba([0, 0, 255, 255])),
+        );
+        save(
+            &dir.path().join("sub/deeper/c.bmp"),
+            RgbaImage::from_pixel(8, 8, Rgba([0, 0, 0, 255])),
+        );
         std::fs::write(dir.path().join("notes.txt"), "not an image").unwrap();
 
         let (data, report) = read_image_folder(dir.path(), &[3, 16, 16], false).unwrap();
         assert_eq!(data.len(), 3);
         assert!(report.skipped.is_empty());
-        assert!(data.sample(0).iter().all(|&v| (v - 1.0).abs() < 1e-6), "transparent → white");
+        assert!(
+            data.sample(0).iter().all(|&v| (v - 1.0).abs() < 1e-6),
+            "transparent → white"
+        );
         let blue = data.sample(1);
-        assert!((blue[0] + 1.0).abs() < 1e-6 && (blue[2 * 256] - 1.0).abs() < 1e-6, "R=-1, B=1");
+        assert!(
+            (blue[0] + 1.0).abs() < 1e-6 && (blue[2 * 256] - 1.0).abs() < 1e-6,
+            "R=-1, B=1"
+        );
         assert!(data.sample(2).iter().all(|&v| (v + 1.0).abs() < 1e-6));
 
         let (gray, _) = read_image_folder(dir.path(), &[1, 8, 8], false).unwrap();
@@ -147,11 +175,19 @@ mod tests {
     #[test]
     fn corrupt_files_fail_by_name_or_are_skipped_and_counted() {
         let dir = tempfile::tempdir().unwrap();
-        save(&dir.path().join("good.png"), RgbaImage::from_pixel(4, 4, Rgba([9, 9, 9, 255])));
+        save(
+            &dir.path().join("good.png"),
+            RgbaImage::from_pixel(4, 4, Rgba([9, 9, 9, 255])),
+        );
         std::fs::write(dir.path().join("broken.png"), b"\x89PNG\r\n\x1a\n garbage").unwrap();
 
-        let err = read_image_folder(dir.path(), &[1, 4, 4], false).unwrap_err().to_string();
-        assert!(err.contains("broken.png") && err.contains("--skip-bad"), "{err}");
+        let err = read_image_folder(dir.path(), &[1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("broken.png") && err.contains("--skip-bad"),
+            "{err}"
+        );
 
         let (data, report) = read_image_folder(dir.path(), &[1, 4, 4], true).unwrap();
         assert_eq!(data.len(), 1);
@@ -166,7 +202,9 @@ mod tests {
         let err = read_image_folder(dir.path(), &[1, 4, 4], false).unwrap_err();
         assert!(matches!(err, TrainError::EmptyFolder { .. }), "{err}");
         let missing = dir.path().join("nope");
-        let err = read_image_folder(&missing, &[1, 4, 4], false).unwrap_err().to_string();
+        let err = read_image_folder(&missing, &[1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope") && err.contains("not found"), "{err}");
     }
 }

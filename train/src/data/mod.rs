@@ -58,7 +58,10 @@ pub struct Dataset {
 impl Dataset {
     pub fn new(shape: Vec<usize>, values: Vec<f32>) -> Self {
         let size: usize = shape.iter().product();
-        assert!(size > 0 && values.len() % size == 0, "values hold whole samples");
+        assert!(
+            size > 0 && values.len().is_multiple_of(size),
+            "values hold whole samples"
+        );
         Dataset { shape, values }
     }
 
@@ -99,7 +102,9 @@ pub struct LoadOptions {
 pub fn load(source: &DataSource, options: &LoadOptions) -> Result<(Dataset, LoadReport)> {
     let wants_points = options.shape == [2];
     match source {
-        DataSource::Toy2d if wants_points => Ok((toy2d_points(1000, options.seed), LoadReport::default())),
+        DataSource::Toy2d if wants_points => {
+            Ok((toy2d_points(1000, options.seed), LoadReport::default()))
+        }
         DataSource::Toy2d => Err(TrainError::InvalidConfig(
             "the toy2d data set is 2-D points; train it with --model toy2d".into(),
         )),
@@ -108,7 +113,10 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<(Dataset, Load
         )),
         DataSource::Mnist(dir) => {
             let mnist = read_mnist(dir)?;
-            Ok((image_folder::digits_to_dataset(&mnist, &options.shape), LoadReport::default()))
+            Ok((
+                image_folder::digits_to_dataset(&mnist, &options.shape),
+                LoadReport::default(),
+            ))
         }
         DataSource::ImageFolder(dir) => read_image_folder(dir, &options.shape, options.skip_bad),
     }

@@ -1,0 +1,180 @@
+//! `gan train`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use gan_models::ArchConfig;
+use gan_train::{TrainConfig, Trainer};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Model {
+    Toy2d,
+    Mlp,
+    Dcgan,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Architecture to train.
+    #[arg(long, value_enum, required_unless_present = "resume")]
+    model: Option<Model>,
+    /// Training data: `toy2d`, `mnist:DIR` (IDX files) or a folder of images.
+    #[arg(long, required_unless_present = "resume")]
+    data: Option<String>,
+    /// Run folder to create.
+    #[arg(long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its newest checkpoint.
+    #[arg(long, conflicts_with_all = ["model", "data", "out"])]
+    resume: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Stop after this many iterations (smoke runs).
+    #[arg(long)]
+    max_steps: Option<u64>,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Learning rate of both networks (default 2e-4; toy2d: D 0.05, G 0.005).
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    lr_d: Option<f64>,
+    #[arg(long)]
+    lr_g: Option<f64>,
+    #[arg(long, default_value_t = 0.5)]
+    beta1: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Save a sample grid every N steps.
+    #[arg(long, default_value_t = 500)]
+    sample_every: u64,
+    /// Save a checkpoint every N steps (and always at the end).
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_every: u64,
+    /// Keep only the newest N checkpoints.
+    #[arg(long, default_value_t = 2)]
+    keep_checkpoints: usize,
+    /// DCGAN image size: a power of two from 16 to 256.
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
+    /// DCGAN channels: 1 (gray) or 3 (RGB).
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    /// Latent size (mlp, dcgan).
+    #[arg(long, default_value_t = 100)]
+    nz: usize,
+    #[arg(long, default_value_t = 64)]
+    ngf: usize,
+    #[arg(long, default_value_t = 64)]
+    ndf: usize,
+    /// Remedy for a winning discriminator: generator updates per discriminator update.
+    #[arg(long, default_value_t = 1)]
+    g_steps: usize,
+    /// Remedy: one-sided label smoothing (real targets become 1 - S, e.g. 0.1).
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f64,
+    /// Remedy: std of Gaussian noise on the discriminator's inputs, annealed to 0.
+    #[arg(long, default_value_t = 0.0)]
+    instance_noise: f64,
+    /// Steps over which instance noise anneals to 0 (default: the whole run).
+    #[arg(long)]
+    instance_noise_steps: Option<u64>,
+    /// Randomly flip real images horizontally.
+    #[arg(long)]
+    flip: bool,
+    /// Skip unreadable images with a warning instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let mut trainer = match &args.resume {
+        Some(dir) => Trainer::resume(dir, args.max_steps, args.epochs)
+            .with_context(|| format!("cannot resume the run in {}", dir.display()))?,
+        None => {
+            let (config, out) = config_from(&args)?;
+            Trainer::create(config, &out)
+                .with_context(|| format!("cannot start a run in {}", out.display()))?
+        }
+    };
+    let config = &trainer.config;
+    eprintln!(
+        "training {} on {} ({} samples): steps {} → {}, batch {}",
+        config.model.name(),
+        config.data,
+        trainer.dataset().len(),
+        trainer.step(),
+        trainer.total_steps(),
+        config.batch_size
+    );
+    let summary = trainer.run(!args.quiet)?;
+    let per_step = if summary.steps_done > 0 {
+        1e3 * summary.seconds / summary.steps_done as f64
+    } else {
+        0.0
+    };
+    let last = summary
+        .last
+        .map(|m| {
+            format!(
+                "loss_d {:.4}, loss_g {:.4}, D(x) {:.3}, D(G(z)) {:.3}",
+                m.loss_d, m.loss_g, m.d_real, m.d_fake_after
+            )
+        })
+        .unwrap_or_else(|| "no steps".into());
+    println!(
+        "trained {} steps ({} of {}) in {:.1} s, {per_step:.1} ms/step; {last}; checkpoint: {}",
+        summary.steps_done,
+        trainer.step(),
+        summary.total_steps,
+        summary.seconds,
+        summary
+            .checkpoint
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "none".into())
+    );
+    Ok(())
+}
+
+fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
+    let (Some(model), Some(data), Some(out)) = (args.model, args.data.clone(), args.out.clone())
+    else {
+        bail!("--model, --data and --out are required unless --resume is given");
+    };
+    let arch = match model {
+        Model::Toy2d => ArchConfig::Toy2d,
+        Model::Mlp => ArchConfig::Mlp { nz: args.nz },
+        Model::Dcgan => ArchConfig::Dcgan {
+            image_size: args.image_size,
+            channels: args.channels,
+            nz: args.nz,
+            ngf: args.ngf,
+            ndf: args.ndf,
+        },
+    };
+    let mut config = TrainConfig::new(arch, data);
+    if let Some(lr) = args.lr {
+        (config.lr_d, config.lr_g) = (lr, lr);
+    }
+    config.lr_d = args.lr_d.unwrap_or(config.lr_d);
+    config.lr_g = args.lr_g.unwrap_or(config.lr_g);
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.max_steps = args.max_steps;
+    config.batch_size = args.batch_size;
+    config.beta1 = args.beta1;
+    config.seed = args.seed;
+    config.sample_every = args.sample_every;
+    config.checkpoint_every = args.checkpoint_every;
+    config.keep_checkpoints = args.keep_checkpoints;
+    config.g_steps = args.g_steps;
+    config.label_smoothing = args.label_smoothing;
+    config.instance_noise = args.instance_noise;
+    config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
+    config.flip = args.flip;
+    config.skip_bad = args.skip_bad;
+    Ok((config, out))
+}

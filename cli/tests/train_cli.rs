@@ -1,0 +1,244 @@
+//! `gan train` as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(args)
+        .output()
+        .expect("gan runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn toy2d_run_writes_a_complete_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = gan(&[
+        "train",
+        "--model",
+        "toy2d",
+        "--data",
+        "toy2d",
+        "--out",
+        path(&run),
+        "--max-steps",
+        "30",
+        "--sample-every",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("trained 30 steps"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["arch"], "toy2d");
+    assert_eq!(config["lr_d"], 0.05);
+    assert_eq!(config["lr_g"], 0.005);
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(
+        metrics.lines().next().unwrap(),
+        "step,epoch,loss_d,loss_g,d_real,d_fake_before,d_fake_after"
+    );
+    assert_eq!(metrics.lines().count(), 31);
+    for file in [
+        "losses.png",
+        "scatter.png",
+        "samples/step_000000.png",
+        "samples/step_000020.png",
+        "samples/step_000030.png",
+    ] {
+        assert!(run.join(file).is_file(), "{file}");
+    }
+    let ck = run.join("checkpoints/step_000030");
+    for file in [
+        "generator.safetensors",
+        "discriminator.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+    ] {
+        assert!(ck.join(file).is_file(), "{file}");
+    }
+
+    let out = gan(&["train", "--resume", path(&run), "--max-steps", "45"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("trained 15 steps (45 of 45)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        46
+    );
+}
+
+#[test]
+fn mlp_trains_on_idx_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 70, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend((0..70 * 784).map(|i| (i * 7 % 256) as u8));
+    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 70];
+    labels.extend((0..70).map(|i| (i % 10) as u8));
+    std::fs::write(dir.path().join("train-images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels).unwrap();
+    let data = format!("mnist:{}", path(dir.path()));
+    let run = dir.path().join("run");
+    let out = gan(&[
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        &data,
+        "--out",
+        path(&run),
+        "--max-steps",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(run.join("samples/step_000002.png").is_file());
+    let grid = image::open(run.join("samples/step_000002.png")).unwrap();
+    assert_eq!(
+        (grid.width(), grid.height()),
+        (8 * 30 + 2, 8 * 30 + 2),
+        "8×8 grid of 28 px with 2 px gutters"
+    );
+}
+
+#[test]
+fn bad_images_are_named_or_skipped_with_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for i in 0..4 {
+        image::RgbImage::from_pixel(24, 24, image::Rgb([i * 60, 10, 10]))
+            .save(data.join(format!("{i}.png")))
+            .unwrap();
+    }
+    std::fs::write(data.join("broken.jpg"), b"\xff\xd8\xff not really a jpeg").unwrap();
+    let train = |run: &str, skip_bad: bool| {
+        let run = dir.path().join(run);
+        let mut args = vec![
+            "train",
+            "--model",
+            "dcgan",
+            "--image-size",
+            "16",
+            "--ngf",
+            "4",
+            "--ndf",
+            "4",
+            "--batch-size",
+            "2",
+            "--data",
+            path(&data),
+            "--out",
+            path(&run),
+            "--max-steps",
+            "1",
+        ];
+        if skip_bad {
+            args.push("--skip-bad");
+        }
+        gan(&args)
+    };
+    let out = train("strict", false);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("broken.jpg") && err.contains("--skip-bad") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let out = train("lenient", true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("skipped 1 unreadable file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn missing_or_empty_data_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let missing = dir.path().join("no-such-folder");
+    let out = gan(&[
+        "train",
+        "--model",
+        "dcgan",
+        "--data",
+        path(&missing),
+        "--out",
+        path(&run),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no-such-folder"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = gan(&[
+        "train",
+        "--model",
+        "dcgan",
+        "--data",
+        path(dir.path()),
+        "--out",
+        path(&run),
+    ]);
+    assert!(
+        text(&out.stderr).contains("no images found"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = gan(&[
+        "train",
+        "--model",
+        "dcgan",
+        "--data",
+        "toy2d",
+        "--out",
+        path(&run),
+    ]);
+    assert!(
+        text(&out.stderr).contains("--model toy2d"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = gan(&[
+        "train",
+        "--model",
+        "dcgan",
+        "--image-size",
+        "48",
+        "--data",
+        path(dir.path()),
+        "--out",
+        path(&run),
+    ]);
+    assert!(
+        text(&out.stderr).contains("image size 48"),
+        "{}",
+        text(&out.stderr)
+    );
+}
