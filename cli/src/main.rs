@@ -1,9 +1,7 @@
-//! `gan`: train GANs, export them to ONNX, generate images. Each subcommand is a thin layer over
-//! a library crate; this binary only parses arguments and reports.
-
-mod train;
+//! `gan`: train GANs, export them to ONNX. The subcommands live in the `gan_cli` library.
 
 use clap::{Parser, Subcommand};
+use gan_cli::{export, train};
 
 #[derive(Parser)]
 #[command(
@@ -20,12 +18,15 @@ struct Cli {
 enum Command {
     /// Train a GAN (toy2d, mlp or dcgan) and write a run folder.
     Train(train::TrainArgs),
+    /// Export a run's generator and discriminator to ONNX (same as `gan-export`).
+    Export(export::ExportArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(args),
+        Command::Export(args) => export::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -58,7 +58,7 @@ pub enum Layer {
 }
 
 /// What a parameter is for; the exporter uses it to map tensors onto ONNX inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamRole {
     Weight,

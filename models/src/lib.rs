@@ -6,16 +6,27 @@
 //! hyper-parameters (image size, channels, nz, ngf, ndf) into generator and discriminator
 //! descriptions: adding an architecture is a change here and nowhere else.
 //!
-//! This crate is plain data: it never sees candle, ONNX or any file format.
+//! It never sees candle or ONNX. Besides the descriptions it holds the two things the trainer
+//! and the exporter must agree on without depending on each other: the run-folder layout
+//! ([`run_layout`]) and the checkpoint tensor format ([`weights`], safetensors).
 
 mod arch;
 mod layer;
 mod network;
 pub mod run_layout;
+pub mod weights;
 
 pub use arch::{ArchConfig, ArchKind, TOY2D_A, TOY2D_B};
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
 pub use network::{Network, ParamEntry};
+
+/// A file that cannot be used (a checkpoint, a run configuration), with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct FileError {
+    pub path: std::path::PathBuf,
+    pub reason: String,
+}
 
 /// A description that cannot be built: bad hyper-parameters or shapes that do not chain.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ArchConfig;
+use crate::{ArchConfig, FileError};
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -66,4 +66,16 @@ pub fn checkpoints(run_dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 /// The newest completed checkpoint, if any.
 pub fn latest_checkpoint(run_dir: &Path) -> std::io::Result<Option<(u64, PathBuf)>> {
     Ok(checkpoints(run_dir)?.pop())
+}
+
+/// Read the [`RunManifest`] from `run_dir/config.json`.
+pub fn read_manifest(run_dir: &Path) -> Result<RunManifest, FileError> {
+    let path = run_dir.join(CONFIG_FILE);
+    let fail = |reason: String| FileError {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| fail(format!("cannot read the run configuration: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| fail(format!("not a valid run configuration ({e})")))
 }

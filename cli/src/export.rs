@@ -1,0 +1,99 @@
+//! `gan export` and `gan-export --to onnx`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use gan_export::{Batch, ExportOptions, Which};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Onnx,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WhichArg {
+    Generator,
+    Discriminator,
+    Both,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "onnx")]
+    pub to: Format,
+    /// The training run folder.
+    #[arg(long)]
+    run: PathBuf,
+    /// Folder for generator.onnx and discriminator.onnx.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "both")]
+    which: WhichArg,
+    /// A checkpoint folder (or a file in one) instead of the newest.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// ONNX opset, 13 to 21.
+    #[arg(long, default_value_t = 17)]
+    opset: i64,
+    /// Keep BatchNormalization nodes instead of folding them into the convolutions.
+    #[arg(long)]
+    no_fold_bn: bool,
+    /// Batch axis: `dynamic` (symbolic) or a fixed size.
+    #[arg(long, default_value = "dynamic")]
+    batch: String,
+    /// Add a uint8 RGBA `pixels` output [batch, H, W, 4] to the generator.
+    #[arg(long)]
+    pixels: bool,
+    /// Also lay out a Triton Inference Server model repository in this folder.
+    #[arg(long)]
+    triton_repo: Option<PathBuf>,
+}
+
+pub fn run(args: ExportArgs) -> Result<()> {
+    let batch = match args.batch.as_str() {
+        "dynamic" => Batch::Dynamic,
+        n => Batch::Fixed(
+            n.parse()
+                .with_context(|| format!("--batch must be `dynamic` or a number, not `{n}`"))?,
+        ),
+    };
+    let options = ExportOptions {
+        which: match args.which {
+            WhichArg::Generator => Which::Generator,
+            WhichArg::Discriminator => Which::Discriminator,
+            WhichArg::Both => Which::Both,
+        },
+        checkpoint: args.checkpoint.clone(),
+        opset: args.opset,
+        fold_bn: !args.no_fold_bn,
+        batch,
+        pixels: args.pixels,
+        triton_repo: args.triton_repo.clone(),
+    };
+    if options.batch == Batch::Fixed(0) {
+        bail!("--batch must be at least 1");
+    }
+    let started = std::time::Instant::now();
+    let run_dir = args.run.clone();
+    let reference = move |role, checkpoint: &std::path::Path, input: &[f32], batch| {
+        crate::reference::candle_forward(&run_dir, role, checkpoint, input, batch)
+    };
+    let exported = gan_export::export_run(&args.run, &args.out, &options, &reference)
+        .with_context(|| format!("cannot export the run in {}", args.run.display()))?;
+    for model in &exported {
+        println!(
+            "{}: {} ({:.1} KiB), self-check max difference vs candle {:.2e}",
+            model.role.name(),
+            model.path.display(),
+            model.bytes as f64 / 1024.0,
+            model.max_difference
+        );
+    }
+    if let Some(repo) = &args.triton_repo {
+        println!("triton model repository: {}", repo.display());
+    }
+    println!("exported in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

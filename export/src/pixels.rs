@@ -1,0 +1,68 @@
+//! The optional `pixels` output: RGBA8 `[batch, H, W, 4]` computed in-graph from `image`, so an
+//! engine can upload it as a texture without any math.
+
+use crate::graph::{GraphBuilder, attr_int, attr_ints};
+use crate::onnx::data_type;
+
+/// `round((image + 1) · 127.5)` clamped to [0, 255], gray repeated to RGB, alpha 255, NHWC, u8.
+pub fn lower_pixels(graph: &mut GraphBuilder, image: &str, channels: usize, output: &str) {
+    let one = graph.constant_f32("pixels.one", &[], &[1.0]);
+    let half_range = graph.constant_f32("pixels.half_range", &[], &[127.5]);
+    let zero = graph.constant_f32("pixels.zero", &[], &[0.0]);
+    let full = graph.constant_f32("pixels.full", &[], &[255.0]);
+    let shifted = graph.fresh("pixels");
+    graph.node("Add", "pixels.shift", &[image, &one], &shifted, vec![]);
+    let scaled = graph.fresh("pixels");
+    graph.node(
+        "Mul",
+        "pixels.scale",
+        &[&shifted, &half_range],
+        &scaled,
+        vec![],
+    );
+    let rounded = graph.fresh("pixels");
+    graph.node("Round", "pixels.round", &[&scaled], &rounded, vec![]);
+    let mut rgb = graph.fresh("pixels");
+    graph.node(
+        "Clip",
+        "pixels.clip",
+        &[&rounded, &zero, &full],
+        &rgb,
+        vec![],
+    );
+    if channels == 1 {
+        let gray = rgb;
+        rgb = graph.fresh("pixels");
+        graph.node(
+            "Concat",
+            "pixels.gray_to_rgb",
+            &[&gray, &gray, &gray],
+            &rgb,
+            vec![attr_int("axis", 1)],
+        );
+    }
+    // Pad one channel of 255 after RGB: the alpha plane.
+    let pads = graph.constant_i64("pixels.alpha_pads", &[0, 0, 0, 0, 0, 1, 0, 0]);
+    let rgba = graph.fresh("pixels");
+    graph.node("Pad", "pixels.alpha", &[&rgb, &pads, &full], &rgba, vec![]);
+    let nhwc = graph.fresh("pixels");
+    graph.node(
+        "Transpose",
+        "pixels.nhwc",
+        &[&rgba],
+        &nhwc,
+        vec![attr_ints("perm", &[0, 2, 3, 1])],
+    );
+    graph.node(
+        "Cast",
+        "pixels.u8",
+        &[&nhwc],
+        output,
+        vec![attr_int("to", data_type::UINT8 as i64)],
+    );
+}
+
+/// The same mapping on the host, for checks: one `image` sample value to its pixel byte.
+pub fn pixel_byte(x: f32) -> u8 {
+    ((x + 1.0) * 127.5).round_ties_even().clamp(0.0, 255.0) as u8
+}
