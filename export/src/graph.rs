@@ -230,17 +230,14 @@ fn fold_batch_norm(
     let shape = weight.shape.clone();
     // Output channels are axis 0 of a Conv weight [out, in, k, k] and axis 1 of a
     // ConvTranspose weight [in, out, k, k].
-    let (outer, channels, inner) = match conv {
-        Layer::ConvTranspose2d { .. } => (shape[0], shape[1], shape[2] * shape[3]),
-        _ => (1, shape[0], shape[1] * shape[2] * shape[3]),
+    let (channels, inner) = match conv {
+        Layer::ConvTranspose2d { .. } => (shape[1], shape[2] * shape[3]),
+        _ => (shape[0], shape[1] * shape[2] * shape[3]),
     };
-    for o in 0..outer {
-        for c in 0..channels {
-            for w in &mut weight.values[(o * channels + c) * inner..(o * channels + c + 1) * inner]
-            {
-                *w = (*w as f64 * scale[c]) as f32;
-            }
-        }
+    // The weight is `outer` blocks of `channels` runs of `inner` values each.
+    for (run, values) in weight.values.chunks_exact_mut(inner).enumerate() {
+        let factor = scale[run % channels];
+        values.iter_mut().for_each(|w| *w = (*w as f64 * factor) as f32);
     }
     let old_bias = conv_params
         .get(&ParamRole::Bias)

@@ -401,7 +401,7 @@ fn self_check(
                 });
             }
         };
-        if !(diff <= TOLERANCE) {
+        if diff.is_nan() || diff > TOLERANCE {
             return Err(ExportError::Check {
                 path: file.to_path_buf(),
                 reason: format!(

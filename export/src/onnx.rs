@@ -1,7 +1,8 @@
 //! The subset of the ONNX protobuf schema this exporter writes, as prost messages. Field numbers
 //! are those of `onnx.proto` (ONNX 1.x); no protoc is needed at build time.
 
-use prost::Message;
+/// Re-exported so callers can decode and encode these messages without naming prost.
+pub use prost::Message;
 
 #[derive(Clone, PartialEq, Message)]
 pub struct ModelProto {

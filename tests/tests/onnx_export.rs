@@ -1,0 +1,390 @@
+//! The exporter end to end: trained runs → ONNX → independent checks.
+
+use std::path::Path;
+use std::process::Command;
+
+use gan_e2e::{architectures, trained_run, write_f32};
+use gan_export::onnx::{DimensionValue, ModelProto};
+use gan_export::{Batch, ExportOptions, Role, Which, export_run};
+use gan_models::ArchConfig;
+use gan_models::run_layout::{self, GENERATOR_FILE};
+use gan_train::rng::{SeededRng, Stream};
+
+fn candle(run: &Path) -> impl Fn(Role, &Path, &[f32], usize) -> Result<Vec<f32>, String> + '_ {
+    move |role, ck: &Path, input: &[f32], batch| {
+        gan_cli::reference::candle_forward(run, role, ck, input, batch)
+    }
+}
+
+fn variants(arch: &ArchConfig) -> Vec<(String, ExportOptions)> {
+    let mut out = Vec::new();
+    for fold_bn in [true, false] {
+        for batch in [Batch::Dynamic, Batch::Fixed(5)] {
+            for pixels in [false, true] {
+                if pixels && !arch.is_image() {
+                    continue;
+                }
+                let name = format!(
+                    "{}_{}_{}",
+                    if fold_bn { "folded" } else { "bn" },
+                    match batch {
+                        Batch::Dynamic => "dyn".into(),
+                        Batch::Fixed(n) => format!("b{n}"),
+                    },
+                    if pixels { "px" } else { "plain" }
+                );
+                out.push((
+                    name,
+                    ExportOptions {
+                        fold_bn,
+                        batch,
+                        pixels,
+                        ..ExportOptions::default()
+                    },
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Every architecture, folded and not, dynamic and fixed batch, with and without pixels: onnx's
+/// checker, strict shape inference and onnxruntime (at batch 1 and 5) agree with candle.
+#[test]
+fn onnx_checker_and_onnxruntime_agree_with_candle() {
+    let work = tempfile::tempdir().unwrap();
+    let mut cases = Vec::new();
+    for (a, arch) in architectures().iter().enumerate() {
+        let arch_dir = work.path().join(format!("arch{a}"));
+        let run = arch_dir.join("run");
+        trained_run(arch, &arch_dir, &run);
+        let (_, ck) = run_layout::latest_checkpoint(&run).unwrap().unwrap();
+        for (name, options) in variants(arch) {
+            let out = arch_dir.join(&name);
+            let exported = export_run(&run, &out, &options, &candle(&run)).unwrap();
+            assert_eq!(exported.len(), 2);
+            let batches: &[usize] = if options.batch == Batch::Dynamic {
+                &[1, 5]
+            } else {
+                &[5]
+            };
+            for role in [Role::Generator, Role::Discriminator] {
+                let (input, shape, output_shape) = match role {
+                    Role::Generator => ("z", vec![arch.latent_dim()], arch.sample_shape()),
+                    Role::Discriminator => ("image", arch.sample_shape(), vec![1]),
+                };
+                for &batch in batches {
+                    let n = batch * shape.iter().product::<usize>();
+                    let x = SeededRng::new(batch as u64, Stream::FixedNoise).normal(n, 0.0, 0.7);
+                    let expected =
+                        gan_cli::reference::candle_forward(&run, role, &ck, &x, batch).unwrap();
+                    let stem = format!("arch{a}/{name}/{}_{batch}", role.name());
+                    write_f32(&work.path().join(format!("{stem}.in")), &x);
+                    write_f32(&work.path().join(format!("{stem}.ref")), &expected);
+                    cases.push(serde_json::json!({
+                        "model": format!("arch{a}/{name}/{}.onnx", role.name()),
+                        "input": input,
+                        "sample_shape": shape,
+                        "output_shape": output_shape,
+                        "batch": batch,
+                        "input_file": format!("{stem}.in"),
+                        "expected": format!("{stem}.ref"),
+                        "tolerance": 1e-4,
+                    }));
+                }
+            }
+        }
+    }
+    let manifest = work.path().join("manifest.json");
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&cases).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_onnx.py");
+    let out = Command::new("python3").arg(&script).arg(&manifest).output().expect(
+        "python3 runs (the ONNX checks need `python3 -m pip install onnx onnxruntime numpy`, as .ci/run does)",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{} passed, 0 failed", cases.len())),
+        "{stdout}"
+    );
+}
+
+fn decode(path: &Path) -> ModelProto {
+    use gan_export::onnx::Message;
+    ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap()
+}
+
+#[test]
+fn graphs_carry_metadata_shapes_and_the_opset_asked_for() {
+    let work = tempfile::tempdir().unwrap();
+    let arch = &architectures()[3];
+    let run = work.path().join("run");
+    trained_run(arch, work.path(), &run);
+    for (opset, ir) in [(13, 7), (17, 8), (18, 8)] {
+        let out = work.path().join(format!("opset{opset}"));
+        let options = ExportOptions {
+            opset,
+            pixels: true,
+            ..ExportOptions::default()
+        };
+        export_run(&run, &out, &options, &candle(&run)).unwrap();
+        let model = decode(&out.join("generator.onnx"));
+        assert_eq!(
+            (model.ir_version, model.opset_import[0].version),
+            (ir, opset)
+        );
+        let meta: std::collections::HashMap<_, _> = model
+            .metadata_props
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect();
+        assert_eq!(meta["gan.role"], "generator");
+        assert_eq!(meta["gan.arch"], "dcgan");
+        assert_eq!(meta["gan.nz"], "16");
+        assert_eq!(
+            (meta["gan.channels"], meta["gan.height"], meta["gan.width"]),
+            ("3", "32", "32")
+        );
+        assert_eq!(
+            (
+                meta["gan.range"],
+                meta["gan.layout"],
+                meta["gan.train_steps"]
+            ),
+            ("-1,1", "NCHW", "3")
+        );
+        assert!(meta["gan.dataset"].ends_with("images"));
+        assert!(model.doc_string.contains("z") && model.doc_string.contains("N(0, 1)"));
+        let graph = model.graph.unwrap();
+        let dims = |v: &gan_export::onnx::ValueInfoProto| {
+            v.r#type
+                .clone()
+                .unwrap()
+                .tensor_type
+                .unwrap()
+                .shape
+                .unwrap()
+                .dim
+        };
+        let image = dims(&graph.output[0]);
+        assert_eq!(
+            image[0].value,
+            Some(DimensionValue::DimParam("batch".into()))
+        );
+        assert_eq!(
+            image[1..]
+                .iter()
+                .map(|d| d.value.clone())
+                .collect::<Vec<_>>(),
+            [3, 32, 32].map(|d| Some(DimensionValue::DimValue(d)))
+        );
+        assert_eq!(graph.output[1].name, "pixels");
+        for node in &graph.node {
+            assert!(
+                !node
+                    .attribute
+                    .iter()
+                    .any(|a| a.name == "auto_pad" || a.name == "output_shape"),
+                "{}",
+                node.name
+            );
+        }
+        let convs = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type.starts_with("Conv"))
+            .count();
+        assert_eq!(convs, 4);
+        assert!(
+            !graph.node.iter().any(|n| n.op_type == "BatchNormalization"),
+            "folded by default"
+        );
+    }
+}
+
+#[test]
+fn triton_repository_layout() {
+    let work = tempfile::tempdir().unwrap();
+    let arch = &architectures()[2];
+    let run = work.path().join("run");
+    trained_run(arch, work.path(), &run);
+    let repo = work.path().join("triton");
+    let options = ExportOptions {
+        which: Which::Generator,
+        pixels: true,
+        triton_repo: Some(repo.clone()),
+        ..ExportOptions::default()
+    };
+    export_run(&run, &work.path().join("out"), &options, &candle(&run)).unwrap();
+    let config = std::fs::read_to_string(repo.join("dcgan_generator/config.pbtxt")).unwrap();
+    for needle in [
+        "platform: \"onnxruntime_onnx\"",
+        "max_batch_size:",
+        "name: \"z\"",
+        "dims: [ 16 ]",
+        "dims: [ 1, 16, 16 ]",
+        "TYPE_UINT8",
+        "dims: [ 16, 16, 4 ]",
+        "dynamic_batching",
+    ] {
+        assert!(config.contains(needle), "{needle} missing from\n{config}");
+    }
+    assert_eq!(
+        std::fs::read(repo.join("dcgan_generator/1/model.onnx")).unwrap(),
+        std::fs::read(work.path().join("out/generator.onnx")).unwrap()
+    );
+}
+
+fn assert_no_onnx_left(dir: &Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[test]
+fn a_self_check_failure_names_the_difference_and_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    trained_run(&ArchConfig::Mlp { nz: 100 }, work.path(), &run);
+    let out = work.path().join("out");
+    let off_by_a_bit = |role, ck: &Path, x: &[f32], n| {
+        gan_cli::reference::candle_forward(&run, role, ck, x, n)
+            .map(|v| v.iter().map(|y| y + 1e-3).collect())
+    };
+    let err = export_run(&run, &out, &ExportOptions::default(), &off_by_a_bit)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("differs from the reference by 1.0") && err.contains("generator.onnx"),
+        "{err}"
+    );
+    assert_no_onnx_left(&out);
+}
+
+#[test]
+fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    trained_run(&ArchConfig::Toy2d, work.path(), &run);
+    let (_, ck) = run_layout::latest_checkpoint(&run).unwrap().unwrap();
+    let generator = ck.join(GENERATOR_FILE);
+    let good = std::fs::read(&generator).unwrap();
+    let out = work.path().join("out");
+    let export = || {
+        export_run(&run, &out, &ExportOptions::default(), &candle(&run))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+
+    std::fs::write(&generator, &good[..good.len() - 7]).unwrap();
+    let err = export();
+    assert!(
+        err.contains("generator.safetensors") && err.contains("not a valid safetensors"),
+        "{err}"
+    );
+    assert_no_onnx_left(&out);
+
+    std::fs::write(&generator, b"garbage").unwrap();
+    assert!(export().contains("generator.safetensors"));
+
+    std::fs::copy(ck.join(run_layout::DISCRIMINATOR_FILE), &generator).unwrap();
+    let err = export();
+    assert!(
+        err.contains("layers.0.weight has shape [5, 2], expected [2, 2]"),
+        "{err}"
+    );
+
+    // A checkpoint that lacks a tensor.
+    let mut partial =
+        gan_models::weights::Weights::read(&ck.join(run_layout::DISCRIMINATOR_FILE)).unwrap();
+    let w = partial.take("layers.0.weight", &[5, 2]).unwrap();
+    std::fs::write(
+        &generator,
+        gan_models::weights::to_safetensors(
+            &[(
+                "layers.0.weight".into(),
+                gan_models::weights::Tensor {
+                    shape: vec![2, 2],
+                    values: w.values[..4].to_vec(),
+                },
+            )],
+            Default::default(),
+        ),
+    )
+    .unwrap();
+    let err = export();
+    assert!(
+        err.contains("tensor layers.0.bias is missing") && err.contains("generator.safetensors"),
+        "{err}"
+    );
+
+    std::fs::remove_file(&generator).unwrap();
+    assert!(export().contains("generator.safetensors"));
+    std::fs::write(&generator, &good).unwrap();
+
+    let missing = ExportOptions {
+        checkpoint: Some(run.join("checkpoints/step_999999")),
+        ..ExportOptions::default()
+    };
+    let err = export_run(&run, &out, &missing, &candle(&run))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("step_999999") && err.contains("not found"),
+        "{err}"
+    );
+
+    let no_run = work.path().join("not-a-run");
+    std::fs::create_dir_all(&no_run).unwrap();
+    let err = export_run(&no_run, &out, &ExportOptions::default(), &candle(&run))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("config.json"), "{err}");
+
+    let blocked = work.path().join("a-file");
+    std::fs::write(&blocked, "not a folder").unwrap();
+    let err = export_run(
+        &run,
+        &blocked.join("out"),
+        &ExportOptions::default(),
+        &candle(&run),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("a-file") && err.contains("cannot create"),
+        "{err}"
+    );
+
+    let err = export_run(
+        &run,
+        &out,
+        &ExportOptions {
+            pixels: true,
+            ..ExportOptions::default()
+        },
+        &candle(&run),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--pixels"), "{err}");
+    let err = export_run(
+        &run,
+        &out,
+        &ExportOptions {
+            opset: 9,
+            ..ExportOptions::default()
+        },
+        &candle(&run),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("opset 9"), "{err}");
+    assert_no_onnx_left(&out);
+}
