@@ -1,7 +1,7 @@
 //! `gan`: train GANs, export them to ONNX. The subcommands live in the `gan_cli` library.
 
 use clap::{Parser, Subcommand};
-use gan_cli::{export, train};
+use gan_cli::{demo, export, train};
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train the toy 2-D GAN on built-in data and export it to ONNX (no downloads).
+    Demo(demo::DemoArgs),
     /// Train a GAN (toy2d, mlp or dcgan) and write a run folder.
     Train(train::TrainArgs),
     /// Export a run's generator and discriminator to ONNX (same as `gan-export`).
@@ -25,6 +27,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
     };
