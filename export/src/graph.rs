@@ -237,7 +237,9 @@ fn fold_batch_norm(
     // The weight is `outer` blocks of `channels` runs of `inner` values each.
     for (run, values) in weight.values.chunks_exact_mut(inner).enumerate() {
         let factor = scale[run % channels];
-        values.iter_mut().for_each(|w| *w = (*w as f64 * factor) as f32);
+        values
+            .iter_mut()
+            .for_each(|w| *w = (*w as f64 * factor) as f32);
     }
     let old_bias = conv_params
         .get(&ParamRole::Bias)

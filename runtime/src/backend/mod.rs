@@ -1,0 +1,27 @@
+//! Inference engines behind one small trait.
+
+#[cfg(feature = "ort")]
+pub mod ort;
+#[cfg(feature = "tract")]
+pub mod tract;
+#[cfg(feature = "tract")]
+mod validate;
+
+use crate::error::Result;
+use crate::signature::Signature;
+
+/// A loaded model that maps a batch of latents to the generator's outputs.
+pub trait Engine: Send + Sync {
+    fn signature(&self) -> &Signature;
+    /// Engine and device, for people (`tract on the CPU, 2 threads`).
+    fn runs_on(&self) -> String;
+    /// Run `batch` latents (`batch × nz` values, in the input layout `input_dims` gives per
+    /// sample) and return output `output_index` as f32.
+    fn run(
+        &self,
+        z: &[f32],
+        batch: usize,
+        input_dims: &[usize],
+        output_index: usize,
+    ) -> Result<Vec<f32>>;
+}

@@ -1,0 +1,192 @@
+//! The ONNX Runtime backend: the library is loaded at run time (`LoadOptions::ort_library` or
+//! `ORT_DYLIB_PATH`), so nothing is linked or downloaded at build time. Devices: CPU, CUDA,
+//! TensorRT. A device that cannot be used is an error unless fallback is allowed, and then the
+//! fallback is logged.
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType, ValueType};
+
+use super::Engine;
+use crate::error::{Result, RuntimeError};
+use crate::options::{Device, LoadOptions};
+use crate::signature::{Signature, ValueSig};
+
+pub struct OrtEngine {
+    session: Mutex<Session>,
+    signature: Signature,
+    /// Where it actually runs (after any allowed fallback).
+    device: Device,
+    threads: usize,
+}
+
+fn backend_error(reason: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Backend {
+        backend: "ort",
+        reason: reason.to_string(),
+    }
+}
+
+/// One ONNX Runtime library per process: the first successful load wins.
+fn environment(options: &LoadOptions) -> Result<&'static Environment> {
+    static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let library = options
+            .ort_library
+            .clone()
+            .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(Into::into))
+            .ok_or("no ONNX Runtime library given: set ORT_DYLIB_PATH or pass its path (--ort-library)")?;
+        if !library.is_file() {
+            return Err(format!("ONNX Runtime library {} not found", library.display()));
+        }
+        let builder = ort::init_from(&library).map_err(|e| format!("cannot load {}: {e}", library.display()))?;
+        builder.with_name("gan-runtime").build().map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", library.display()))
+    });
+    env.as_ref().map_err(backend_error)
+}
+
+impl OrtEngine {
+    pub fn load(path: &Path, options: &LoadOptions, threads: usize) -> Result<Self> {
+        let env = environment(options)?;
+        let session = |device: Device| -> std::result::Result<Session, String> {
+            let mut builder = Session::builder(env).map_err(|e| e.to_string())?;
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|e| e.to_string())?;
+            if let Some(provider) = execution_provider(device, options)? {
+                builder = builder
+                    .with_execution_providers([provider])
+                    .map_err(|e| format!("{device:?} execution provider: {e}"))?;
+            }
+            builder.commit_from_file(path).map_err(|e| e.to_string())
+        };
+        let (session, device) = match session(options.device) {
+            Ok(s) => (s, options.device),
+            Err(e) if options.device != Device::Cpu && options.allow_fallback => {
+                eprintln!("warning: {e}; falling back to the CPU as allowed");
+                (session(Device::Cpu).map_err(|e| bad(path, e))?, Device::Cpu)
+            }
+            Err(e) if options.device != Device::Cpu => {
+                return Err(backend_error(format!(
+                    "cannot use the {:?} device: {e} (allow a CPU fallback to run anyway)",
+                    options.device
+                )));
+            }
+            Err(e) => return Err(bad(path, e)),
+        };
+        let signature = signature_of(&session);
+        Ok(OrtEngine {
+            session: Mutex::new(session),
+            signature,
+            device,
+            threads,
+        })
+    }
+}
+
+/// The execution provider for `device` (None for the CPU), set to fail loudly.
+fn execution_provider(
+    device: Device,
+    options: &LoadOptions,
+) -> std::result::Result<Option<ort::ep::ExecutionProviderDispatch>, String> {
+    let _ = options;
+    match device {
+        Device::Cpu => Ok(None),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => Ok(Some(ort::ep::CUDA::default().build().error_on_failure())),
+        #[cfg(feature = "tensorrt")]
+        Device::TensorRt => {
+            let mut trt = ort::ep::TensorRT::default();
+            if let Some(cache) = &options.tensorrt_cache {
+                trt = trt
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(cache.display());
+            }
+            Ok(Some(trt.build().error_on_failure()))
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(format!(
+            "this build of gan-runtime lacks the {other:?} device (cargo features `cuda` / `tensorrt`)"
+        )),
+    }
+}
+
+fn bad(path: &Path, reason: String) -> RuntimeError {
+    RuntimeError::BadModel {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn signature_of(session: &Session) -> Signature {
+    let sig = |name: &str, ty: &ValueType| {
+        let dims = ty
+            .tensor_shape()
+            .map(|s| s.iter().map(|&d| (d >= 0).then_some(d as usize)).collect())
+            .unwrap_or_default();
+        ValueSig {
+            name: name.to_string(),
+            dims,
+            is_f32: ty.tensor_type() == Some(TensorElementType::Float32),
+        }
+    };
+    let metadata = session
+        .metadata()
+        .ok()
+        .map(|m| {
+            let keys = m.custom_keys().unwrap_or_default();
+            keys.into_iter()
+                .filter_map(|k| m.custom(&k).map(|v| (k, v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Signature {
+        inputs: session
+            .inputs()
+            .iter()
+            .map(|o| sig(o.name(), o.dtype()))
+            .collect(),
+        outputs: session
+            .outputs()
+            .iter()
+            .map(|o| sig(o.name(), o.dtype()))
+            .collect(),
+        metadata,
+    }
+}
+
+impl Engine for OrtEngine {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn runs_on(&self) -> String {
+        match self.device {
+            Device::Cpu => format!("ONNX Runtime on the CPU, {} threads", self.threads),
+            device => format!("ONNX Runtime on {device:?}"),
+        }
+    }
+
+    fn run(
+        &self,
+        z: &[f32],
+        batch: usize,
+        input_dims: &[usize],
+        output_index: usize,
+    ) -> Result<Vec<f32>> {
+        let shape: Vec<i64> = std::iter::once(batch)
+            .chain(input_dims.iter().copied())
+            .map(|d| d as i64)
+            .collect();
+        let input = Tensor::from_array((shape, z.to_vec())).map_err(backend_error)?;
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = session.run(ort::inputs![input]).map_err(backend_error)?;
+        let (_, values) = outputs[output_index]
+            .try_extract_tensor::<f32>()
+            .map_err(backend_error)?;
+        Ok(values.to_vec())
+    }
+}

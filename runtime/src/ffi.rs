@@ -1,0 +1,366 @@
+//! The C ABI, for game engines and other languages. The header `include/gan_runtime.h` is
+//! generated from this file by cbindgen (`build.rs`).
+//!
+//! Every function returns a [`GanStatus`]; on failure [`gan_last_error`] describes it. Null
+//! pointers, too-small buffers and handles that `gan_generator_load` did not return (or that
+//! were freed) are errors, and no panic crosses the boundary.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::{Backend, Device, Generator, LoadOptions, OutputRange};
+
+/// Result of every call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GanStatus {
+    Ok = 0,
+    /// A required pointer was null.
+    NullPointer = 1,
+    /// An argument is out of range (bad UTF-8 path, unknown enum value, zero count).
+    InvalidArgument = 2,
+    /// The model could not be loaded; see `gan_last_error`.
+    LoadFailed = 3,
+    /// Generation failed; see `gan_last_error`.
+    GenerateFailed = 4,
+    /// The output buffer is smaller than `n × width × height × 4` bytes.
+    BufferTooSmall = 5,
+    /// The handle is not a live generator.
+    BadHandle = 6,
+    /// An internal error was caught at the boundary.
+    Internal = 7,
+}
+
+/// Backends for [`GanLoadOptions::backend`].
+pub const GAN_BACKEND_TRACT: i32 = 0;
+pub const GAN_BACKEND_ORT: i32 = 1;
+/// Devices for [`GanLoadOptions::device`].
+pub const GAN_DEVICE_CPU: i32 = 0;
+pub const GAN_DEVICE_CUDA: i32 = 1;
+pub const GAN_DEVICE_TENSORRT: i32 = 2;
+/// Ranges for [`GanLoadOptions::output_range`] (0: from the model's metadata).
+pub const GAN_RANGE_FROM_MODEL: i32 = 0;
+pub const GAN_RANGE_MINUS1_1: i32 = 1;
+pub const GAN_RANGE_0_1: i32 = 2;
+pub const GAN_RANGE_0_255: i32 = 3;
+
+/// Load options; start from `gan_options_default`. Zero means "not given" for the numbers.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct GanLoadOptions {
+    pub backend: i32,
+    pub device: i32,
+    /// Non-zero: run on the CPU (logged) when the device cannot be used.
+    pub allow_fallback: i32,
+    pub threads: u32,
+    /// ONNX Runtime library path, or null for `ORT_DYLIB_PATH`.
+    pub ort_library: *const c_char,
+    /// For models without metadata.
+    pub latent_dim: u32,
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+    pub output_range: i32,
+}
+
+/// An opaque loaded generator.
+pub struct GanGenerator {
+    inner: Generator,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Addresses of live handles: lets every call reject a bogus or freed handle safely.
+static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+fn set_error(message: impl Into<String>) {
+    let text = message.into().replace('\0', " ");
+    LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(text).unwrap_or_default());
+}
+
+fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run `f` with panics turned into `Internal` and errors recorded.
+fn boundary(f: impl FnOnce() -> Result<(), (GanStatus, String)>) -> GanStatus {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => {
+            set_error("");
+            GanStatus::Ok
+        }
+        Ok(Err((status, message))) => {
+            set_error(message);
+            status
+        }
+        Err(_) => {
+            set_error("internal error (a panic was caught at the C boundary)");
+            GanStatus::Internal
+        }
+    }
+}
+
+fn handle<'a>(generator: *const GanGenerator) -> Result<&'a GanGenerator, (GanStatus, String)> {
+    if generator.is_null() {
+        return Err((GanStatus::NullPointer, "generator is null".into()));
+    }
+    if !live()
+        .as_ref()
+        .is_some_and(|set| set.contains(&(generator as usize)))
+    {
+        return Err((
+            GanStatus::BadHandle,
+            "not a live generator handle (never loaded, or already freed)".into(),
+        ));
+    }
+    // SAFETY: the address is in LIVE, so it came from Box::into_raw in gan_generator_load and
+    // has not been freed.
+    Ok(unsafe { &*generator })
+}
+
+/// The last error message of this thread ("" after a success). Valid until the next call on
+/// this thread; never null.
+#[unsafe(no_mangle)]
+pub extern "C" fn gan_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Fill `out` with the defaults (tract, CPU, everything from the model).
+///
+/// # Safety
+/// `out` must be null or point to writable memory for one `GanLoadOptions`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_options_default(out: *mut GanLoadOptions) -> GanStatus {
+    boundary(|| {
+        if out.is_null() {
+            return Err((GanStatus::NullPointer, "out is null".into()));
+        }
+        let defaults = GanLoadOptions {
+            backend: GAN_BACKEND_TRACT,
+            device: GAN_DEVICE_CPU,
+            allow_fallback: 0,
+            threads: 0,
+            ort_library: std::ptr::null(),
+            latent_dim: 0,
+            channels: 0,
+            height: 0,
+            width: 0,
+            output_range: GAN_RANGE_FROM_MODEL,
+        };
+        // SAFETY: checked non-null; the caller promises it is writable.
+        unsafe { out.write(defaults) };
+        Ok(())
+    })
+}
+
+fn to_options(o: &GanLoadOptions) -> Result<LoadOptions, (GanStatus, String)> {
+    let invalid = |m: String| (GanStatus::InvalidArgument, m);
+    let nonzero = |v: u32| (v > 0).then_some(v as usize);
+    let ort_library = if o.ort_library.is_null() {
+        None
+    } else {
+        // SAFETY: the caller promises a NUL-terminated string.
+        let s = unsafe { CStr::from_ptr(o.ort_library) }
+            .to_str()
+            .map_err(|_| invalid("ort_library is not UTF-8".into()))?;
+        Some(PathBuf::from(s))
+    };
+    Ok(LoadOptions {
+        backend: match o.backend {
+            GAN_BACKEND_TRACT => Backend::Tract,
+            GAN_BACKEND_ORT => Backend::Ort,
+            b => return Err(invalid(format!("unknown backend {b}"))),
+        },
+        device: match o.device {
+            GAN_DEVICE_CPU => Device::Cpu,
+            GAN_DEVICE_CUDA => Device::Cuda,
+            GAN_DEVICE_TENSORRT => Device::TensorRt,
+            d => return Err(invalid(format!("unknown device {d}"))),
+        },
+        allow_fallback: o.allow_fallback != 0,
+        ort_library,
+        threads: nonzero(o.threads),
+        latent_dim: nonzero(o.latent_dim),
+        image_shape: match (nonzero(o.channels), nonzero(o.height), nonzero(o.width)) {
+            (Some(c), Some(h), Some(w)) => Some((c, h, w)),
+            _ => None,
+        },
+        output_range: match o.output_range {
+            GAN_RANGE_FROM_MODEL => None,
+            GAN_RANGE_MINUS1_1 => Some(OutputRange::MinusOneToOne),
+            GAN_RANGE_0_1 => Some(OutputRange::ZeroToOne),
+            GAN_RANGE_0_255 => Some(OutputRange::ZeroTo255),
+            r => return Err(invalid(format!("unknown output range {r}"))),
+        },
+        ..LoadOptions::default()
+    })
+}
+
+/// Load the ONNX generator at `path` (UTF-8). `options` may be null for the defaults. On
+/// success `*out` holds a handle to free with `gan_generator_free`.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string, `options` null or a valid `GanLoadOptions`, `out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_load(
+    path: *const c_char,
+    options: *const GanLoadOptions,
+    out: *mut *mut GanGenerator,
+) -> GanStatus {
+    boundary(|| {
+        if path.is_null() || out.is_null() {
+            return Err((
+                GanStatus::NullPointer,
+                "path and out must not be null".into(),
+            ));
+        }
+        // SAFETY: non-null, NUL-terminated per the contract.
+        let path = unsafe { CStr::from_ptr(path) }
+            .to_str()
+            .map_err(|_| (GanStatus::InvalidArgument, "path is not UTF-8".into()))?;
+        // SAFETY: null or valid per the contract.
+        let options = match unsafe { options.as_ref() } {
+            Some(o) => to_options(o)?,
+            None => LoadOptions::default(),
+        };
+        let generator =
+            Generator::load(path, &options).map_err(|e| (GanStatus::LoadFailed, e.to_string()))?;
+        let raw = Box::into_raw(Box::new(GanGenerator { inner: generator }));
+        live().get_or_insert_with(HashSet::new).insert(raw as usize);
+        // SAFETY: checked non-null, writable per the contract.
+        unsafe { out.write(raw) };
+        Ok(())
+    })
+}
+
+/// Free a generator. Null is ignored; a handle that is not live is reported, not freed.
+///
+/// # Safety
+/// `generator` must be null or a value `gan_generator_load` returned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_free(generator: *mut GanGenerator) -> GanStatus {
+    boundary(|| {
+        if generator.is_null() {
+            return Ok(());
+        }
+        if !live()
+            .as_mut()
+            .is_some_and(|set| set.remove(&(generator as usize)))
+        {
+            return Err((
+                GanStatus::BadHandle,
+                "not a live generator handle (never loaded, or already freed)".into(),
+            ));
+        }
+        // SAFETY: it was live, so it came from Box::into_raw and is freed exactly once.
+        drop(unsafe { Box::from_raw(generator) });
+        Ok(())
+    })
+}
+
+/// The latent size (nz).
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_latent_dim(
+    generator: *const GanGenerator,
+    out: *mut u32,
+) -> GanStatus {
+    boundary(|| {
+        let g = handle(generator)?;
+        if out.is_null() {
+            return Err((GanStatus::NullPointer, "out is null".into()));
+        }
+        // SAFETY: checked non-null, writable per the contract.
+        unsafe { out.write(g.inner.latent_dim() as u32) };
+        Ok(())
+    })
+}
+
+/// Width, height and channels of the model's images (the RGBA8 output always has 4 bytes a
+/// pixel).
+///
+/// # Safety
+/// The out pointers must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_image_shape(
+    generator: *const GanGenerator,
+    width: *mut u32,
+    height: *mut u32,
+    channels: *mut u32,
+) -> GanStatus {
+    boundary(|| {
+        let g = handle(generator)?;
+        if width.is_null() || height.is_null() || channels.is_null() {
+            return Err((
+                GanStatus::NullPointer,
+                "width, height and channels must not be null".into(),
+            ));
+        }
+        let (w, h) = g.inner.image_size();
+        // SAFETY: checked non-null, writable per the contract.
+        unsafe {
+            width.write(w as u32);
+            height.write(h as u32);
+            channels.write(g.inner.channels() as u32);
+        }
+        Ok(())
+    })
+}
+
+/// Generate one RGBA8 image per seed into `out` (`out_len` bytes; needs `n_seeds × width ×
+/// height × 4`), images one after another, rows top to bottom.
+///
+/// # Safety
+/// `seeds` must point to `n_seeds` values and `out` to `out_len` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_generate_rgba8(
+    generator: *const GanGenerator,
+    seeds: *const u64,
+    n_seeds: usize,
+    out: *mut u8,
+    out_len: usize,
+) -> GanStatus {
+    boundary(|| {
+        let g = handle(generator)?;
+        if seeds.is_null() || out.is_null() {
+            return Err((
+                GanStatus::NullPointer,
+                "seeds and out must not be null".into(),
+            ));
+        }
+        if n_seeds == 0 {
+            return Err((GanStatus::InvalidArgument, "n_seeds is 0".into()));
+        }
+        let (w, h) = g.inner.image_size();
+        let needed = n_seeds
+            .checked_mul(w * h * 4)
+            .ok_or((GanStatus::InvalidArgument, "n_seeds is too large".into()))?;
+        if out_len < needed {
+            return Err((
+                GanStatus::BufferTooSmall,
+                format!("out holds {out_len} bytes; {n_seeds} images need {needed}"),
+            ));
+        }
+        // SAFETY: the caller promises n_seeds readable values.
+        let seeds = unsafe { std::slice::from_raw_parts(seeds, n_seeds) };
+        let images = g
+            .inner
+            .generate(seeds)
+            .map_err(|e| (GanStatus::GenerateFailed, e.to_string()))?;
+        // SAFETY: out holds at least `needed` writable bytes (checked above).
+        let out = unsafe { std::slice::from_raw_parts_mut(out, needed) };
+        for (chunk, image) in out.chunks_exact_mut(w * h * 4).zip(images) {
+            chunk.copy_from_slice(&image.pixels);
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,226 @@
+//! [`Generator`]: an ONNX generator loaded once, producing RGBA8 images from seeds or latents.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::Engine;
+use crate::error::{Result, RuntimeError};
+use crate::latent::{latent_for_seed, slerp};
+use crate::options::{Backend, LoadOptions};
+use crate::signature::{ModelInfo, Signature};
+
+/// Largest accepted model file.
+const MAX_MODEL_BYTES: u64 = 2 << 30;
+const DEFAULT_MAX_BATCH: usize = 64;
+
+/// One generated picture: `width × height` RGBA8 pixels, row-major, alpha 255.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rgba8 {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl From<Rgba8> for image::RgbaImage {
+    fn from(img: Rgba8) -> Self {
+        image::RgbaImage::from_raw(img.width, img.height, img.pixels)
+            .expect("width × height × 4 bytes")
+    }
+}
+
+/// A loaded generator. `Send + Sync`: share it between threads; compiled plans are reused.
+pub struct Generator {
+    path: PathBuf,
+    info: ModelInfo,
+    engine: Box<dyn Engine>,
+    max_batch: usize,
+}
+
+impl std::fmt::Debug for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generator")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl Generator {
+    /// Load the ONNX generator at `path`.
+    pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let io = |source| RuntimeError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_MODEL_BYTES {
+            return Err(RuntimeError::BadModel {
+                path: path.to_path_buf(),
+                reason: format!("{size} bytes is larger than any generator"),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let threads = options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let engine: Box<dyn Engine> = match options.backend {
+            #[cfg(feature = "tract")]
+            Backend::Tract => Box::new(crate::backend::tract::TractEngine::load(
+                path, &bytes, threads,
+            )?),
+            #[cfg(feature = "ort")]
+            Backend::Ort => Box::new(crate::backend::ort::OrtEngine::load(
+                path, options, threads,
+            )?),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(RuntimeError::Backend {
+                    backend: if other == Backend::Ort {
+                        "ort"
+                    } else {
+                        "tract"
+                    },
+                    reason:
+                        "this build does not include it (enable the cargo feature of that name)"
+                            .into(),
+                });
+            }
+        };
+        let info = ModelInfo::resolve(engine.signature(), options, path)?;
+        let generator = Generator {
+            path: path.to_path_buf(),
+            info,
+            engine,
+            max_batch: options.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1),
+        };
+        // Build and run the batch-1 plan now: a model that loads must also generate.
+        generator.generate_floats(&vec![0.0; generator.info.latent_dim])?;
+        Ok(generator)
+    }
+
+    pub fn latent_dim(&self) -> usize {
+        self.info.latent_dim
+    }
+
+    /// (width, height) of the images.
+    pub fn image_size(&self) -> (usize, usize) {
+        (self.info.width, self.info.height)
+    }
+
+    pub fn channels(&self) -> usize {
+        self.info.channels
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Engine and device, for people.
+    pub fn runs_on(&self) -> String {
+        self.engine.runs_on()
+    }
+
+    pub fn signature(&self) -> &Signature {
+        self.engine.signature()
+    }
+
+    /// The latent vector for `seed` (see [`crate::latent`]).
+    pub fn latent_for_seed(&self, seed: u64) -> Vec<f32> {
+        latent_for_seed(seed, self.info.latent_dim)
+    }
+
+    /// One image per seed.
+    pub fn generate(&self, seeds: &[u64]) -> Result<Vec<Rgba8>> {
+        let z: Vec<f32> = seeds
+            .iter()
+            .flat_map(|&s| self.latent_for_seed(s))
+            .collect();
+        self.generate_latents(&z)
+    }
+
+    /// One image per latent in `z` (`n × latent_dim` values).
+    pub fn generate_latents(&self, z: &[f32]) -> Result<Vec<Rgba8>> {
+        let floats = self.generate_floats(z)?;
+        Ok(floats
+            .chunks_exact(self.sample_len())
+            .map(|s| self.to_rgba(s))
+            .collect())
+    }
+
+    /// `steps` images along the spherical path from seed `a`'s latent to seed `b`'s.
+    pub fn interpolate(&self, a: u64, b: u64, steps: usize) -> Result<Vec<Rgba8>> {
+        if steps == 0 {
+            return Err(RuntimeError::InvalidArgument(
+                "interpolation needs at least one step".into(),
+            ));
+        }
+        let z: Vec<f32> = slerp(&self.latent_for_seed(a), &self.latent_for_seed(b), steps).concat();
+        self.generate_latents(&z)
+    }
+
+    /// The raw generator output for `z`: `n × C × H × W` floats in the model's range, NCHW.
+    pub fn generate_floats(&self, z: &[f32]) -> Result<Vec<f32>> {
+        let nz = self.info.latent_dim;
+        if z.is_empty() || !z.len().is_multiple_of(nz) {
+            return Err(RuntimeError::InvalidArgument(format!(
+                "{} latent values are not a whole number of {nz}-value latents",
+                z.len()
+            )));
+        }
+        if let Some(bad) = z.iter().find(|v| !v.is_finite()) {
+            return Err(RuntimeError::InvalidArgument(format!(
+                "latent value {bad} is not finite"
+            )));
+        }
+        let input_dims: &[usize] = if self.info.latent_4d {
+            &[nz, 1, 1]
+        } else {
+            &[nz]
+        };
+        let mut out = Vec::with_capacity(z.len() / nz * self.sample_len());
+        for chunk in z.chunks(self.max_batch * nz) {
+            let batch = chunk.len() / nz;
+            let values = self
+                .engine
+                .run(chunk, batch, input_dims, self.info.output_index)?;
+            if values.len() != batch * self.sample_len() {
+                return Err(RuntimeError::BadModel {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "it produced {} values for {batch} samples of {}",
+                        values.len(),
+                        self.sample_len()
+                    ),
+                });
+            }
+            out.extend(values);
+        }
+        Ok(out)
+    }
+
+    fn sample_len(&self) -> usize {
+        self.info.channels * self.info.height * self.info.width
+    }
+
+    /// One CHW sample to RGBA8 (gray repeated; a 4th channel is used as alpha).
+    fn to_rgba(&self, sample: &[f32]) -> Rgba8 {
+        let (c, hw) = (self.info.channels, self.info.height * self.info.width);
+        let byte = |v: f32| self.info.range.to_byte(v);
+        let mut pixels = Vec::with_capacity(hw * 4);
+        for p in 0..hw {
+            for k in 0..3 {
+                pixels.push(byte(sample[k.min(c - 1).min(2) * hw + p]));
+            }
+            pixels.push(if c == 4 {
+                byte(sample[3 * hw + p])
+            } else {
+                255
+            });
+        }
+        Rgba8 {
+            width: self.info.width as u32,
+            height: self.info.height as u32,
+            pixels,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! gan-runtime: load an ONNX GAN generator and make pictures from seeds, in any program —
+//! a CLI, a server, a game engine (through the C ABI in [`ffi`]).
+//!
+//! ```no_run
+//! use gan_runtime::{Generator, LoadOptions};
+//! let generator = Generator::load("generator.onnx", &LoadOptions::default())?;
+//! let sprites = generator.generate(&[1, 2, 3])?; // RGBA8, same pictures on every platform
+//! # Ok::<(), gan_runtime::RuntimeError>(())
+//! ```
+//!
+//! Backends: tract (pure Rust, default feature `tract`) and ONNX Runtime (feature `ort`, loaded
+//! dynamically, CPU/CUDA/TensorRT). Models written by `gan-export` describe themselves through
+//! `gan.*` metadata; other generators (PyTorch exports, say) work when the options supply what
+//! the file does not say. A bad file is an error, never a panic.
+//!
+//! This crate depends on none of the training or export crates and never sees candle.
+
+mod backend;
+mod error;
+pub mod ffi;
+mod generator;
+pub mod latent;
+mod options;
+mod signature;
+
+pub use error::{Result, RuntimeError};
+pub use generator::{Generator, Rgba8};
+pub use latent::latent_for_seed;
+pub use options::{Backend, Device, LoadOptions, OutputRange};
+pub use signature::{ModelInfo, Signature, ValueSig};

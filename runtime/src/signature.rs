@@ -1,0 +1,152 @@
+//! What a loaded model takes and gives, independent of the backend, and how it is resolved into
+//! the [`ModelInfo`] the generator works with (metadata first, then graph shapes, then options).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::{Result, RuntimeError};
+use crate::options::{LoadOptions, OutputRange};
+
+/// A graph input or output: its name and dims (`None` for symbolic ones).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueSig {
+    pub name: String,
+    pub dims: Vec<Option<usize>>,
+    /// True for float32.
+    pub is_f32: bool,
+}
+
+/// The inputs, outputs and metadata of a model as a backend reads them.
+#[derive(Debug, Clone, Default)]
+pub struct Signature {
+    pub inputs: Vec<ValueSig>,
+    pub outputs: Vec<ValueSig>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// Everything the generator needs to know about a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub latent_dim: usize,
+    /// The latent input is `[N, nz, 1, 1]` rather than `[N, nz]`.
+    pub latent_4d: bool,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub range: OutputRange,
+    /// Which graph output is the image.
+    pub output_index: usize,
+}
+
+impl ModelInfo {
+    pub fn resolve(sig: &Signature, options: &LoadOptions, path: &Path) -> Result<Self> {
+        let bad = |reason: String| RuntimeError::BadModel {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let missing = |what, option| RuntimeError::MissingOption {
+            path: path.to_path_buf(),
+            what,
+            option,
+        };
+        let meta = |key: &str| {
+            sig.metadata
+                .get(key)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        if sig
+            .metadata
+            .get("gan.role")
+            .is_some_and(|r| r != "generator")
+        {
+            return Err(bad(format!(
+                "it is a {}, not a generator",
+                sig.metadata["gan.role"]
+            )));
+        }
+        let [input] = sig.inputs.as_slice() else {
+            return Err(bad(format!(
+                "expected one input (the latent z), found {}",
+                sig.inputs.len()
+            )));
+        };
+        if !input.is_f32 {
+            return Err(bad(format!("input {} must be float32", input.name)));
+        }
+        let latent_4d = match input.dims.as_slice() {
+            [_, _] => false,
+            [_, _, Some(1), Some(1)] => true,
+            dims => {
+                return Err(bad(format!(
+                    "input {} has shape {dims:?}; expected [N, nz] or [N, nz, 1, 1]",
+                    input.name
+                )));
+            }
+        };
+        let latent_dim = options
+            .latent_dim
+            .or(meta("gan.nz"))
+            .or(input.dims[1])
+            .ok_or_else(|| missing("the latent size", "latent_dim / --latent-dim"))?;
+        if input.dims[1].is_some_and(|d| d != latent_dim) {
+            return Err(bad(format!(
+                "input {} takes {:?} latent values, not {latent_dim}",
+                input.name, input.dims[1]
+            )));
+        }
+        let output_index = sig
+            .outputs
+            .iter()
+            .position(|o| o.name == "image")
+            .unwrap_or(0);
+        let output = sig
+            .outputs
+            .get(output_index)
+            .ok_or_else(|| bad("the model has no outputs".into()))?;
+        if !output.is_f32 {
+            return Err(bad(format!("output {} must be float32", output.name)));
+        }
+        let from_meta = match (meta("gan.channels"), meta("gan.height"), meta("gan.width")) {
+            (Some(c), Some(h), Some(w)) => Some((c, h, w)),
+            _ => None,
+        };
+        let from_graph = match output.dims.as_slice() {
+            [_, Some(c), Some(h), Some(w)] => Some((*c, *h, *w)),
+            _ => None,
+        };
+        let (channels, height, width) = options
+            .image_shape
+            .or(from_meta)
+            .or(from_graph)
+            .ok_or_else(|| missing("the image shape", "image_shape / --image-shape C,H,W"))?;
+        if !matches!(channels, 1 | 3 | 4) || height == 0 || width == 0 || height * width > 1 << 24 {
+            return Err(bad(format!(
+                "image shape {channels}×{height}×{width} is not a picture (1, 3 or 4 channels)"
+            )));
+        }
+        let per_sample: Option<usize> = output.dims[1..].iter().copied().product();
+        if per_sample.is_some_and(|n| n != channels * height * width) {
+            return Err(bad(format!(
+                "output {} has shape {:?}, not {channels}×{height}×{width} per sample",
+                output.name, output.dims
+            )));
+        }
+        let range = options
+            .output_range
+            .or_else(|| {
+                sig.metadata
+                    .get("gan.range")
+                    .and_then(|r| OutputRange::parse(r))
+            })
+            .ok_or_else(|| missing("the output range", "output_range / --output-range"))?;
+        Ok(ModelInfo {
+            latent_dim,
+            latent_4d,
+            channels,
+            height,
+            width,
+            range,
+            output_index,
+        })
+    }
+}
