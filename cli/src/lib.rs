@@ -5,5 +5,7 @@
 
 pub mod demo;
 pub mod export;
+pub mod generate;
+mod npy;
 pub mod reference;
 pub mod train;

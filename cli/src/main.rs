@@ -1,7 +1,7 @@
 //! `gan`: train GANs, export them to ONNX. The subcommands live in the `gan_cli` library.
 
 use clap::{Parser, Subcommand};
-use gan_cli::{demo, export, train};
+use gan_cli::{demo, export, generate, train};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +22,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Export a run's generator and discriminator to ONNX (same as `gan-export`).
     Export(export::ExportArgs),
+    /// Generate images from an ONNX generator (a grid, files, or a sprite sheet).
+    Generate(generate::GenerateArgs),
 }
 
 fn main() {
@@ -30,6 +32,7 @@ fn main() {
         Command::Demo(args) => demo::run(args),
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

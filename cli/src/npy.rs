@@ -1,0 +1,107 @@
+//! NumPy `.npy` files of float32 `[N, D]` arrays: latents in and out, for interop with Python.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+/// Read a C-ordered little-endian float32 array of rank 2: `(rows, cols, values)`.
+pub fn read_f32_matrix(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let fail = |m: &str| anyhow::anyhow!("{}: {m}", path.display());
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err(fail("not a .npy file"));
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => bail!("{}: unsupported .npy version {v}", path.display()),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or_else(|| fail("truncated header"))?;
+    let header = std::str::from_utf8(header).map_err(|_| fail("header is not text"))?;
+    let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
+    if !compact.contains("'descr':'<f4'") {
+        return Err(fail(
+            "dtype must be little-endian float32 ('<f4'); use z.astype(np.float32)",
+        ));
+    }
+    if compact.contains("'fortran_order':True") {
+        return Err(fail(
+            "Fortran order is not supported; use np.ascontiguousarray",
+        ));
+    }
+    let shape = compact
+        .split("'shape':(")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| fail("no shape in the header"))?;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| fail("bad shape"))?;
+    let [rows, cols] = dims[..] else {
+        bail!("{}: shape {dims:?}; expected [N, nz]", path.display());
+    };
+    let data = &bytes[start + header_len..];
+    if Some(data.len()) != rows.checked_mul(cols).and_then(|n| n.checked_mul(4)) {
+        return Err(fail(&format!(
+            "holds {} data bytes, not {rows}×{cols} float32 values",
+            data.len()
+        )));
+    }
+    Ok((
+        rows,
+        cols,
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    ))
+}
+
+/// Write `values` as a float32 `[rows, cols]` array (format version 1.0).
+pub fn write_f32_matrix(path: &Path, rows: usize, cols: usize, values: &[f32]) -> Result<()> {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // Pad so the data starts on a 64-byte boundary, header ending in a newline.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.npy");
+        let values: Vec<f32> = (0..12).map(|i| i as f32 * 0.5 - 2.0).collect();
+        write_f32_matrix(&path, 3, 4, &values).unwrap();
+        assert_eq!(read_f32_matrix(&path).unwrap(), (3, 4, values));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 4);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_f32_matrix(&path).unwrap_err().to_string();
+        assert!(err.contains("z.npy") && err.contains("data bytes"), "{err}");
+        std::fs::write(&path, b"hello").unwrap();
+        assert!(
+            read_f32_matrix(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a .npy")
+        );
+    }
+}
