@@ -55,6 +55,7 @@ impl GraphBuilder {
             data_type,
             name: name.to_string(),
             raw_data,
+            ..Default::default()
         });
         name.to_string()
     }

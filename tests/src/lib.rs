@@ -67,3 +67,38 @@ pub fn write_f32(path: &Path, values: &[f32]) {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(path, bytes).expect("write raw floats");
 }
+
+/// The ONNX Runtime shared library for the `ort` backend tests: `ORT_DYLIB_PATH`, else the one
+/// inside Python's `onnxruntime` package (which `.ci/run` installs).
+pub fn ort_library() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        return path.into();
+    }
+    let script = "import onnxruntime, os, glob; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*')))[-1])";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "no ONNX Runtime library: set ORT_DYLIB_PATH or `python3 -m pip install onnxruntime==1.32.0` ({})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().into()
+}
+
+/// Export the generator of `run_dir` (dynamic batch, folded) to `out_dir/generator.onnx`.
+pub fn export_generator(
+    run_dir: &Path,
+    out_dir: &Path,
+    options: gan_export::ExportOptions,
+) -> std::path::PathBuf {
+    let reference =
+        |role, ck: &Path, x: &[f32], n| gan_cli::reference::candle_forward(run_dir, role, ck, x, n);
+    let options = gan_export::ExportOptions {
+        which: gan_export::Which::Generator,
+        ..options
+    };
+    gan_export::export_run(run_dir, out_dir, &options, &reference).expect("export succeeds");
+    out_dir.join("generator.onnx")
+}

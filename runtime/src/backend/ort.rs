@@ -4,7 +4,7 @@
 //! fallback is logged.
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use ort::environment::Environment;
 use ort::session::Session;
@@ -30,22 +30,36 @@ fn backend_error(reason: impl std::fmt::Display) -> RuntimeError {
     }
 }
 
-/// One ONNX Runtime library per process: the first successful load wins.
+/// One ONNX Runtime library per process: the first successful load is kept for all sessions; a
+/// failed load is reported and may be retried with another library.
 fn environment(options: &LoadOptions) -> Result<&'static Environment> {
-    static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
-    let env = ENV.get_or_init(|| {
-        let library = options
-            .ort_library
-            .clone()
-            .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(Into::into))
-            .ok_or("no ONNX Runtime library given: set ORT_DYLIB_PATH or pass its path (--ort-library)")?;
-        if !library.is_file() {
-            return Err(format!("ONNX Runtime library {} not found", library.display()));
-        }
-        let builder = ort::init_from(&library).map_err(|e| format!("cannot load {}: {e}", library.display()))?;
-        builder.with_name("gan-runtime").build().map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", library.display()))
-    });
-    env.as_ref().map_err(backend_error)
+    static ENV: Mutex<Option<&'static Environment>> = Mutex::new(None);
+    let mut env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(env) = *env {
+        return Ok(env);
+    }
+    let library = options
+        .ort_library
+        .clone()
+        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(Into::into))
+        .ok_or_else(|| backend_error("no ONNX Runtime library given: set ORT_DYLIB_PATH or pass its path (--ort-library)"))?;
+    if !library.is_file() {
+        return Err(backend_error(format!(
+            "ONNX Runtime library {} not found",
+            library.display()
+        )));
+    }
+    let builder = ort::init_from(&library)
+        .map_err(|e| backend_error(format!("cannot load {}: {e}", library.display())))?;
+    let loaded = builder.with_name("gan-runtime").build().map_err(|e| {
+        backend_error(format!(
+            "cannot start ONNX Runtime from {}: {e}",
+            library.display()
+        ))
+    })?;
+    let loaded: &'static Environment = Box::leak(Box::new(loaded));
+    *env = Some(loaded);
+    Ok(loaded)
 }
 
 impl OrtEngine {

@@ -1,0 +1,178 @@
+//! `gan export` then `gan generate`, as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gan"))
+        .args(args)
+        .output()
+        .expect("gan runs")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A tiny trained and exported MLP generator.
+fn model(dir: &Path) -> PathBuf {
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 64, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend((0..64 * 784).map(|i| (i * 13 % 256) as u8));
+    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 64];
+    labels.extend((0..64).map(|i| (i % 10) as u8));
+    std::fs::write(dir.join("train-images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).unwrap();
+    let run = dir.join("run");
+    let data = format!("mnist:{}", s(dir));
+    ok(gan(&[
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        &data,
+        "--out",
+        s(&run),
+        "--max-steps",
+        "2",
+        "--quiet",
+    ]));
+    let out = ok(gan(&[
+        "export",
+        "--run",
+        s(&run),
+        "--out",
+        s(&dir.join("onnx")),
+        "--which",
+        "generator",
+    ]));
+    assert!(out.contains("self-check max difference"), "{out}");
+    dir.join("onnx/generator.onnx")
+}
+
+#[test]
+fn grids_files_sheets_interpolation_and_latents() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let grid = dir.path().join("grid.png");
+    let out = ok(gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--n",
+        "6",
+        "--cols",
+        "3",
+        "--seed",
+        "10",
+        "--out",
+        s(&grid),
+        "--each",
+        s(&dir.path().join("each")),
+        "--save-latents",
+        s(&dir.path().join("z.npy")),
+    ]));
+    assert!(out.contains("6 images 28×28"), "{out}");
+    let img = image::open(&grid).unwrap();
+    assert_eq!((img.width(), img.height()), (3 * 30 + 2, 2 * 30 + 2));
+    for seed in 10..16 {
+        assert!(dir.path().join(format!("each/seed_{seed}.png")).is_file());
+    }
+
+    // The saved latents regenerate the same grid.
+    let again = dir.path().join("again.png");
+    ok(gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--latents",
+        s(&dir.path().join("z.npy")),
+        "--cols",
+        "3",
+        "--out",
+        s(&again),
+    ]));
+    assert_eq!(image::open(&again).unwrap().to_rgba8(), img.to_rgba8());
+
+    let sheet = dir.path().join("sheet.png");
+    ok(gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--n",
+        "5",
+        "--cols",
+        "2",
+        "--sheet",
+        "--out",
+        s(&sheet),
+    ]));
+    let atlas: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sheet.json")).unwrap()).unwrap();
+    assert_eq!(atlas["frames"].as_array().unwrap().len(), 5);
+    assert_eq!(atlas["frames"][3]["x"], 28);
+    assert_eq!(atlas["frames"][3]["y"], 28);
+    assert_eq!(
+        (atlas["width"].as_u64(), atlas["height"].as_u64()),
+        (Some(56), Some(84))
+    );
+    assert_eq!(image::open(&sheet).unwrap().width(), 56);
+
+    let interp = dir.path().join("interp.png");
+    ok(gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--interpolate",
+        "3:9:5",
+        "--cols",
+        "5",
+        "--out",
+        s(&interp),
+    ]));
+    assert_eq!(image::open(&interp).unwrap().width(), 5 * 30 + 2);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let out = gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--interpolate",
+        "3-9",
+        "--out",
+        s(&dir.path().join("x.png")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("A:B:STEPS"));
+    std::fs::write(
+        dir.path().join("bad.npy"),
+        b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8'}",
+    )
+    .unwrap();
+    let out = gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--latents",
+        s(&dir.path().join("bad.npy")),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("float32"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = gan(&["generate", "--model", s(&dir.path().join("missing.onnx"))]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.onnx"));
+}

@@ -1,0 +1,398 @@
+//! gan-runtime on exported generators: agreement with candle and between backends, foreign
+//! models, bad inputs, and the C ABI driven by a real C program.
+
+use std::path::{Path, PathBuf};
+
+use gan_e2e::{export_generator, ort_library, trained_run};
+use gan_export::ExportOptions;
+use gan_export::Role;
+use gan_export::onnx::{
+    Dimension, DimensionValue, Message, ModelProto, NodeProto, StringStringEntryProto,
+};
+use gan_models::{ArchConfig, run_layout};
+use gan_runtime::{Backend, Generator, LoadOptions, OutputRange, RuntimeError};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    run: PathBuf,
+    model: PathBuf,
+}
+
+fn fixture(arch: ArchConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    trained_run(&arch, dir.path(), &run);
+    let model = export_generator(&run, &dir.path().join("onnx"), ExportOptions::default());
+    Fixture {
+        _dir: dir,
+        run,
+        model,
+    }
+}
+
+fn dcgan() -> ArchConfig {
+    ArchConfig::Dcgan {
+        image_size: 32,
+        channels: 3,
+        nz: 16,
+        ngf: 8,
+        ndf: 8,
+    }
+}
+
+fn max_rel(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+fn tract() -> LoadOptions {
+    LoadOptions {
+        threads: Some(2),
+        ..LoadOptions::default()
+    }
+}
+
+#[test]
+fn runtime_matches_candle_and_reads_the_metadata() {
+    let f = fixture(dcgan());
+    let generator = Generator::load(&f.model, &tract()).unwrap();
+    assert_eq!(
+        (
+            generator.latent_dim(),
+            generator.image_size(),
+            generator.channels()
+        ),
+        (16, (32, 32), 3)
+    );
+    let seeds = [0, 1, 2, 42, 7];
+    let z: Vec<f32> = seeds
+        .iter()
+        .flat_map(|&s| generator.latent_for_seed(s))
+        .collect();
+    let (_, ck) = run_layout::latest_checkpoint(&f.run).unwrap().unwrap();
+    let expected =
+        gan_cli::reference::candle_forward(&f.run, Role::Generator, &ck, &z, seeds.len()).unwrap();
+    let got = generator.generate_floats(&z).unwrap();
+    assert!(
+        max_rel(&got, &expected) <= 1e-5,
+        "{}",
+        max_rel(&got, &expected)
+    );
+
+    let images = generator.generate(&seeds).unwrap();
+    assert_eq!(images.len(), 5);
+    let first = &images[0];
+    assert_eq!(
+        (first.width, first.height, first.pixels.len()),
+        (32, 32, 32 * 32 * 4)
+    );
+    assert!(first.pixels.chunks_exact(4).all(|p| p[3] == 255));
+    let byte = |x: f32| ((x + 1.0) * 127.5).round().clamp(0.0, 255.0) as i32;
+    assert!(
+        (first.pixels[0] as i32 - byte(expected[0])).abs() <= 1,
+        "R of the first pixel"
+    );
+    assert!(
+        (first.pixels[2] as i32 - byte(expected[2 * 32 * 32])).abs() <= 1,
+        "B of the first pixel"
+    );
+    // Same seed, same picture; batch composition does not matter.
+    assert_eq!(generator.generate(&[42]).unwrap()[0], images[3]);
+    let rgba: image::RgbaImage = images[3].clone().into();
+    assert_eq!(rgba.dimensions(), (32, 32));
+    assert_eq!(generator.interpolate(1, 2, 4).unwrap()[0], images[1]);
+}
+
+#[test]
+fn generator_is_send_and_sync_and_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Generator>();
+    let f = fixture(ArchConfig::Mlp { nz: 100 });
+    let generator = std::sync::Arc::new(Generator::load(&f.model, &tract()).unwrap());
+    let solo = generator.generate(&[5]).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let g = generator.clone();
+            std::thread::spawn(move || g.generate(&[5]).unwrap())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), solo);
+    }
+}
+
+#[test]
+fn ort_backend_agrees_with_tract() {
+    let ort = LoadOptions {
+        backend: Backend::Ort,
+        ort_library: Some(ort_library()),
+        threads: Some(2),
+        ..LoadOptions::default()
+    };
+    for arch in [dcgan(), ArchConfig::Mlp { nz: 100 }] {
+        let f = fixture(arch);
+        let a = Generator::load(&f.model, &tract()).unwrap();
+        let b = Generator::load(&f.model, &ort).unwrap();
+        assert!(b.runs_on().contains("ONNX Runtime"));
+        let z: Vec<f32> = (0..6).flat_map(|s| a.latent_for_seed(s)).collect();
+        let (x, y) = (
+            a.generate_floats(&z).unwrap(),
+            b.generate_floats(&z).unwrap(),
+        );
+        assert!(max_rel(&x, &y) <= 1e-5, "tract vs ort {}", max_rel(&x, &y));
+    }
+}
+
+/// Rewrite an exported model into what another exporter might produce: no metadata, a
+/// `[N, nz, 1, 1]` latent input and a flat `[N, C·H·W]` output.
+fn foreign(model: &Path, out: &Path) {
+    let mut proto = ModelProto::decode(std::fs::read(model).unwrap().as_slice()).unwrap();
+    proto.metadata_props.clear();
+    let graph = proto.graph.as_mut().unwrap();
+    let reshape = graph.node.remove(0);
+    assert_eq!(reshape.op_type, "Reshape");
+    for node in &mut graph.node {
+        for input in &mut node.input {
+            if *input == reshape.output[0] {
+                *input = "z".into();
+            }
+        }
+    }
+    let dims = &mut graph.input[0]
+        .r#type
+        .as_mut()
+        .unwrap()
+        .tensor_type
+        .as_mut()
+        .unwrap()
+        .shape
+        .as_mut()
+        .unwrap()
+        .dim;
+    dims.extend([1, 1].map(|d| Dimension {
+        value: Some(DimensionValue::DimValue(d)),
+    }));
+    let image_dims = graph.output[0]
+        .r#type
+        .clone()
+        .unwrap()
+        .tensor_type
+        .unwrap()
+        .shape
+        .unwrap()
+        .dim;
+    let flat: i64 = image_dims[1..]
+        .iter()
+        .map(|d| match d.value {
+            Some(DimensionValue::DimValue(v)) => v,
+            _ => 1,
+        })
+        .product();
+    let shape_raw = [0i64, -1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    graph.initializer.push(gan_export::onnx::TensorProto {
+        dims: vec![2],
+        data_type: 7,
+        name: "flat_shape".into(),
+        raw_data: shape_raw,
+        ..Default::default()
+    });
+    graph.node.push(NodeProto {
+        input: vec!["image".into(), "flat_shape".into()],
+        output: vec!["output".into()],
+        name: "flatten".into(),
+        op_type: "Reshape".into(),
+        ..Default::default()
+    });
+    let out_dims = &mut graph.output[0];
+    out_dims.name = "output".into();
+    let d = &mut out_dims
+        .r#type
+        .as_mut()
+        .unwrap()
+        .tensor_type
+        .as_mut()
+        .unwrap()
+        .shape
+        .as_mut()
+        .unwrap()
+        .dim;
+    d.truncate(1);
+    d.push(Dimension {
+        value: Some(DimensionValue::DimValue(flat)),
+    });
+    std::fs::write(out, proto.encode_to_vec()).unwrap();
+}
+
+#[test]
+fn foreign_models_load_with_options_and_errors_name_the_missing_one() {
+    let f = fixture(dcgan());
+    let path = f.model.with_file_name("foreign.onnx");
+    foreign(&f.model, &path);
+    let err = Generator::load(&path, &tract()).unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::MissingOption { .. })
+            && err.to_string().contains("--image-shape"),
+        "{err}"
+    );
+    let with_shape = LoadOptions {
+        image_shape: Some((3, 32, 32)),
+        ..tract()
+    };
+    let err = Generator::load(&path, &with_shape).unwrap_err().to_string();
+    assert!(err.contains("--output-range"), "{err}");
+    let complete = LoadOptions {
+        output_range: Some(OutputRange::MinusOneToOne),
+        ..with_shape
+    };
+    let theirs = Generator::load(&path, &complete).unwrap();
+    let ours = Generator::load(&f.model, &tract()).unwrap();
+    assert_eq!(theirs.latent_dim(), 16, "read from the [N, nz, 1, 1] input");
+    assert_eq!(
+        theirs.generate(&[3, 4]).unwrap(),
+        ours.generate(&[3, 4]).unwrap()
+    );
+
+    let wrong = LoadOptions {
+        latent_dim: Some(20),
+        ..complete
+    };
+    let err = Generator::load(&path, &wrong).unwrap_err().to_string();
+    assert!(err.contains("not 20"), "{err}");
+}
+
+#[test]
+fn wrong_models_and_files_are_errors_that_say_why() {
+    let f = fixture(ArchConfig::Toy2d);
+    let err = Generator::load(&f.model, &tract()).unwrap_err().to_string();
+    assert!(
+        err.contains("not a picture") || err.contains("image shape"),
+        "points are not images: {err}"
+    );
+
+    let g = fixture(dcgan());
+    let d = export_discriminator(&g.run);
+    let err = Generator::load(&d, &tract()).unwrap_err().to_string();
+    assert!(err.contains("discriminator, not a generator"), "{err}");
+
+    let missing = g.model.with_file_name("nope.onnx");
+    let err = Generator::load(&missing, &tract()).unwrap_err().to_string();
+    assert!(
+        err.contains("nope.onnx") && err.contains("cannot read"),
+        "{err}"
+    );
+
+    let generator = Generator::load(&g.model, &tract()).unwrap();
+    assert!(
+        generator
+            .generate_latents(&[0.0; 15])
+            .unwrap_err()
+            .to_string()
+            .contains("not a whole number")
+    );
+    assert!(
+        generator
+            .generate_latents(&[f32::NAN; 16])
+            .unwrap_err()
+            .to_string()
+            .contains("not finite")
+    );
+}
+
+fn export_discriminator(run: &Path) -> PathBuf {
+    let out = run.with_file_name("disc");
+    let reference =
+        |role, ck: &Path, x: &[f32], n| gan_cli::reference::candle_forward(run, role, ck, x, n);
+    let options = ExportOptions {
+        which: gan_export::Which::Discriminator,
+        ..ExportOptions::default()
+    };
+    gan_export::export_run(run, &out, &options, &reference).unwrap();
+    out.join("discriminator.onnx")
+}
+
+#[test]
+fn external_data_outside_the_model_folder_is_refused() {
+    let f = fixture(dcgan());
+    let mut proto = ModelProto::decode(std::fs::read(&f.model).unwrap().as_slice()).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let weight = graph
+        .initializer
+        .iter_mut()
+        .find(|t| t.raw_data.len() > 1000)
+        .unwrap();
+    weight.raw_data.clear();
+    weight.data_location = 1;
+    weight.external_data = vec![StringStringEntryProto {
+        key: "location".into(),
+        value: "../../etc/passwd".into(),
+    }];
+    let path = f.model.with_file_name("escape.onnx");
+    std::fs::write(&path, proto.encode_to_vec()).unwrap();
+    let err = Generator::load(&path, &tract()).unwrap_err().to_string();
+    assert!(
+        err.contains("outside the model's folder") && err.contains("escape.onnx"),
+        "{err}"
+    );
+}
+
+/// The C example, compiled with the system C compiler against the cdylib and the generated
+/// header, writes a PAM image whose pixels are exactly the Rust API's.
+#[test]
+fn c_example_generates_the_same_pixels() {
+    let f = fixture(dcgan());
+    let target = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let exe = f.model.with_file_name("generate_c");
+    let cc = std::process::Command::new("cc")
+        .arg(root.join("runtime/examples/c/generate.c"))
+        .arg("-I")
+        .arg(root.join("runtime/include"))
+        .arg("-L")
+        .arg(&target)
+        .args(["-lgan_runtime", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("a C compiler (cc) is installed");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let pam = f.model.with_file_name("out.pam");
+    let run = std::process::Command::new(&exe)
+        .arg(&f.model)
+        .arg(&pam)
+        .env("LD_LIBRARY_PATH", &target)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let bytes = std::fs::read(&pam).unwrap();
+    let header_end = bytes.windows(7).position(|w| w == b"ENDHDR\n").unwrap() + 7;
+    assert!(
+        String::from_utf8_lossy(&bytes[..header_end]).contains("WIDTH 128\nHEIGHT 32\nDEPTH 4")
+    );
+    let images = Generator::load(&f.model, &tract())
+        .unwrap()
+        .generate(&[0, 1, 2, 42])
+        .unwrap();
+    let body = &bytes[header_end..];
+    for y in 0..32 {
+        for (i, img) in images.iter().enumerate() {
+            let row = &img.pixels[y * 32 * 4..(y + 1) * 32 * 4];
+            let start = (y * 4 + i) * 32 * 4;
+            assert_eq!(&body[start..start + 32 * 4], row, "row {y} of image {i}");
+        }
+    }
+}
