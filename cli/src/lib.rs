@@ -3,6 +3,7 @@
 //! sees both candle and ONNX, so the export's self-check reference (candle's forward pass)
 //! lives here.
 
+pub mod bench;
 pub mod demo;
 pub mod export;
 pub mod generate;

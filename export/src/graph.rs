@@ -168,6 +168,7 @@ pub fn lower_network(
     net: &Network,
     weights: &mut Weights,
     fold_bn: bool,
+    subpixel: bool,
     input: &str,
     output: &str,
 ) -> Result<(), ExportError> {
@@ -194,7 +195,25 @@ pub fn lower_network(
             };
             fold_batch_norm(layer, &mut own, &mut params[i + 1], eps);
         }
-        lower_layer(graph, layer, &name, &own, &current, &out);
+        match *layer {
+            Layer::ConvTranspose2d {
+                kernel,
+                stride,
+                padding,
+                ..
+            } if subpixel && crate::subpixel::applies(kernel, stride, padding) => {
+                let weight = &own[&ParamRole::Weight];
+                crate::subpixel::lower(
+                    graph,
+                    &name,
+                    weight,
+                    own.get(&ParamRole::Bias),
+                    &current,
+                    &out,
+                );
+            }
+            _ => lower_layer(graph, layer, &name, &own, &current, &out),
+        }
         current = out;
         i += consumed;
     }

@@ -14,6 +14,7 @@ mod graph;
 mod model;
 pub mod onnx;
 mod pixels;
+mod subpixel;
 mod triton;
 mod verify;
 

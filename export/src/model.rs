@@ -33,6 +33,8 @@ pub struct ExportOptions {
     pub checkpoint: Option<PathBuf>,
     pub opset: i64,
     pub fold_bn: bool,
+    /// Rewrite stride-2 transposed convolutions into their sub-pixel form (faster in tract).
+    pub subpixel: bool,
     pub batch: Batch,
     /// Add the RGBA8 `pixels` output to the generator.
     pub pixels: bool,
@@ -47,6 +49,7 @@ impl Default for ExportOptions {
             checkpoint: None,
             opset: 17,
             fold_bn: true,
+            subpixel: false,
             batch: Batch::Dynamic,
             pixels: false,
             triton_repo: None,
@@ -171,6 +174,7 @@ fn compile(
                 &net,
                 &mut weights,
                 options.fold_bn,
+                options.subpixel,
                 "z",
                 "image",
             )?;
@@ -190,6 +194,7 @@ fn compile(
                 &net,
                 &mut weights,
                 options.fold_bn,
+                options.subpixel,
                 "image",
                 "logit",
             )?;

@@ -45,10 +45,23 @@ fn variants(arch: &ArchConfig) -> Vec<(String, ExportOptions)> {
             }
         }
     }
+    if arch.is_image() {
+        // The sub-pixel rewrite of stride-2 transposed convolutions, with BatchNorm kept and the pixels output.
+        out.push((
+            "subpixel_bn_px".into(),
+            ExportOptions {
+                subpixel: true,
+                fold_bn: false,
+                pixels: true,
+                ..ExportOptions::default()
+            },
+        ));
+    }
     out
 }
 
-/// Every architecture, folded and not, dynamic and fixed batch, with and without pixels: onnx's
+/// Every architecture, folded and not, dynamic and fixed batch, with and without pixels, and the
+/// sub-pixel rewrite: onnx's
 /// checker, strict shape inference and onnxruntime (at batch 1 and 5) agree with candle.
 #[test]
 fn onnx_checker_and_onnxruntime_agree_with_candle() {
