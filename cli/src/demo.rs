@@ -1,5 +1,6 @@
-//! `gan demo`: the whole pipeline on built-in data, nothing downloaded — train the toy 2-D GAN,
-//! then export it to ONNX with the self-check.
+//! `gan demo`: the whole pipeline on built-in data, nothing downloaded — train the toy 2-D GAN
+//! and a small DCGAN on the built-in `shapes` pictures, export both to ONNX with the
+//! self-check, and generate a grid from the DCGAN's ONNX file through gan-runtime.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use gan_export::ExportOptions;
 use gan_models::ArchConfig;
+use gan_runtime::{Generator, LoadOptions};
 use gan_train::{TrainConfig, Trainer};
 
 #[derive(Args)]
@@ -16,34 +18,73 @@ pub struct DemoArgs {
     out: PathBuf,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Training steps of the shapes DCGAN.
+    #[arg(long, default_value_t = 400)]
+    dcgan_steps: u64,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
     let root = fresh_folder(&args.out);
-    let run_dir = root.join("toy2d");
+
+    let toy = root.join("toy2d");
+    eprintln!("1/3 the toy 2-D GAN");
     let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
     config.seed = args.seed;
-    let mut trainer = Trainer::create(config, &run_dir)
-        .with_context(|| format!("cannot start a run in {}", run_dir.display()))?;
-    eprintln!(
-        "1/2 training the toy 2-D GAN ({} steps) in {}",
-        trainer.total_steps(),
-        run_dir.display()
+    train(config, &toy)?;
+    println!("scatter plot: {}", toy.join("scatter.png").display());
+    export(&toy, &root.join("toy2d-onnx"))?;
+
+    let dcgan = root.join("shapes-dcgan");
+    eprintln!("2/3 a small DCGAN on the built-in shapes");
+    let arch = ArchConfig::Dcgan {
+        image_size: 32,
+        channels: 3,
+        nz: 32,
+        ngf: 16,
+        ndf: 16,
+    };
+    let mut config = TrainConfig::new(arch, "shapes");
+    (
+        config.seed,
+        config.batch_size,
+        config.max_steps,
+        config.epochs,
+    ) = (args.seed, 32, Some(args.dcgan_steps), 1000);
+    config.sample_every = 100;
+    train(config, &dcgan)?;
+    let onnx = root.join("shapes-onnx");
+    export(&dcgan, &onnx)?;
+
+    eprintln!("3/3 generating from the ONNX file");
+    let generator = Generator::load(onnx.join("generator.onnx"), &LoadOptions::default())?;
+    let images = generator.generate(&(0..64).collect::<Vec<u64>>())?;
+    let grid = root.join("grid.png");
+    crate::generate::save_grid(&grid, &images, 8)?;
+    println!(
+        "grid of 64 generated pictures ({}): {}",
+        generator.runs_on(),
+        grid.display()
     );
+    Ok(())
+}
+
+fn train(config: TrainConfig, run_dir: &Path) -> Result<()> {
+    let mut trainer = Trainer::create(config, run_dir)
+        .with_context(|| format!("cannot start a run in {}", run_dir.display()))?;
     let summary = trainer.run(true)?;
     println!(
-        "trained {} steps in {:.1} s; scatter plot: {}",
+        "trained {} steps in {:.1} s: {}",
         summary.steps_done,
         summary.seconds,
-        run_dir.join("scatter.png").display()
+        run_dir.display()
     );
+    Ok(())
+}
 
-    let onnx_dir = root.join("onnx");
-    eprintln!("2/2 exporting to ONNX in {}", onnx_dir.display());
+fn export(run_dir: &Path, out: &Path) -> Result<()> {
     let reference =
-        |role, ck: &Path, x: &[f32], n| crate::reference::candle_forward(&run_dir, role, ck, x, n);
-    for model in gan_export::export_run(&run_dir, &onnx_dir, &ExportOptions::default(), &reference)?
-    {
+        |role, ck: &Path, x: &[f32], n| crate::reference::candle_forward(run_dir, role, ck, x, n);
+    for model in gan_export::export_run(run_dir, out, &ExportOptions::default(), &reference)? {
         println!(
             "{}: {} (self-check max difference vs candle {:.2e})",
             model.role.name(),

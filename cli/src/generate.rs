@@ -96,7 +96,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if args.sheet {
         write_sheet(&args.out, &images, &labels, cols, (w, h))?;
     } else {
-        save_png(&args.out, &tile(&images, cols, (w, h), 2))?;
+        save_grid(&args.out, &images, cols)?;
     }
     if let Some(dir) = &args.each {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -214,6 +214,14 @@ fn latents(args: &GenerateArgs, generator: &Generator) -> Result<(Vec<String>, V
             .flat_map(|&s| generator.latent_for_seed(s))
             .collect(),
     ))
+}
+
+/// `images` (all the same size) as a PNG grid `cols` wide with 2-pixel gutters.
+pub fn save_grid(path: &Path, images: &[Rgba8], cols: usize) -> Result<()> {
+    let size = images
+        .first()
+        .map_or((0, 0), |i| (i.width as usize, i.height as usize));
+    save_png(path, &tile(images, cols, size, 2))
 }
 
 /// Images in rows of `cols`, `gutter` pixels apart on a dark background.

@@ -15,6 +15,8 @@ pub enum Stream {
     FixedNoise,
     /// The toy 2-D data set.
     Toy2dData,
+    /// The built-in `shapes` image data set.
+    ShapesData,
     /// Training noise: latents, flips, instance noise. Its position is saved in checkpoints.
     Training,
     /// The shuffle of one epoch.
@@ -28,6 +30,7 @@ impl Stream {
             Stream::FixedNoise => 1,
             Stream::Toy2dData => 2,
             Stream::Training => 3,
+            Stream::ShapesData => 4,
             Stream::Shuffle(epoch) => 1_000 + epoch,
         }
     }
@@ -61,6 +64,11 @@ impl SeededRng {
                 (mean + std * x) as f32
             })
             .collect()
+    }
+
+    /// `n` draws uniform in [0, 1).
+    pub fn uniform(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.0.random::<f32>()).collect()
     }
 
     pub fn coin(&mut self) -> bool {

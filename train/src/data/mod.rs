@@ -3,12 +3,14 @@
 
 mod idx;
 mod image_folder;
+mod shapes;
 mod toy2d;
 
 use std::path::PathBuf;
 
 pub use idx::{Mnist, read_mnist};
 pub use image_folder::{LoadReport, read_image_folder};
+pub use shapes::shapes;
 pub use toy2d::toy2d_points;
 
 use crate::error::{Result, TrainError};
@@ -18,6 +20,8 @@ use crate::error::{Result, TrainError};
 pub enum DataSource {
     /// `toy2d`: the 2-D Gaussian of the toy GAN, generated in memory.
     Toy2d,
+    /// `shapes`: 1,024 pictures of discs and squares, generated in memory.
+    Shapes,
     /// `mnist:DIR`: MNIST IDX files in DIR.
     Mnist(PathBuf),
     /// `DIR`: a folder of images, searched recursively.
@@ -29,6 +33,7 @@ impl std::str::FromStr for DataSource {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         Ok(match s {
             "toy2d" => DataSource::Toy2d,
+            "shapes" => DataSource::Shapes,
             _ => match s.strip_prefix("mnist:") {
                 Some(dir) => DataSource::Mnist(PathBuf::from(dir)),
                 None => DataSource::ImageFolder(PathBuf::from(s)),
@@ -41,6 +46,7 @@ impl std::fmt::Display for DataSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DataSource::Toy2d => write!(f, "toy2d"),
+            DataSource::Shapes => write!(f, "shapes"),
             DataSource::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
             DataSource::ImageFolder(dir) => write!(f, "{}", dir.display()),
         }
@@ -110,6 +116,10 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<(Dataset, Load
         )),
         _ if wants_points => Err(TrainError::InvalidConfig(
             "--model toy2d trains on --data toy2d, not on images".into(),
+        )),
+        DataSource::Shapes => Ok((
+            shapes(1024, &options.shape, options.seed),
+            LoadReport::default(),
         )),
         DataSource::Mnist(dir) => {
             let mnist = read_mnist(dir)?;

@@ -1,0 +1,74 @@
+//! `shapes`: a built-in image data set, so image models can be trained with nothing downloaded —
+//! one filled disc or square of a random colour, size and place on white, per picture.
+
+use super::Dataset;
+use crate::rng::{SeededRng, Stream};
+
+const PALETTE: [[f32; 3]; 6] = [
+    [0.85, 0.15, 0.15],
+    [0.15, 0.55, 0.85],
+    [0.2, 0.7, 0.25],
+    [0.95, 0.75, 0.1],
+    [0.55, 0.25, 0.75],
+    [0.1, 0.1, 0.1],
+];
+
+/// `n` pictures of `shape` (`[C, H, W]`), values in [-1, 1].
+pub fn shapes(n: usize, shape: &[usize], seed: u64) -> Dataset {
+    let [channels, height, width] = [shape[0], shape[1], shape[2]];
+    let mut rng = SeededRng::new(seed, Stream::ShapesData);
+    let mut values = Vec::with_capacity(n * channels * height * width);
+    for _ in 0..n {
+        let u = rng.uniform(4);
+        let size = height.min(width) as f32;
+        let radius = size * (0.15 + 0.2 * u[0]);
+        let (cx, cy) = (
+            radius + (width as f32 - 2.0 * radius) * u[1],
+            radius + (height as f32 - 2.0 * radius) * u[2],
+        );
+        let disc = rng.coin();
+        let colour = PALETTE[(u[3] * PALETTE.len() as f32) as usize % PALETTE.len()];
+        let inside = |x: usize, y: usize| {
+            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+            if disc {
+                dx * dx + dy * dy <= radius * radius
+            } else {
+                dx.abs() <= radius && dy.abs() <= radius
+            }
+        };
+        let gray = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2];
+        for c in 0..channels {
+            let ink = if channels == 1 { gray } else { colour[c] };
+            for y in 0..height {
+                for x in 0..width {
+                    let v = if inside(x, y) { ink } else { 1.0 };
+                    values.push(2.0 * v - 1.0);
+                }
+            }
+        }
+    }
+    Dataset::new(shape.to_vec(), values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_have_a_white_background_and_one_coloured_shape() {
+        let data = shapes(20, &[3, 16, 16], 4);
+        assert_eq!(data.len(), 20);
+        for i in 0..20 {
+            let s = data.sample(i);
+            let white = s.iter().filter(|&&v| v == 1.0).count();
+            assert!(
+                white > 3 * 16 * 16 / 4 && white < 3 * 16 * 16,
+                "sample {i}: {white} white values"
+            );
+        }
+        assert_eq!(
+            shapes(3, &[1, 8, 8], 1).values(),
+            shapes(3, &[1, 8, 8], 1).values()
+        );
+    }
+}
