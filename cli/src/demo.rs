@@ -19,7 +19,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Training steps of the shapes DCGAN.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 800)]
     dcgan_steps: u64,
 }
 
@@ -37,20 +37,18 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let dcgan = root.join("shapes-dcgan");
     eprintln!("2/3 a small DCGAN on the built-in shapes");
     let arch = ArchConfig::Dcgan {
-        image_size: 32,
+        image_size: 16,
         channels: 3,
         nz: 32,
-        ngf: 16,
-        ndf: 16,
+        ngf: 32,
+        ndf: 32,
     };
     let mut config = TrainConfig::new(arch, "shapes");
-    (
-        config.seed,
-        config.batch_size,
-        config.max_steps,
-        config.epochs,
-    ) = (args.seed, 32, Some(args.dcgan_steps), 1000);
-    config.sample_every = 100;
+    config.seed = args.seed;
+    config.batch_size = 32;
+    config.max_steps = Some(args.dcgan_steps);
+    config.epochs = 1000;
+    config.sample_every = 200;
     train(config, &dcgan)?;
     let onnx = root.join("shapes-onnx");
     export(&dcgan, &onnx)?;
