@@ -396,3 +396,89 @@ fn c_example_generates_the_same_pixels() {
         }
     }
 }
+
+#[test]
+fn c_abi_rejects_null_pointers_bad_handles_and_small_buffers() {
+    use gan_runtime::ffi::*;
+    use std::ffi::{CStr, CString};
+    let f = fixture(ArchConfig::Mlp { nz: 100 });
+    let last_error = || {
+        unsafe { CStr::from_ptr(gan_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    unsafe {
+        let mut handle: *mut GanGenerator = std::ptr::null_mut();
+        assert_eq!(
+            gan_generator_load(std::ptr::null(), std::ptr::null(), &mut handle),
+            GanStatus::NullPointer
+        );
+        let missing = CString::new("/nonexistent/generator.onnx").unwrap();
+        assert_eq!(
+            gan_generator_load(missing.as_ptr(), std::ptr::null(), &mut handle),
+            GanStatus::LoadFailed
+        );
+        assert!(
+            last_error().contains("/nonexistent/generator.onnx"),
+            "{}",
+            last_error()
+        );
+
+        let path = CString::new(f.model.to_str().unwrap()).unwrap();
+        assert_eq!(
+            gan_generator_load(path.as_ptr(), std::ptr::null(), &mut handle),
+            GanStatus::Ok
+        );
+        let mut nz = 0u32;
+        assert_eq!(gan_generator_latent_dim(handle, &mut nz), GanStatus::Ok);
+        assert_eq!(nz, 100);
+        assert_eq!(
+            gan_generator_latent_dim(handle, std::ptr::null_mut()),
+            GanStatus::NullPointer
+        );
+        let bogus = 0x1000 as *const GanGenerator;
+        assert_eq!(
+            gan_generator_latent_dim(bogus, &mut nz),
+            GanStatus::BadHandle
+        );
+
+        let seeds = [1u64, 2];
+        let mut small = vec![0u8; 28 * 28 * 4];
+        assert_eq!(
+            gan_generator_generate_rgba8(
+                handle,
+                seeds.as_ptr(),
+                2,
+                small.as_mut_ptr(),
+                small.len()
+            ),
+            GanStatus::BufferTooSmall
+        );
+        assert!(last_error().contains("need"), "{}", last_error());
+        let mut out = vec![0u8; 2 * 28 * 28 * 4];
+        assert_eq!(
+            gan_generator_generate_rgba8(handle, seeds.as_ptr(), 2, out.as_mut_ptr(), out.len()),
+            GanStatus::Ok
+        );
+        assert_eq!(
+            gan_generator_generate_rgba8(handle, std::ptr::null(), 2, out.as_mut_ptr(), out.len()),
+            GanStatus::NullPointer
+        );
+
+        let mut options = std::mem::zeroed::<GanLoadOptions>();
+        assert_eq!(gan_options_default(&mut options), GanStatus::Ok);
+        options.backend = 9;
+        let mut other: *mut GanGenerator = std::ptr::null_mut();
+        assert_eq!(
+            gan_generator_load(path.as_ptr(), &options, &mut other),
+            GanStatus::InvalidArgument
+        );
+
+        assert_eq!(gan_generator_free(handle), GanStatus::Ok);
+        assert_eq!(gan_generator_free(handle), GanStatus::BadHandle);
+        assert_eq!(
+            gan_generator_latent_dim(handle, &mut nz),
+            GanStatus::BadHandle
+        );
+    }
+}

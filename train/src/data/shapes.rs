@@ -37,8 +37,8 @@ pub fn shapes(n: usize, shape: &[usize], seed: u64) -> Dataset {
             }
         };
         let gray = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2];
-        for c in 0..channels {
-            let ink = if channels == 1 { gray } else { colour[c] };
+        let inks: &[f32] = if channels == 1 { &[gray] } else { &colour };
+        for &ink in inks {
             for y in 0..height {
                 for x in 0..width {
                     let v = if inside(x, y) { ink } else { 1.0 };
