@@ -19,7 +19,7 @@ pub struct TrainArgs {
     /// Architecture to train.
     #[arg(long, value_enum, required_unless_present = "resume")]
     model: Option<Model>,
-    /// Training data: `toy2d`, `mnist:DIR` (IDX files) or a folder of images.
+    /// Training data: `toy2d`, `shapes` (built in), `mnist:DIR` (IDX files) or a folder of images.
     #[arg(long, required_unless_present = "resume")]
     data: Option<String>,
     /// Run folder to create.

@@ -87,18 +87,30 @@ pub fn ort_library() -> std::path::PathBuf {
     String::from_utf8_lossy(&out.stdout).trim().into()
 }
 
-/// Export the generator of `run_dir` (dynamic batch, folded) to `out_dir/generator.onnx`.
+/// Export the generator of `run_dir` to `out_dir/generator.onnx`.
 pub fn export_generator(
     run_dir: &Path,
     out_dir: &Path,
     options: gan_export::ExportOptions,
 ) -> std::path::PathBuf {
+    export_model(run_dir, out_dir, gan_export::Which::Generator, options)
+}
+
+/// Export one network of `run_dir` into `out_dir` (self-checked against candle); its path.
+pub fn export_model(
+    run_dir: &Path,
+    out_dir: &Path,
+    which: gan_export::Which,
+    options: gan_export::ExportOptions,
+) -> std::path::PathBuf {
     let reference =
         |role, ck: &Path, x: &[f32], n| gan_cli::reference::candle_forward(run_dir, role, ck, x, n);
-    let options = gan_export::ExportOptions {
-        which: gan_export::Which::Generator,
-        ..options
-    };
+    let options = gan_export::ExportOptions { which, ..options };
     gan_export::export_run(run_dir, out_dir, &options, &reference).expect("export succeeds");
-    out_dir.join("generator.onnx")
+    let name = if which == gan_export::Which::Discriminator {
+        "discriminator.onnx"
+    } else {
+        "generator.onnx"
+    };
+    out_dir.join(name)
 }

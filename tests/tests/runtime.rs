@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_e2e::{export_generator, ort_library, trained_run};
+use gan_e2e::{export_generator, export_model, ort_library, trained_run};
 use gan_export::ExportOptions;
 use gan_export::Role;
+use gan_export::Which;
 use gan_export::onnx::{
     Dimension, DimensionValue, Message, ModelProto, NodeProto, StringStringEntryProto,
 };
@@ -144,6 +145,15 @@ fn ort_backend_agrees_with_tract() {
     }
 }
 
+fn dims_mut(value: &mut gan_export::onnx::ValueInfoProto) -> &mut Vec<Dimension> {
+    let tensor = value
+        .r#type
+        .as_mut()
+        .and_then(|t| t.tensor_type.as_mut())
+        .unwrap();
+    &mut tensor.shape.as_mut().unwrap().dim
+}
+
 /// Rewrite an exported model into what another exporter might produce: no metadata, a
 /// `[N, nz, 1, 1]` latent input and a flat `[N, C·H·W]` output.
 fn foreign(model: &Path, out: &Path) {
@@ -159,17 +169,7 @@ fn foreign(model: &Path, out: &Path) {
             }
         }
     }
-    let dims = &mut graph.input[0]
-        .r#type
-        .as_mut()
-        .unwrap()
-        .tensor_type
-        .as_mut()
-        .unwrap()
-        .shape
-        .as_mut()
-        .unwrap()
-        .dim;
+    let dims = dims_mut(&mut graph.input[0]);
     dims.extend([1, 1].map(|d| Dimension {
         value: Some(DimensionValue::DimValue(d)),
     }));
@@ -206,17 +206,7 @@ fn foreign(model: &Path, out: &Path) {
     });
     let out_dims = &mut graph.output[0];
     out_dims.name = "output".into();
-    let d = &mut out_dims
-        .r#type
-        .as_mut()
-        .unwrap()
-        .tensor_type
-        .as_mut()
-        .unwrap()
-        .shape
-        .as_mut()
-        .unwrap()
-        .dim;
+    let d = dims_mut(out_dims);
     d.truncate(1);
     d.push(Dimension {
         value: Some(DimensionValue::DimValue(flat)),
@@ -271,7 +261,12 @@ fn wrong_models_and_files_are_errors_that_say_why() {
     );
 
     let g = fixture(dcgan());
-    let d = export_discriminator(&g.run);
+    let d = export_model(
+        &g.run,
+        &g.run.with_file_name("disc"),
+        Which::Discriminator,
+        ExportOptions::default(),
+    );
     let err = Generator::load(&d, &tract()).unwrap_err().to_string();
     assert!(err.contains("discriminator, not a generator"), "{err}");
 
@@ -297,18 +292,6 @@ fn wrong_models_and_files_are_errors_that_say_why() {
             .to_string()
             .contains("not finite")
     );
-}
-
-fn export_discriminator(run: &Path) -> PathBuf {
-    let out = run.with_file_name("disc");
-    let reference =
-        |role, ck: &Path, x: &[f32], n| gan_cli::reference::candle_forward(run, role, ck, x, n);
-    let options = ExportOptions {
-        which: gan_export::Which::Discriminator,
-        ..ExportOptions::default()
-    };
-    gan_export::export_run(run, &out, &options, &reference).unwrap();
-    out.join("discriminator.onnx")
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::error::{Result, TrainError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub model: ArchConfig,
-    /// `toy2d`, `mnist:DIR` or an image folder.
+    /// `toy2d`, `shapes`, `mnist:DIR` or an image folder.
     pub data: String,
     pub seed: u64,
     pub batch_size: usize,

@@ -283,12 +283,7 @@ impl Trainer {
         let nz = self.config.model.latent_dim();
         let real = self.real_batch(epoch, (i % self.steps_per_epoch) as usize)?;
         let sigma = self.config.instance_noise_at(i);
-        let z = batch_tensor(
-            self.rng.normal(batch * nz, 0.0, 1.0),
-            batch,
-            &[nz],
-            &self.device,
-        )?;
+        let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
         let mut fake = g.forward(&z, true)?;
 
@@ -305,12 +300,7 @@ impl Trainer {
         let (mut loss_g_value, mut d_fake_after) = (0.0, 0.0);
         for k in 0..self.config.g_steps {
             if k > 0 {
-                let z = batch_tensor(
-                    self.rng.normal(batch * nz, 0.0, 1.0),
-                    batch,
-                    &[nz],
-                    &self.device,
-                )?;
+                let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
                 fake = g.forward(&z, true)?;
             }
             let logits = d.forward(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
@@ -438,6 +428,11 @@ fn diverged(step: u64, loss_d: f32, loss_g: f32) -> TrainError {
         loss_g,
         checkpoint: String::new(),
     }
+}
+
+/// `batch` standard-normal latents of size `nz`.
+fn latent_batch(rng: &mut SeededRng, batch: usize, nz: usize, device: &Device) -> Result<Tensor> {
+    batch_tensor(rng.normal(batch * nz, 0.0, 1.0), batch, &[nz], device)
 }
 
 fn add_noise(rng: &mut SeededRng, x: &Tensor, sigma: f64) -> Result<Tensor> {
