@@ -6,12 +6,31 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use gan_models::ArchConfig;
 use gan_runtime::{Backend, Generator, LoadOptions};
+use gan_train::{TrainConfig, Trainer};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Time an ONNX generator: cold start, then the median of repeated batches.
     Generate(GenerateBench),
+    /// Time training iterations (DCGAN 32/64/128 px, MLP GAN) on the built-in data.
+    Train(TrainBench),
+}
+
+#[derive(Args)]
+pub struct TrainBench {
+    /// Which models: any of dcgan32, dcgan64, dcgan128, mlp (comma-separated).
+    #[arg(long, default_value = "dcgan32,dcgan64,dcgan128,mlp")]
+    models: String,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// DCGAN widths (ngf = ndf).
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// Timed iterations per model (after one warm-up iteration).
+    #[arg(long, default_value_t = 5)]
+    iters: usize,
 }
 
 #[derive(Args)]
@@ -34,7 +53,66 @@ pub struct GenerateBench {
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
-    let BenchCommand::Generate(args) = command;
+    match command {
+        BenchCommand::Generate(args) => bench_generate(args),
+        BenchCommand::Train(args) => bench_train(args),
+    }
+}
+
+/// Per model: median ms per iteration and GFLOP/s, counting an iteration as PyTorch does its
+/// work: G forward and backward (3 forward-equivalents), D forward on real, fake and fake again
+/// with backward each time (9), two FLOPs per multiply-accumulate.
+fn bench_train(args: TrainBench) -> Result<()> {
+    println!("| model | batch | median ms/iteration | GFLOP/iteration | GFLOP/s |");
+    println!("|---|---:|---:|---:|---:|");
+    for name in args.models.split(',') {
+        let arch = match name.trim() {
+            "mlp" => ArchConfig::Mlp { nz: 100 },
+            other => {
+                let size = other
+                    .strip_prefix("dcgan")
+                    .and_then(|s| s.parse().ok())
+                    .with_context(|| format!("unknown model {other}"))?;
+                ArchConfig::Dcgan {
+                    image_size: size,
+                    channels: 3,
+                    nz: 100,
+                    ngf: args.width,
+                    ndf: args.width,
+                }
+            }
+        };
+        // A scratch run folder (config and metrics only: iterations write no files).
+        let work =
+            std::env::temp_dir().join(format!("gan-bench-{}-{}", std::process::id(), name.trim()));
+        let mut config = TrainConfig::new(arch.clone(), "shapes");
+        config.batch_size = args.batch_size;
+        let mut trainer = Trainer::create(config, &work)?;
+        trainer.train_step()?;
+        let mut times: Vec<f64> = (0..args.iters.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                trainer
+                    .train_step()
+                    .map(|_| t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<Result<_, _>>()?;
+        std::fs::remove_dir_all(&work).ok();
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let g = arch.generator()?.macs_per_sample()? as f64;
+        let d = arch.discriminator()?.macs_per_sample()? as f64;
+        let gflop = 2.0 * args.batch_size as f64 * (3.0 * g + 9.0 * d) / 1e9;
+        println!(
+            "| {name} | {} | {median:.1} | {gflop:.1} | {:.1} |",
+            args.batch_size,
+            gflop / (median / 1e3)
+        );
+    }
+    Ok(())
+}
+
+fn bench_generate(args: GenerateBench) -> Result<()> {
     let options = LoadOptions {
         backend: if args.backend == "ort" {
             Backend::Ort

@@ -1,0 +1,186 @@
+//! The C example (`examples/c/generate.c`), compiled with the system C compiler against this
+//! crate's cdylib and generated header, writes a PAM image whose pixels are exactly the Rust
+//! API's. It lives in this crate so that `cargo test` builds the cdylib it links.
+
+use std::path::Path;
+
+use gan_runtime::{Generator, LoadOptions};
+use prost::Message;
+use tract_onnx::pb::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+};
+
+/// A tiny generator in our exporter's conventions: `z [batch, 4]` → Gemm → Tanh → Reshape →
+/// `image [batch, 3, 4, 5]`, with `gan.*` metadata.
+fn tiny_generator() -> Vec<u8> {
+    let (nz, c, h, w) = (4, 3, 4, 5);
+    let out = c * h * w;
+    let weight: Vec<f32> = (0..out * nz)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 6.0)
+        .collect();
+    let bias: Vec<f32> = (0..out).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
+    let tensor = |name: &str, dims: Vec<i64>, data_type: i32, raw_data: Vec<u8>| TensorProto {
+        name: name.into(),
+        dims,
+        data_type,
+        raw_data,
+        ..Default::default()
+    };
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let i64s = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let node =
+        |op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>| NodeProto {
+            op_type: op.into(),
+            name: output.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            attribute,
+            ..Default::default()
+        };
+    let value = |name: &str, dims: &[i64]| {
+        let mut shape: Vec<tensor_shape_proto::Dimension> = vec![tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimParam(
+                "batch".into(),
+            )),
+            ..Default::default()
+        }];
+        shape.extend(dims.iter().map(|&d| tensor_shape_proto::Dimension {
+            value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
+            ..Default::default()
+        }));
+        ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: 1,
+                    shape: Some(TensorShapeProto { dim: shape }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    };
+    let trans_b = AttributeProto {
+        name: "transB".into(),
+        r#type: 2,
+        i: 1,
+        ..Default::default()
+    };
+    let graph = GraphProto {
+        name: "tiny".into(),
+        node: vec![
+            node("Gemm", &["z", "w", "b"], "dense", vec![trans_b]),
+            node("Tanh", &["dense"], "squashed", vec![]),
+            node("Reshape", &["squashed", "shape"], "image", vec![]),
+        ],
+        initializer: vec![
+            tensor("w", vec![out as i64, nz as i64], 1, f32s(&weight)),
+            tensor("b", vec![out as i64], 1, f32s(&bias)),
+            tensor(
+                "shape",
+                vec![4],
+                7,
+                i64s(&[0, c as i64, h as i64, w as i64]),
+            ),
+        ],
+        input: vec![value("z", &[nz as i64])],
+        output: vec![value("image", &[c as i64, h as i64, w as i64])],
+        ..Default::default()
+    };
+    let meta = [
+        ("gan.role", "generator"),
+        ("gan.nz", "4"),
+        ("gan.channels", "3"),
+        ("gan.height", "4"),
+        ("gan.width", "5"),
+        ("gan.range", "-1,1"),
+    ];
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(graph),
+        metadata_props: meta
+            .iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn c_example_generates_the_same_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.onnx");
+    std::fs::write(&model, tiny_generator()).unwrap();
+    // Integration tests live in target/<profile>/deps; the cdylib is one folder up.
+    let target = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = dir.path().join("generate_c");
+    let cc = std::process::Command::new("cc")
+        .arg(crate_dir.join("examples/c/generate.c"))
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg("-L")
+        .arg(&target)
+        .args(["-lgan_runtime", "-o"])
+        .arg(&exe)
+        .output()
+        .expect("a C compiler (cc) is installed");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let pam = dir.path().join("out.pam");
+    let run = std::process::Command::new(&exe)
+        .arg(&model)
+        .arg(&pam)
+        .env("LD_LIBRARY_PATH", &target)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("nz 4, 5x4, 3 channels"));
+
+    let bytes = std::fs::read(&pam).unwrap();
+    let header_end = bytes.windows(7).position(|w| w == b"ENDHDR\n").unwrap() + 7;
+    assert!(String::from_utf8_lossy(&bytes[..header_end]).contains("WIDTH 20\nHEIGHT 4\nDEPTH 4"));
+    let images = Generator::load(&model, &LoadOptions::default())
+        .unwrap()
+        .generate(&[0, 1, 2, 42])
+        .unwrap();
+    let body = &bytes[header_end..];
+    let row = 5 * 4;
+    for y in 0..4 {
+        for (i, img) in images.iter().enumerate() {
+            let start = (y * 4 + i) * row;
+            assert_eq!(
+                &body[start..start + row],
+                &img.pixels[y * row..(y + 1) * row],
+                "row {y} of image {i}"
+            );
+        }
+    }
+    assert!(
+        images[0] != images[1],
+        "different seeds, different pictures"
+    );
+}
