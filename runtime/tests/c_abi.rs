@@ -1,6 +1,6 @@
 //! The C example (`examples/c/generate.c`), compiled with the system C compiler against this
 //! crate's cdylib and generated header, writes a PAM image whose pixels are exactly the Rust
-//! API's. It lives in this crate so that `cargo test` builds the cdylib it links.
+//! API's.
 
 use std::path::Path;
 
@@ -120,7 +120,8 @@ fn c_example_generates_the_same_pixels() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("tiny.onnx");
     std::fs::write(&model, tiny_generator()).unwrap();
-    // Integration tests live in target/<profile>/deps; the cdylib is one folder up.
+    // Integration tests live in target/<profile>/deps; the cdylib goes one folder up. cargo
+    // builds it only for a build of this library itself, so ask for one.
     let target = std::env::current_exe()
         .unwrap()
         .parent()
@@ -129,6 +130,19 @@ fn c_example_generates_the_same_pixels() {
         .unwrap()
         .to_path_buf();
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "--lib", "--manifest-path"])
+        .arg(crate_dir.join("Cargo.toml"));
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let built = build.output().expect("cargo runs");
+    assert!(
+        built.status.success(),
+        "building the cdylib failed: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     let exe = dir.path().join("generate_c");
     let cc = std::process::Command::new("cc")
         .arg(crate_dir.join("examples/c/generate.c"))
