@@ -120,20 +120,24 @@ fn c_example_generates_the_same_pixels() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("tiny.onnx");
     std::fs::write(&model, tiny_generator()).unwrap();
-    // Integration tests live in target/<profile>/deps; the cdylib goes one folder up. cargo
-    // builds it only for a build of this library itself, so ask for one.
-    let target = std::env::current_exe()
+    // cargo emits the cdylib only for a build of this library itself, so build one, in a target
+    // folder of its own: the library's rlib there is built with other features than the
+    // workspace's, and sharing a folder would replace the one the other tests link.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let profile_dir = std::env::current_exe()
         .unwrap()
         .parent()
         .unwrap()
         .parent()
         .unwrap()
         .to_path_buf();
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = profile_dir.parent().unwrap().join("c-abi");
     let mut build = std::process::Command::new(env!("CARGO"));
     build
         .args(["build", "--lib", "--manifest-path"])
-        .arg(crate_dir.join("Cargo.toml"));
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
@@ -143,6 +147,11 @@ fn c_example_generates_the_same_pixels() {
         "building the cdylib failed: {}",
         String::from_utf8_lossy(&built.stderr)
     );
+    let target = target_dir.join(if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    });
     let exe = dir.path().join("generate_c");
     let cc = std::process::Command::new("cc")
         .arg(crate_dir.join("examples/c/generate.c"))
