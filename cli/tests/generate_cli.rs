@@ -1,38 +1,21 @@
 //! `gan export` then `gan generate`, as a user runs them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn gan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{gan, path as s, text, write_mnist};
 
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
 }
 
 /// A tiny trained and exported MLP generator.
 fn model(dir: &Path) -> PathBuf {
-    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 64, 0, 0, 0, 28, 0, 0, 0, 28];
-    images.extend((0..64 * 784).map(|i| (i * 13 % 256) as u8));
-    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 64];
-    labels.extend((0..64).map(|i| (i % 10) as u8));
-    std::fs::write(dir.join("train-images-idx3-ubyte"), images).unwrap();
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).unwrap();
+    let data = write_mnist(dir, 64);
     let run = dir.join("run");
-    let data = format!("mnist:{}", s(dir));
     ok(gan(&[
         "train",
         "--model",
@@ -155,7 +138,7 @@ fn bad_arguments_are_clear_errors() {
         s(&dir.path().join("x.png")),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("A:B:STEPS"));
+    assert!(text(&out.stderr).contains("A:B:STEPS"));
     std::fs::write(
         dir.path().join("bad.npy"),
         b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8'}",
@@ -169,10 +152,10 @@ fn bad_arguments_are_clear_errors() {
         s(&dir.path().join("bad.npy")),
     ]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("float32"),
+        text(&out.stderr).contains("float32"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        text(&out.stderr)
     );
     let out = gan(&["generate", "--model", s(&dir.path().join("missing.onnx"))]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.onnx"));
+    assert!(text(&out.stderr).contains("missing.onnx"));
 }

@@ -1,22 +1,8 @@
 //! `gan train` as a user runs it.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn gan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gan"))
-        .args(args)
-        .output()
-        .expect("gan runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{gan, path, text, write_mnist};
 
 #[test]
 fn toy2d_run_writes_a_complete_run_folder() {
@@ -91,13 +77,7 @@ fn toy2d_run_writes_a_complete_run_folder() {
 #[test]
 fn mlp_trains_on_idx_digits() {
     let dir = tempfile::tempdir().unwrap();
-    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 70, 0, 0, 0, 28, 0, 0, 0, 28];
-    images.extend((0..70 * 784).map(|i| (i * 7 % 256) as u8));
-    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 70];
-    labels.extend((0..70).map(|i| (i % 10) as u8));
-    std::fs::write(dir.path().join("train-images-idx3-ubyte"), images).unwrap();
-    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels).unwrap();
-    let data = format!("mnist:{}", path(dir.path()));
+    let data = write_mnist(dir.path(), 70);
     let run = dir.path().join("run");
     let out = gan(&[
         "train",
@@ -179,66 +159,24 @@ fn missing_or_empty_data_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let missing = dir.path().join("no-such-folder");
-    let out = gan(&[
-        "train",
-        "--model",
-        "dcgan",
-        "--data",
-        path(&missing),
-        "--out",
-        path(&run),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no-such-folder"),
-        "{}",
-        text(&out.stderr)
-    );
-
-    let out = gan(&[
-        "train",
-        "--model",
-        "dcgan",
-        "--data",
-        path(dir.path()),
-        "--out",
-        path(&run),
-    ]);
-    assert!(
-        text(&out.stderr).contains("no images found"),
-        "{}",
-        text(&out.stderr)
-    );
-
-    let out = gan(&[
-        "train",
-        "--model",
-        "dcgan",
-        "--data",
-        "toy2d",
-        "--out",
-        path(&run),
-    ]);
-    assert!(
-        text(&out.stderr).contains("--model toy2d"),
-        "{}",
-        text(&out.stderr)
-    );
-
-    let out = gan(&[
-        "train",
-        "--model",
-        "dcgan",
-        "--image-size",
-        "48",
-        "--data",
-        path(dir.path()),
-        "--out",
-        path(&run),
-    ]);
-    assert!(
-        text(&out.stderr).contains("image size 48"),
-        "{}",
-        text(&out.stderr)
-    );
+    let cases: [(&[&str], &str); 4] = [
+        (&["--data", path(&missing)], "no-such-folder"),
+        (&["--data", path(dir.path())], "no images found"),
+        (&["--data", "toy2d"], "--model toy2d"),
+        (
+            &["--image-size", "48", "--data", path(dir.path())],
+            "image size 48",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["train", "--model", "dcgan", "--out", path(&run)];
+        args.extend_from_slice(extra);
+        let out = gan(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }
