@@ -34,6 +34,17 @@ fn image_folder(dir: &Path, n: usize) {
     }
 }
 
+/// A finished toy2d run of `steps` steps in `dir`; its configuration.
+fn toy_run(dir: &Path, steps: u64) -> TrainConfig {
+    let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
+    config.max_steps = Some(steps);
+    Trainer::create(config.clone(), dir)
+        .unwrap()
+        .run(false)
+        .unwrap();
+    config
+}
+
 fn tensors(net: &Net) -> Vec<(String, Vec<f32>)> {
     net.named_tensors()
         .into_iter()
@@ -246,12 +257,7 @@ fn moments(points: &[f32]) -> ([f64; 2], [[f64; 2]; 2]) {
 #[test]
 fn a_diverging_run_stops_with_the_step_and_keeps_the_last_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
-    config.max_steps = Some(5);
-    Trainer::create(config.clone(), dir.path())
-        .unwrap()
-        .run(false)
-        .unwrap();
+    let config = toy_run(dir.path(), 5);
     // Raise the learning rates past what f32 can hold, then continue: the next step overflows.
     let mut raised = gan_train::read_config(dir.path()).unwrap();
     (raised.lr_d, raised.lr_g) = (1e38, 1e38);
@@ -291,12 +297,7 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_last_checkpoint() {
 #[test]
 fn damaged_checkpoints_are_named_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
-    config.max_steps = Some(3);
-    Trainer::create(config.clone(), dir.path())
-        .unwrap()
-        .run(false)
-        .unwrap();
+    let config = toy_run(dir.path(), 3);
     let (_, ck) = run_layout::latest_checkpoint(dir.path()).unwrap().unwrap();
     let file = ck.join(run_layout::GENERATOR_FILE);
     let bytes = std::fs::read(&file).unwrap();
@@ -339,12 +340,7 @@ fn damaged_checkpoints_are_named_errors() {
 #[test]
 fn starting_over_an_existing_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
-    config.max_steps = Some(1);
-    Trainer::create(config.clone(), dir.path())
-        .unwrap()
-        .run(false)
-        .unwrap();
+    let config = toy_run(dir.path(), 1);
     let err = Trainer::create(config, dir.path())
         .err()
         .unwrap()
