@@ -147,9 +147,10 @@ fn compile(
     options: &ExportOptions,
 ) -> Result<(Vec<u8>, GraphPlan), ExportError> {
     let arch = &manifest.model;
-    let (net, file, input_name) = match role {
-        Role::Generator => (arch.generator()?, GENERATOR_FILE, "z"),
-        Role::Discriminator => (arch.discriminator()?, DISCRIMINATOR_FILE, "image"),
+    // The network's own output: `image` for a generator, `logit` for a discriminator.
+    let (net, file, input_name, output_name) = match role {
+        Role::Generator => (arch.generator()?, GENERATOR_FILE, "z", "image"),
+        Role::Discriminator => (arch.discriminator()?, DISCRIMINATOR_FILE, "image", "logit"),
     };
     let mut weights = Weights::read(&checkpoint.join(file))?;
     let steps = weights
@@ -167,18 +168,19 @@ fn compile(
         inputs: vec![(input_name.into(), float, net.input_shape.clone())],
         outputs: Vec::new(),
     };
+    crate::graph::lower_network(
+        &mut graph,
+        &net,
+        &mut weights,
+        options.fold_bn,
+        options.subpixel,
+        input_name,
+        output_name,
+    )?;
+    plan.outputs
+        .push((output_name.into(), float, net.output_shape()?));
     match role {
         Role::Generator => {
-            crate::graph::lower_network(
-                &mut graph,
-                &net,
-                &mut weights,
-                options.fold_bn,
-                options.subpixel,
-                "z",
-                "image",
-            )?;
-            plan.outputs.push(("image".into(), float, sample.clone()));
             if options.pixels {
                 pixels::lower_pixels(&mut graph, "image", sample[0], "pixels");
                 plan.outputs.push((
@@ -189,17 +191,7 @@ fn compile(
             }
         }
         Role::Discriminator => {
-            crate::graph::lower_network(
-                &mut graph,
-                &net,
-                &mut weights,
-                options.fold_bn,
-                options.subpixel,
-                "image",
-                "logit",
-            )?;
             graph.node("Sigmoid", "prob", &["logit"], "prob", vec![]);
-            plan.outputs.push(("logit".into(), float, vec![1]));
             plan.outputs.push(("prob".into(), float, vec![1]));
         }
     }
