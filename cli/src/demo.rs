@@ -80,8 +80,7 @@ fn train(config: TrainConfig, run_dir: &Path) -> Result<()> {
 }
 
 fn export(run_dir: &Path, out: &Path) -> Result<()> {
-    let reference =
-        |role, ck: &Path, x: &[f32], n| crate::reference::candle_forward(run_dir, role, ck, x, n);
+    let reference = crate::reference::candle_reference(run_dir);
     for model in gan_export::export_run(run_dir, out, &ExportOptions::default(), &reference)? {
         println!(
             "{}: {} (self-check max difference vs candle {:.2e})",

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use gan_export::{Batch, ExportOptions, Which};
 
@@ -77,14 +77,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
         pixels: args.pixels,
         triton_repo: args.triton_repo.clone(),
     };
-    if options.batch == Batch::Fixed(0) {
-        bail!("--batch must be at least 1");
-    }
     let started = std::time::Instant::now();
-    let run_dir = args.run.clone();
-    let reference = move |role, checkpoint: &std::path::Path, input: &[f32], batch| {
-        crate::reference::candle_forward(&run_dir, role, checkpoint, input, batch)
-    };
+    let reference = crate::reference::candle_reference(&args.run);
     let exported = gan_export::export_run(&args.run, &args.out, &options, &reference)
         .with_context(|| format!("cannot export the run in {}", args.run.display()))?;
     for model in &exported {

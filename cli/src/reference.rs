@@ -33,3 +33,10 @@ pub fn candle_forward(
         .and_then(|t| t.to_vec1::<f32>())
         .map_err(|e| e.to_string())
 }
+
+/// [`candle_forward`] for the run in `run_dir`, shaped as the exporter's self-check reference.
+pub fn candle_reference(
+    run_dir: &Path,
+) -> impl Fn(Role, &Path, &[f32], usize) -> Result<Vec<f32>, String> + '_ {
+    move |role, checkpoint, input, batch| candle_forward(run_dir, role, checkpoint, input, batch)
+}

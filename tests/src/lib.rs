@@ -103,8 +103,7 @@ pub fn export_model(
     which: gan_export::Which,
     options: gan_export::ExportOptions,
 ) -> std::path::PathBuf {
-    let reference =
-        |role, ck: &Path, x: &[f32], n| gan_cli::reference::candle_forward(run_dir, role, ck, x, n);
+    let reference = gan_cli::reference::candle_reference(run_dir);
     let options = gan_export::ExportOptions { which, ..options };
     gan_export::export_run(run_dir, out_dir, &options, &reference).expect("export succeeds");
     let name = if which == gan_export::Which::Discriminator {

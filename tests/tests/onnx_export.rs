@@ -3,18 +3,13 @@
 use std::path::Path;
 use std::process::Command;
 
+use gan_cli::reference::candle_reference;
 use gan_e2e::{architectures, trained_run, write_f32};
 use gan_export::onnx::{DimensionValue, ModelProto};
 use gan_export::{Batch, ExportOptions, Role, Which, export_run};
 use gan_models::ArchConfig;
 use gan_models::run_layout::{self, GENERATOR_FILE};
 use gan_train::rng::{SeededRng, Stream};
-
-fn candle(run: &Path) -> impl Fn(Role, &Path, &[f32], usize) -> Result<Vec<f32>, String> + '_ {
-    move |role, ck: &Path, input: &[f32], batch| {
-        gan_cli::reference::candle_forward(run, role, ck, input, batch)
-    }
-}
 
 fn variants(arch: &ArchConfig) -> Vec<(String, ExportOptions)> {
     let mut out = Vec::new();
@@ -74,7 +69,7 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
         let (_, ck) = run_layout::latest_checkpoint(&run).unwrap().unwrap();
         for (name, options) in variants(arch) {
             let out = arch_dir.join(&name);
-            let exported = export_run(&run, &out, &options, &candle(&run)).unwrap();
+            let exported = export_run(&run, &out, &options, &candle_reference(&run)).unwrap();
             assert_eq!(exported.len(), 2);
             let batches: &[usize] = if options.batch == Batch::Dynamic {
                 &[1, 5]
@@ -144,7 +139,7 @@ fn graphs_carry_metadata_shapes_and_the_opset_asked_for() {
             pixels: true,
             ..ExportOptions::default()
         };
-        export_run(&run, &out, &options, &candle(&run)).unwrap();
+        export_run(&run, &out, &options, &candle_reference(&run)).unwrap();
         let model = decode(&out.join("generator.onnx"));
         assert_eq!(
             (model.ir_version, model.opset_import[0].version),
@@ -232,7 +227,13 @@ fn triton_repository_layout() {
         triton_repo: Some(repo.clone()),
         ..ExportOptions::default()
     };
-    export_run(&run, &work.path().join("out"), &options, &candle(&run)).unwrap();
+    export_run(
+        &run,
+        &work.path().join("out"),
+        &options,
+        &candle_reference(&run),
+    )
+    .unwrap();
     let config = std::fs::read_to_string(repo.join("dcgan_generator/config.pbtxt")).unwrap();
     for needle in [
         "platform: \"onnxruntime_onnx\"",
@@ -289,10 +290,15 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
     let good = std::fs::read(&generator).unwrap();
     let out = work.path().join("out");
     let export = || {
-        export_run(&run, &out, &ExportOptions::default(), &candle(&run))
-            .map(|_| ())
-            .unwrap_err()
-            .to_string()
+        export_run(
+            &run,
+            &out,
+            &ExportOptions::default(),
+            &candle_reference(&run),
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
     };
 
     std::fs::write(&generator, &good[..good.len() - 7]).unwrap();
@@ -345,7 +351,7 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
         checkpoint: Some(run.join("checkpoints/step_999999")),
         ..ExportOptions::default()
     };
-    let err = export_run(&run, &out, &missing, &candle(&run))
+    let err = export_run(&run, &out, &missing, &candle_reference(&run))
         .unwrap_err()
         .to_string();
     assert!(
@@ -355,9 +361,14 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
 
     let no_run = work.path().join("not-a-run");
     std::fs::create_dir_all(&no_run).unwrap();
-    let err = export_run(&no_run, &out, &ExportOptions::default(), &candle(&run))
-        .unwrap_err()
-        .to_string();
+    let err = export_run(
+        &no_run,
+        &out,
+        &ExportOptions::default(),
+        &candle_reference(&run),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("config.json"), "{err}");
 
     let blocked = work.path().join("a-file");
@@ -366,7 +377,7 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
         &run,
         &blocked.join("out"),
         &ExportOptions::default(),
-        &candle(&run),
+        &candle_reference(&run),
     )
     .unwrap_err()
     .to_string();
@@ -382,7 +393,7 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
             pixels: true,
             ..ExportOptions::default()
         },
-        &candle(&run),
+        &candle_reference(&run),
     )
     .unwrap_err()
     .to_string();
@@ -394,7 +405,7 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
             opset: 9,
             ..ExportOptions::default()
         },
-        &candle(&run),
+        &candle_reference(&run),
     )
     .unwrap_err()
     .to_string();
