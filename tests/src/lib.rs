@@ -113,3 +113,13 @@ pub fn export_model(
     };
     out_dir.join(name)
 }
+
+/// The shape of a graph input or output as written in the file.
+pub fn value_dims(value: &gan_export::onnx::ValueInfoProto) -> Vec<gan_export::onnx::Dimension> {
+    let tensor = value
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .expect("a tensor value");
+    tensor.shape.as_ref().expect("a full shape").dim.clone()
+}

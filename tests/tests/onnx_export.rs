@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use gan_cli::reference::candle_reference;
-use gan_e2e::{architectures, trained_run, write_f32};
+use gan_e2e::{architectures, trained_run, value_dims, write_f32};
 use gan_export::onnx::{DimensionValue, ModelProto};
 use gan_export::{Batch, ExportOptions, Role, Which, export_run};
 use gan_models::ArchConfig;
@@ -168,17 +168,7 @@ fn graphs_carry_metadata_shapes_and_the_opset_asked_for() {
         assert!(meta["gan.dataset"].ends_with("images"));
         assert!(model.doc_string.contains("z") && model.doc_string.contains("N(0, 1)"));
         let graph = model.graph.unwrap();
-        let dims = |v: &gan_export::onnx::ValueInfoProto| {
-            v.r#type
-                .clone()
-                .unwrap()
-                .tensor_type
-                .unwrap()
-                .shape
-                .unwrap()
-                .dim
-        };
-        let image = dims(&graph.output[0]);
+        let image = value_dims(&graph.output[0]);
         assert_eq!(
             image[0].value,
             Some(DimensionValue::DimParam("batch".into()))

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_e2e::{export_generator, export_model, ort_library, trained_run};
+use gan_e2e::{export_generator, export_model, ort_library, trained_run, value_dims};
 use gan_export::ExportOptions;
 use gan_export::Role;
 use gan_export::Which;
@@ -173,15 +173,7 @@ fn foreign(model: &Path, out: &Path) {
     dims.extend([1, 1].map(|d| Dimension {
         value: Some(DimensionValue::DimValue(d)),
     }));
-    let image_dims = graph.output[0]
-        .r#type
-        .clone()
-        .unwrap()
-        .tensor_type
-        .unwrap()
-        .shape
-        .unwrap()
-        .dim;
+    let image_dims = value_dims(&graph.output[0]);
     let flat: i64 = image_dims[1..]
         .iter()
         .map(|d| match d.value {

@@ -102,21 +102,17 @@ fn batchnorm_training_updates_running_statistics_like_pytorch() {
     let mut rng = SeededRng::new(3, Stream::Init);
     let d = Net::init(arch.discriminator().unwrap(), &mut rng, &device).unwrap();
     let x = batch_tensor(rng.normal(4 * 256, 0.5, 2.0), 4, &[1, 16, 16], &device).unwrap();
-    let before = d
-        .forward(&x, false)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let eval = || {
+        d.forward(&x, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    let before = eval();
     d.forward(&x, true).unwrap();
-    let after = d
-        .forward(&x, false)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let after = eval();
     assert_ne!(
         before, after,
         "a training pass moves the running statistics used in eval mode"
