@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod eval;
 pub mod export;
 pub mod generate;
 mod npy;

@@ -1,7 +1,7 @@
 //! `gan`: train GANs, export them to ONNX. The subcommands live in the `gan_cli` library.
 
 use clap::{Parser, Subcommand};
-use gan_cli::{bench, demo, export, generate, train};
+use gan_cli::{bench, demo, eval, export, generate, train};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +24,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Generate images from an ONNX generator (a grid, files, or a sprite sheet).
     Generate(generate::GenerateArgs),
+    /// Score generated images: Inception Score (`is`) and FID (`fid`) with an ONNX classifier.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Benchmarks (timings for notes, not tests).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -36,6 +39,7 @@ fn main() {
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Eval(command) => eval::run(command),
         Command::Bench(command) => bench::run(command),
     };
     if let Err(error) = result {

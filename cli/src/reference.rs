@@ -5,28 +5,30 @@ use std::path::Path;
 
 use candle_core::Device;
 use gan_export::Role;
-use gan_models::run_layout::{self, DISCRIMINATOR_FILE, GENERATOR_FILE};
+use gan_models::run_layout;
 use gan_train::net::{Net, batch_tensor};
 
-/// The main output (`image` or `logit`) of `role` for `input` (`batch` samples, row-major), with
-/// the weights in `checkpoint` of the run whose configuration is `run_dir/config.json`.
+/// The main output (`image`, `logit` or `logits`) of `role` for `input` (`batch` samples,
+/// row-major), or with `stop = Some(i)` the output of layer `i`, with the weights in
+/// `checkpoint` of the run whose configuration is `run_dir/config.json`.
 pub fn candle_forward(
     run_dir: &Path,
     role: Role,
+    stop: Option<usize>,
     checkpoint: &Path,
     input: &[f32],
     batch: usize,
 ) -> Result<Vec<f32>, String> {
     let manifest = run_layout::read_manifest(run_dir).map_err(|e| e.to_string())?;
     let arch = manifest.model;
-    let (desc, file) = match role {
-        Role::Generator => (arch.generator(), GENERATOR_FILE),
-        Role::Discriminator => (arch.discriminator(), DISCRIMINATOR_FILE),
-    };
-    let desc = desc.map_err(|e| e.to_string())?;
+    let mut desc = arch.network(role).map_err(|e| e.to_string())?;
+    if let Some(last) = stop {
+        desc.layers.truncate(last + 1);
+    }
     let device = Device::Cpu;
     let shape = desc.input_shape.clone();
-    let net = Net::load(desc, &checkpoint.join(file), &device).map_err(|e| e.to_string())?;
+    let net = Net::load(desc, &checkpoint.join(role.checkpoint_file()), &device)
+        .map_err(|e| e.to_string())?;
     let x = batch_tensor(input.to_vec(), batch, &shape, &device).map_err(|e| e.to_string())?;
     let y = net.forward(&x, false).map_err(|e| e.to_string())?;
     y.flatten_all()
@@ -37,6 +39,8 @@ pub fn candle_forward(
 /// [`candle_forward`] for the run in `run_dir`, shaped as the exporter's self-check reference.
 pub fn candle_reference(
     run_dir: &Path,
-) -> impl Fn(Role, &Path, &[f32], usize) -> Result<Vec<f32>, String> + '_ {
-    move |role, checkpoint, input, batch| candle_forward(run_dir, role, checkpoint, input, batch)
+) -> impl Fn(Role, Option<usize>, &Path, &[f32], usize) -> Result<Vec<f32>, String> + '_ {
+    move |role, stop, checkpoint, input, batch| {
+        candle_forward(run_dir, role, stop, checkpoint, input, batch)
+    }
 }

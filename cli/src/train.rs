@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::ArchConfig;
-use gan_train::{TrainConfig, Trainer};
+use gan_models::run_layout::read_manifest;
+use gan_train::{ClassifierConfig, TrainConfig, Trainer, train_classifier};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Model {
     Toy2d,
     Mlp,
     Dcgan,
+    /// The digit classifier that `gan eval` scores with (not a GAN; labelled data).
+    Classifier,
 }
 
 #[derive(Args)]
@@ -55,12 +58,15 @@ pub struct TrainArgs {
     /// Keep only the newest N checkpoints.
     #[arg(long, default_value_t = 2)]
     keep_checkpoints: usize,
-    /// DCGAN image size: a power of two from 16 to 256.
-    #[arg(long, default_value_t = 64)]
-    image_size: usize,
-    /// DCGAN channels: 1 (gray) or 3 (RGB).
-    #[arg(long, default_value_t = 3)]
-    channels: usize,
+    /// Image size: DCGAN a power of two from 16 to 256 (default 64); classifier default 28.
+    #[arg(long)]
+    image_size: Option<usize>,
+    /// Channels: 1 (gray) or 3 (RGB); default 3 for DCGAN, 1 for the classifier.
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Classifier: fraction of the samples held out to measure accuracy.
+    #[arg(long, default_value_t = 0.1)]
+    validation: f64,
     /// Latent size (mlp, dcgan).
     #[arg(long, default_value_t = 100)]
     nz: usize,
@@ -92,9 +98,20 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    if matches!(args.model, Some(Model::Classifier)) {
+        return run_classifier(&args);
+    }
     let mut trainer = match &args.resume {
-        Some(dir) => Trainer::resume(dir, args.max_steps, args.epochs)
-            .with_context(|| format!("cannot resume the run in {}", dir.display()))?,
+        Some(dir) => {
+            if read_manifest(dir).is_ok_and(|m| !m.model.is_gan()) {
+                bail!(
+                    "{} is a classifier run; classifier runs cannot be resumed, train a new one",
+                    dir.display()
+                );
+            }
+            Trainer::resume(dir, args.max_steps, args.epochs)
+                .with_context(|| format!("cannot resume the run in {}", dir.display()))?
+        }
         None => {
             let (config, out) = config_from(&args)?;
             Trainer::create(config, &out)
@@ -140,6 +157,40 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_classifier(args: &TrainArgs) -> Result<()> {
+    let (Some(data), Some(out)) = (args.data.clone(), args.out.clone()) else {
+        bail!("--data and --out are required");
+    };
+    let mut config = ClassifierConfig::new(
+        args.image_size.unwrap_or(28),
+        args.channels.unwrap_or(1),
+        data,
+    );
+    config.model.validate()?;
+    config.seed = args.seed;
+    config.batch_size = args.batch_size;
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.lr = args.lr.unwrap_or(config.lr);
+    config.validation_fraction = args.validation;
+    eprintln!(
+        "training the classifier on {} for {} epochs, batch {}",
+        config.data, config.epochs, config.batch_size
+    );
+    let summary = train_classifier(config, &out, !args.quiet)
+        .with_context(|| format!("cannot train a classifier in {}", out.display()))?;
+    println!(
+        "trained on {} samples ({} classes) in {:.1} s; train loss {:.4}; held-out accuracy {:.2}% on {} samples; checkpoint: {}",
+        summary.train_samples,
+        summary.classes,
+        summary.seconds,
+        summary.train_loss,
+        100.0 * summary.validation_accuracy,
+        summary.validation_samples,
+        summary.checkpoint.display()
+    );
+    Ok(())
+}
+
 fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     let (Some(model), Some(data), Some(out)) = (args.model, args.data.clone(), args.out.clone())
     else {
@@ -148,9 +199,10 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     let arch = match model {
         Model::Toy2d => ArchConfig::Toy2d,
         Model::Mlp => ArchConfig::Mlp { nz: args.nz },
+        Model::Classifier => unreachable!("handled by run_classifier"),
         Model::Dcgan => ArchConfig::Dcgan {
-            image_size: args.image_size,
-            channels: args.channels,
+            image_size: args.image_size.unwrap_or(64),
+            channels: args.channels.unwrap_or(3),
             nz: args.nz,
             ngf: args.ngf,
             ndf: args.ndf,

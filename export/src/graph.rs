@@ -169,6 +169,7 @@ pub fn lower_network(
     weights: &mut Weights,
     fold_bn: bool,
     subpixel: bool,
+    tap: Option<(usize, &str)>,
     input: &str,
     output: &str,
 ) -> Result<(), ExportError> {
@@ -182,10 +183,12 @@ pub fn lower_network(
             && matches!(net.layers.get(i + 1), Some(Layer::BatchNorm2d { .. }));
         let consumed = if folds { 2 } else { 1 };
         let is_last = i + consumed == net.layers.len();
-        let out = if is_last {
-            output.to_string()
-        } else {
-            graph.fresh(&format!("layers.{}", i + consumed - 1))
+        let last_layer = i + consumed - 1;
+        let out = match tap {
+            _ if is_last => output.to_string(),
+            // A tapped value is a graph output under its own name.
+            Some((layer, name)) if layer == last_layer => name.to_string(),
+            _ => graph.fresh(&format!("layers.{last_layer}")),
         };
         let name = format!("layers.{i}");
         let mut own = std::mem::take(&mut params[i]);

@@ -20,26 +20,11 @@ mod verify;
 
 use std::path::PathBuf;
 
+pub use gan_models::Role;
 pub use graph::Batch;
 pub use model::{ExportOptions, Exported, Which, export_run};
 pub use pixels::pixel_byte;
 pub use verify::{Reference, max_relative_difference, run_with_tract};
-
-/// Which network of a GAN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Generator,
-    Discriminator,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Generator => "generator",
-            Role::Discriminator => "discriminator",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

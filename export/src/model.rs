@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_models::run_layout::{self, DISCRIMINATOR_FILE, GENERATOR_FILE, RunManifest};
+use gan_models::run_layout::{self, RunManifest};
 use gan_models::weights::Weights;
-use gan_models::{ArchConfig, Network};
+use gan_models::{ArchConfig, CLASSIFIER_FEATURES, Network};
 use prost::Message;
 
 use crate::graph::{Batch, GraphBuilder, value_info};
@@ -16,6 +16,8 @@ use crate::{ExportError, Role, pixel_byte, pixels, triton};
 
 /// Largest accepted self-check difference, relative to the output scale.
 pub const TOLERANCE: f32 = 1e-4;
+/// The classifier's penultimate activations, the feature vector FID is computed on.
+pub const FEATURES_OUTPUT: &str = "features";
 /// Opsets whose operators this exporter's graphs are valid in.
 pub const OPSETS: std::ops::RangeInclusive<i64> = 13..=21;
 
@@ -101,13 +103,19 @@ pub fn export_run(
     let checkpoint = checkpoint_dir(run_dir, options.checkpoint.as_deref())?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| ExportError::file(out_dir, format!("cannot create the output folder: {e}")))?;
-    let roles: &[Role] = match options.which {
-        Which::Generator => &[Role::Generator],
-        Which::Discriminator => &[Role::Discriminator],
-        Which::Both => &[Role::Generator, Role::Discriminator],
+    let roles: Vec<Role> = match (options.which, arch.is_gan()) {
+        (Which::Both, _) => arch.roles().to_vec(),
+        (Which::Generator, true) => vec![Role::Generator],
+        (Which::Discriminator, true) => vec![Role::Discriminator],
+        (_, false) => {
+            return Err(ExportError::Invalid(format!(
+                "{} is a classifier run: it has no generator or discriminator (leave out --which)",
+                run_dir.display()
+            )));
+        }
     };
     let mut exported = Vec::new();
-    for &role in roles {
+    for role in roles {
         let path = out_dir.join(format!("{}.onnx", role.name()));
         let (bytes, plan) = compile(&manifest, &checkpoint, role, options)?;
         let max_difference = publish_checked(&path, &bytes, &plan, &checkpoint, reference)?;
@@ -133,6 +141,8 @@ pub fn export_run(
 /// What a compiled graph takes and gives, for checks and serving configs.
 pub(crate) struct GraphPlan {
     pub role: Role,
+    /// The layer whose output is the `features` output, if any.
+    pub features_layer: Option<usize>,
     pub batch: Batch,
     pub channels: usize,
     /// (name, ONNX elem type, per-sample dims).
@@ -147,12 +157,11 @@ fn compile(
     options: &ExportOptions,
 ) -> Result<(Vec<u8>, GraphPlan), ExportError> {
     let arch = &manifest.model;
-    // The network's own output: `image` for a generator, `logit` for a discriminator.
-    let (net, file, input_name, output_name) = match role {
-        Role::Generator => (arch.generator()?, GENERATOR_FILE, "z", "image"),
-        Role::Discriminator => (arch.discriminator()?, DISCRIMINATOR_FILE, "image", "logit"),
-    };
-    let mut weights = Weights::read(&checkpoint.join(file))?;
+    // The network's own output: `image` for a generator, `logit` for a discriminator, `logits`
+    // for a classifier.
+    let net = arch.network(role)?;
+    let (input_name, output_name) = io_names(role);
+    let mut weights = Weights::read(&checkpoint.join(role.checkpoint_file()))?;
     let steps = weights
         .metadata
         .get("gan.step")
@@ -163,17 +172,20 @@ fn compile(
     let float = data_type::FLOAT;
     let mut plan = GraphPlan {
         role,
+        features_layer: arch.features_layer(),
         batch: options.batch,
         channels: sample[0],
         inputs: vec![(input_name.into(), float, net.input_shape.clone())],
         outputs: Vec::new(),
     };
+    let tap = arch.features_layer().map(|layer| (layer, FEATURES_OUTPUT));
     crate::graph::lower_network(
         &mut graph,
         &net,
         &mut weights,
         options.fold_bn,
         options.subpixel,
+        tap,
         input_name,
         output_name,
     )?;
@@ -193,6 +205,10 @@ fn compile(
         Role::Discriminator => {
             graph.node("Sigmoid", "prob", &["logit"], "prob", vec![]);
             plan.outputs.push(("prob".into(), float, vec![1]));
+        }
+        Role::Classifier => {
+            plan.outputs
+                .push((FEATURES_OUTPUT.into(), float, vec![CLASSIFIER_FEATURES]));
         }
     }
     let io = |list: &[(String, i32, Vec<usize>)]| {
@@ -225,8 +241,35 @@ fn compile(
     Ok((model.encode_to_vec(), plan))
 }
 
+/// Input and main output names of each role's graph.
+pub(crate) fn io_names(role: Role) -> (&'static str, &'static str) {
+    match role {
+        Role::Generator => ("z", "image"),
+        Role::Discriminator => ("image", "logit"),
+        Role::Classifier => ("image", "logits"),
+    }
+}
+
 fn metadata(arch: &ArchConfig, role: Role, steps: &str, data: &str) -> Vec<(String, String)> {
     let sample = arch.sample_shape();
+    if let ArchConfig::Classifier { classes, .. } = *arch {
+        return [
+            ("gan.role", role.name().to_string()),
+            ("gan.arch", arch.name().to_string()),
+            ("gan.classes", classes.to_string()),
+            ("gan.channels", sample[0].to_string()),
+            ("gan.height", sample[1].to_string()),
+            ("gan.width", sample[2].to_string()),
+            ("gan.normalize", "minus1_1".to_string()),
+            ("gan.logits_output", "logits".to_string()),
+            ("gan.features_output", FEATURES_OUTPUT.to_string()),
+            ("gan.train_steps", steps.to_string()),
+            ("gan.dataset", data.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    }
     let mut props = vec![
         ("gan.role", role.name().to_string()),
         ("gan.arch", arch.name().to_string()),
@@ -284,6 +327,11 @@ fn doc_string(arch: &ArchConfig, role: Role, net: &Network, plan: &GraphPlan) ->
             "{} discriminator. Feed `image`: float32 [batch, {}] scaled to [-1, 1]. Outputs `logit` [batch, 1] and `prob` = sigmoid(logit), the probability that the input is real.",
             arch.name(),
             dims(&arch.sample_shape())
+        ),
+        Role::Classifier => format!(
+            "Classifier for `gan eval`. Feed `image`: float32 [batch, {}] scaled to [-1, 1]. Outputs `logits` [batch, {}] (softmax gives class probabilities) and `features` [batch, {CLASSIFIER_FEATURES}], the penultimate activations used for FID.",
+            dims(&arch.sample_shape()),
+            net.output_shape().map(|s| s[0]).unwrap_or(0)
         ),
     }
 }
@@ -355,11 +403,13 @@ fn self_check(
         .chain(per_sample.iter().copied())
         .collect();
     let outputs = run_with_tract(file, &input, &shape)?;
-    let expected =
-        reference(plan.role, checkpoint, &input, batch).map_err(|reason| ExportError::Check {
+    let reference_of = |stop: Option<usize>| {
+        reference(plan.role, stop, checkpoint, &input, batch).map_err(|reason| ExportError::Check {
             path: file.to_path_buf(),
             reason: format!("reference forward pass failed: {reason}"),
-        })?;
+        })
+    };
+    let expected = reference_of(None)?;
     let mut worst = 0f32;
     if outputs.len() != plan.outputs.len() {
         return Err(ExportError::Check {
@@ -369,7 +419,8 @@ fn self_check(
     }
     for ((name, ..), values) in plan.outputs.iter().zip(&outputs) {
         let diff = match name.as_str() {
-            "image" | "logit" => max_relative_difference(values, &expected),
+            "image" | "logit" | "logits" => max_relative_difference(values, &expected),
+            FEATURES_OUTPUT => max_relative_difference(values, &reference_of(plan.features_layer)?),
             "prob" => max_relative_difference(
                 values,
                 &expected

@@ -6,10 +6,12 @@ use tract_onnx::prelude::*;
 
 use crate::{ExportError, Role};
 
-/// The reference implementation the export is checked against: given a role, the checkpoint
-/// folder and a batch of inputs (`batch` × per-sample size, row-major), the network's main
-/// output (`image` or `logit`), computed in eval mode.
-pub type Reference<'a> = dyn Fn(Role, &Path, &[f32], usize) -> Result<Vec<f32>, String> + 'a;
+/// The reference implementation the export is checked against: given a role, where to stop
+/// (`None`: the whole network, giving its main output `image`, `logit` or `logits`;
+/// `Some(i)`: the output of layer `i`, a tapped value such as `features`), the checkpoint folder
+/// and a batch of inputs (`batch` × per-sample size, row-major), the values computed in eval mode.
+pub type Reference<'a> =
+    dyn Fn(Role, Option<usize>, &Path, &[f32], usize) -> Result<Vec<f32>, String> + 'a;
 
 /// Run the ONNX file at `path` with tract on one f32 input of `shape` (batch first). Returns the
 /// outputs in graph order (u8 outputs widened to f32).
@@ -76,7 +78,7 @@ pub fn check_input(role: Role, len: usize) -> Vec<f32> {
         .map(|_| match role {
             // Sum of four uniforms, centred and scaled to unit variance.
             Role::Generator => ((0..4).map(|_| uniform()).sum::<f32>() - 2.0) * 3f32.sqrt(),
-            Role::Discriminator => 2.0 * uniform() - 1.0,
+            Role::Discriminator | Role::Classifier => 2.0 * uniform() - 1.0,
         })
         .collect()
 }

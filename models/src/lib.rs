@@ -8,15 +8,18 @@
 //!
 //! It never sees candle or ONNX. Besides the descriptions it holds the two things the trainer
 //! and the exporter must agree on without depending on each other: the run-folder layout
-//! ([`run_layout`]) and the checkpoint tensor format ([`weights`], safetensors).
+//! ([`run_layout`]) and the checkpoint tensor format ([`weights`], safetensors), plus what training and
+//! evaluation both read: MNIST IDX files ([`mnist`]) and image folders ([`image_files`]).
 
 mod arch;
+pub mod image_files;
 mod layer;
+pub mod mnist;
 mod network;
 pub mod run_layout;
 pub mod weights;
 
-pub use arch::{ArchConfig, ArchKind, TOY2D_A, TOY2D_B};
+pub use arch::{ArchConfig, ArchKind, CLASSIFIER_FEATURES, Role, TOY2D_A, TOY2D_B};
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
 pub use network::{Network, ParamEntry};
 
@@ -26,6 +29,15 @@ pub use network::{Network, ParamEntry};
 pub struct FileError {
     pub path: std::path::PathBuf,
     pub reason: String,
+}
+
+impl FileError {
+    pub fn new(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        FileError {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A description that cannot be built: bad hyper-parameters or shapes that do not chain.

@@ -24,6 +24,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const GENERATOR_FILE: &str = "generator.safetensors";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.safetensors";
+/// A classifier run's network (instead of the two GAN files).
+pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const STATE_FILE: &str = "state.json";
 

@@ -136,3 +136,39 @@ fn config_round_trips_through_json() {
     assert!(json.contains("\"arch\":\"dcgan\""), "{json}");
     assert_eq!(serde_json::from_str::<ArchConfig>(&json).unwrap(), arch);
 }
+
+#[test]
+fn classifier_has_logits_and_a_feature_tap_but_no_gan() {
+    let digits = ArchConfig::Classifier {
+        image_size: 28,
+        channels: 1,
+        classes: 10,
+    };
+    let net = digits.classifier().unwrap();
+    let shapes = net.shapes().unwrap();
+    assert_eq!(net.input_shape, vec![1, 28, 28]);
+    assert_eq!(net.output_shape().unwrap(), vec![10]);
+    let tap = digits.features_layer().unwrap();
+    assert_eq!(shapes[tap + 1], vec![gan_models::CLASSIFIER_FEATURES]);
+    assert!(!digits.is_gan());
+    assert!(
+        digits
+            .generator()
+            .unwrap_err()
+            .to_string()
+            .contains("not a GAN")
+    );
+    assert!(ArchConfig::Toy2d.classifier().is_err());
+    assert_eq!(ArchConfig::Toy2d.features_layer(), None);
+    let odd = ArchConfig::Classifier {
+        image_size: 30,
+        channels: 1,
+        classes: 10,
+    };
+    assert!(
+        odd.classifier()
+            .unwrap_err()
+            .to_string()
+            .contains("multiple of 4")
+    );
+}

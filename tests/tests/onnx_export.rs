@@ -85,7 +85,8 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
                     let n = batch * shape.iter().product::<usize>();
                     let x = SeededRng::new(batch as u64, Stream::FixedNoise).normal(n, 0.0, 0.7);
                     let expected =
-                        gan_cli::reference::candle_forward(&run, role, &ck, &x, batch).unwrap();
+                        gan_cli::reference::candle_forward(&run, role, None, &ck, &x, batch)
+                            .unwrap();
                     let stem = format!("arch{a}/{name}/{}_{batch}", role.name());
                     write_f32(&work.path().join(format!("{stem}.in")), &x);
                     write_f32(&work.path().join(format!("{stem}.ref")), &expected);
@@ -256,8 +257,8 @@ fn a_self_check_failure_names_the_difference_and_writes_nothing() {
     let run = work.path().join("run");
     trained_run(&ArchConfig::Mlp { nz: 100 }, work.path(), &run);
     let out = work.path().join("out");
-    let off_by_a_bit = |role, ck: &Path, x: &[f32], n| {
-        gan_cli::reference::candle_forward(&run, role, ck, x, n)
+    let off_by_a_bit = |role, stop, ck: &Path, x: &[f32], n| {
+        gan_cli::reference::candle_forward(&run, role, stop, ck, x, n)
             .map(|v| v.iter().map(|y| y + 1e-3).collect())
     };
     let err = export_run(&run, &out, &ExportOptions::default(), &off_by_a_bit)

@@ -73,7 +73,8 @@ fn runtime_matches_candle_and_reads_the_metadata() {
         .collect();
     let (_, ck) = run_layout::latest_checkpoint(&f.run).unwrap().unwrap();
     let expected =
-        gan_cli::reference::candle_forward(&f.run, Role::Generator, &ck, &z, seeds.len()).unwrap();
+        gan_cli::reference::candle_forward(&f.run, Role::Generator, None, &ck, &z, seeds.len())
+            .unwrap();
     let got = generator.generate_floats(&z).unwrap();
     assert!(
         max_rel(&got, &expected) <= 1e-5,

@@ -21,6 +21,8 @@ pub enum Stream {
     Training,
     /// The shuffle of one epoch.
     Shuffle(u64),
+    /// The classifier's split into training and validation samples.
+    ValidationSplit,
 }
 
 impl Stream {
@@ -31,6 +33,7 @@ impl Stream {
             Stream::Toy2dData => 2,
             Stream::Training => 3,
             Stream::ShapesData => 4,
+            Stream::ValidationSplit => 5,
             Stream::Shuffle(epoch) => 1_000 + epoch,
         }
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use gan_models::run_layout::{self, CONFIG_FILE, METRICS_FILE};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
@@ -207,18 +207,7 @@ impl Trainer {
         let total = self.total_steps();
         let start = self.step();
         let started = Instant::now();
-        self.progress = if progress {
-            ProgressBar::new(total)
-        } else {
-            ProgressBar::hidden()
-        };
-        self.progress.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}",
-            )
-            .expect("template is valid")
-            .progress_chars("=> "),
-        );
+        self.progress = crate::progress_bar(progress, total);
         self.progress.set_position(start);
         if start == 0 {
             self.save_samples()?;

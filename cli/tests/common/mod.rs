@@ -1,4 +1,5 @@
 //! Helpers shared by the CLI tests: run the real `gan` binary, make small data.
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
 
 use std::path::Path;
 use std::process::{Command, Output};

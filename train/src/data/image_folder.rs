@@ -3,12 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, GrayImage, ImageReader, RgbaImage, imageops::FilterType};
+use gan_models::image_files::{decode_on_white, image_files};
+use image::{DynamicImage, GrayImage, imageops::FilterType};
 
 use super::{Dataset, Mnist};
 use crate::error::{Result, TrainError};
-
-const EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "bmp", "webp"];
 
 /// What loading skipped (with `--skip-bad`).
 #[derive(Debug, Clone, Default)]
@@ -24,16 +23,11 @@ pub fn read_image_folder(
     shape: &[usize],
     skip_bad: bool,
 ) -> Result<(Dataset, LoadReport)> {
-    if !dir.is_dir() {
-        return Err(TrainError::bad_file(dir, "image folder not found"));
-    }
-    let mut files = Vec::new();
-    collect_images(dir, &mut files)?;
-    files.sort();
+    let files = image_files(dir)?;
     let mut values = Vec::new();
     let mut report = LoadReport::default();
     for path in &files {
-        match decode(path) {
+        match decode_on_white(path) {
             Ok(image) => values.extend(to_sample(&image, shape)),
             Err(reason) if skip_bad => report.skipped.push((path.clone(), reason)),
             Err(reason) => {
@@ -65,45 +59,6 @@ pub fn digits_to_dataset(mnist: &Mnist, shape: &[usize]) -> Dataset {
         })
         .collect();
     Dataset::new(shape.to_vec(), values)
-}
-
-fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| TrainError::io(dir, e))?.path();
-        if path.is_dir() {
-            collect_images(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Decode one file (a GIF's first frame) with transparency composited onto white.
-fn decode(path: &Path) -> std::result::Result<DynamicImage, String> {
-    let image = ImageReader::open(path)
-        .map_err(|e| format!("cannot open: {e}"))?
-        .with_guessed_format()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .decode()
-        .map_err(|e| format!("cannot decode image: {e}"))?;
-    if !image.color().has_alpha() {
-        return Ok(image);
-    }
-    let mut rgba: RgbaImage = image.to_rgba8();
-    for pixel in rgba.pixels_mut() {
-        let alpha = pixel[3] as f32 / 255.0;
-        for c in 0..3 {
-            pixel[c] = (pixel[c] as f32 * alpha + 255.0 * (1.0 - alpha)).round() as u8;
-        }
-        pixel[3] = 255;
-    }
-    Ok(DynamicImage::ImageRgba8(rgba))
 }
 
 /// CHW floats in [-1, 1] at `shape`.

@@ -1,16 +1,15 @@
 //! Training data: where it comes from ([`DataSource`]) and the in-memory [`Dataset`] every
 //! source is turned into (samples already at the model's shape, scaled to [-1, 1] for images).
 
-mod idx;
 mod image_folder;
 mod shapes;
 mod toy2d;
 
 use std::path::PathBuf;
 
-pub use idx::{Mnist, read_mnist};
+pub use gan_models::mnist::{Mnist, read_mnist};
 pub use image_folder::{LoadReport, read_image_folder};
-pub use shapes::shapes;
+pub use shapes::{labelled_shapes, shapes};
 pub use toy2d::toy2d_points;
 
 use crate::error::{Result, TrainError};
@@ -90,6 +89,39 @@ impl Dataset {
 
     pub fn values(&self) -> &[f32] {
         &self.values
+    }
+}
+
+/// Samples with a class each, for the classifier.
+#[derive(Debug, Clone)]
+pub struct LabelledDataset {
+    pub data: Dataset,
+    pub labels: Vec<u8>,
+    pub classes: usize,
+}
+
+/// Load a labelled `source` at `shape`: `mnist:DIR` (10 digits) or `shapes` (disc 0, square 1).
+pub fn load_labelled(source: &DataSource, shape: &[usize], seed: u64) -> Result<LabelledDataset> {
+    match source {
+        DataSource::Mnist(dir) => {
+            let mnist = read_mnist(dir)?;
+            Ok(LabelledDataset {
+                data: image_folder::digits_to_dataset(&mnist, shape),
+                labels: mnist.labels,
+                classes: 10,
+            })
+        }
+        DataSource::Shapes => {
+            let (data, labels) = labelled_shapes(1024, shape, seed);
+            Ok(LabelledDataset {
+                data,
+                labels,
+                classes: 2,
+            })
+        }
+        other => Err(TrainError::InvalidConfig(format!(
+            "the classifier needs labelled data (mnist:DIR or shapes), not {other}"
+        ))),
     }
 }
 

@@ -15,9 +15,15 @@ const PALETTE: [[f32; 3]; 6] = [
 
 /// `n` pictures of `shape` (`[C, H, W]`), values in [-1, 1].
 pub fn shapes(n: usize, shape: &[usize], seed: u64) -> Dataset {
+    labelled_shapes(n, shape, seed).0
+}
+
+/// [`shapes`] with each picture's class: 0 for a disc, 1 for a square.
+pub fn labelled_shapes(n: usize, shape: &[usize], seed: u64) -> (Dataset, Vec<u8>) {
     let [channels, height, width] = [shape[0], shape[1], shape[2]];
     let mut rng = SeededRng::new(seed, Stream::ShapesData);
     let mut values = Vec::with_capacity(n * channels * height * width);
+    let mut labels = Vec::with_capacity(n);
     for _ in 0..n {
         let u = rng.uniform(4);
         let size = height.min(width) as f32;
@@ -27,6 +33,7 @@ pub fn shapes(n: usize, shape: &[usize], seed: u64) -> Dataset {
             radius + (height as f32 - 2.0 * radius) * u[2],
         );
         let disc = rng.coin();
+        labels.push(u8::from(!disc));
         let colour = PALETTE[(u[3] * PALETTE.len() as f32) as usize % PALETTE.len()];
         let inside = |x: usize, y: usize| {
             let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
@@ -47,7 +54,7 @@ pub fn shapes(n: usize, shape: &[usize], seed: u64) -> Dataset {
             }
         }
     }
-    Dataset::new(shape.to_vec(), values)
+    (Dataset::new(shape.to_vec(), values), labels)
 }
 
 #[cfg(test)]

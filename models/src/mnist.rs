@@ -1,10 +1,13 @@
-//! MNIST in the IDX format (LeCun's): big-endian magic, dimensions, then raw bytes. Files may be
+//! MNIST in the IDX format, read by training (`mnist:DIR` data) and by evaluation (real digits)
+//! alike (LeCun's): big-endian magic, dimensions, then raw bytes. Files may be
 //! gzip-compressed (detected by content, not name).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Result, TrainError};
+use crate::FileError;
+
+type Result<T> = std::result::Result<T, FileError>;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -32,14 +35,14 @@ impl Mnist {
 /// Read `train-images-idx3-ubyte` and `train-labels-idx1-ubyte` (each optionally `.gz`) from `dir`.
 pub fn read_mnist(dir: &Path) -> Result<Mnist> {
     if !dir.is_dir() {
-        return Err(TrainError::bad_file(dir, "MNIST folder not found"));
+        return Err(FileError::new(dir, "MNIST folder not found"));
     }
     let images_path = find(dir, "train-images-idx3-ubyte")?;
     let labels_path = find(dir, "train-labels-idx1-ubyte")?;
     let (dims, pixels) = read_idx(&images_path, IMAGES_MAGIC, 3)?;
     let (label_dims, labels) = read_idx(&labels_path, LABELS_MAGIC, 1)?;
     if label_dims[0] != dims[0] {
-        return Err(TrainError::bad_file(
+        return Err(FileError::new(
             &labels_path,
             format!(
                 "{} labels for {} images in {}",
@@ -50,13 +53,13 @@ pub fn read_mnist(dir: &Path) -> Result<Mnist> {
         ));
     }
     if let Some(bad) = labels.iter().find(|&&l| l > 9) {
-        return Err(TrainError::bad_file(
+        return Err(FileError::new(
             &labels_path,
             format!("label {bad} is not a digit"),
         ));
     }
     if dims[0] == 0 {
-        return Err(TrainError::bad_file(&images_path, "holds no images"));
+        return Err(FileError::new(&images_path, "holds no images"));
     }
     Ok(Mnist {
         rows: dims[1],
@@ -71,17 +74,17 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
         .into_iter()
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
-        .ok_or_else(|| TrainError::bad_file(&dir.join(name), "missing (also looked for .gz)"))
+        .ok_or_else(|| FileError::new(&dir.join(name), "missing (also looked for .gz)"))
 }
 
 /// An IDX file of unsigned bytes with `rank` dimensions: its dimensions and data.
 fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>)> {
-    let raw = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let raw = std::fs::read(path).map_err(|e| FileError::new(path, format!("cannot read: {e}")))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
-            .map_err(|e| TrainError::bad_file(path, format!("corrupt gzip data ({e})")))?;
+            .map_err(|e| FileError::new(path, format!("corrupt gzip data ({e})")))?;
         out
     } else {
         raw
@@ -91,9 +94,9 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
             .get(4 * i..4 * i + 4)
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     };
-    let found = word(0).ok_or_else(|| TrainError::bad_file(path, "too short for an IDX header"))?;
+    let found = word(0).ok_or_else(|| FileError::new(path, "too short for an IDX header"))?;
     if found != magic {
-        return Err(TrainError::bad_file(
+        return Err(FileError::new(
             path,
             format!("bad IDX magic number 0x{found:08x}, expected 0x{magic:08x}"),
         ));
@@ -101,12 +104,12 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
     let dims = (1..=rank)
         .map(|i| word(i).map(|d| d as usize))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| TrainError::bad_file(path, "truncated IDX header"))?;
+        .ok_or_else(|| FileError::new(path, "truncated IDX header"))?;
     let header = 4 * (rank + 1);
     let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match expected {
         Some(n) if bytes.len() - header == n => Ok((dims, bytes[header..].to_vec())),
-        _ => Err(TrainError::bad_file(
+        _ => Err(FileError::new(
             path,
             format!(
                 "header says {dims:?} but the file holds {} data bytes",
@@ -117,11 +120,11 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// IDX bytes for `count` images of 28×28 and their labels.
-    pub fn idx_files(count: usize) -> (Vec<u8>, Vec<u8>) {
+    fn idx_files(count: usize) -> (Vec<u8>, Vec<u8>) {
         let mut images = IMAGES_MAGIC.to_be_bytes().to_vec();
         for d in [count as u32, 28, 28] {
             images.extend(d.to_be_bytes());

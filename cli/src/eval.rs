@@ -1,0 +1,323 @@
+//! `gan eval is` and `gan eval fid`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use gan_eval::inception::shuffle_order;
+use gan_eval::pictures::{self, Picture};
+use gan_eval::{Classifier, FeatureStats, Normalize, Preprocess, frechet_distance};
+use gan_runtime::{Generator, LoadOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+/// Below this many samples the Inception Score is biased (the reference implementations use
+/// 50,000).
+const SMALL_SAMPLE: usize = 5000;
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// Inception Score: exp(E KL(p(y|x) || p(y))), mean ± std over splits.
+    Is(IsArgs),
+    /// Fréchet distance between the classifier features of real and generated images.
+    Fid(FidArgs),
+}
+
+#[derive(Args)]
+pub struct ClassifierArgs {
+    /// The ONNX classifier (`gan-export` of a `--model classifier` run, or an Inception v3).
+    #[arg(long)]
+    classifier: PathBuf,
+    /// Images per classifier run (a model with a fixed batch size uses its own).
+    #[arg(long, default_value_t = 50)]
+    batch_size: usize,
+    /// Input normalisation: minus1_1, zero_1 or imagenet (default: the classifier's metadata).
+    #[arg(long)]
+    normalize: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also write the classifier outputs used (.npy) into this folder, for outside checks.
+    #[arg(long)]
+    save_outputs: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SampleArgs {
+    /// Score samples of this ONNX generator (with --n and --seed)...
+    #[arg(long, conflicts_with = "images", requires = "n")]
+    generator: Option<PathBuf>,
+    /// Number of samples to generate.
+    #[arg(long)]
+    n: Option<usize>,
+    /// First seed; sample i uses seed + i.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// ...or score these images: a folder, or `mnist:DIR` for IDX files.
+    #[arg(long, required_unless_present = "generator")]
+    images: Option<String>,
+}
+
+#[derive(Args)]
+pub struct IsArgs {
+    #[command(flatten)]
+    classifier: ClassifierArgs,
+    #[command(flatten)]
+    samples: SampleArgs,
+    #[arg(long, default_value_t = 10)]
+    splits: usize,
+    /// The output holding logits or probabilities (default: the classifier's metadata, else
+    /// its first output).
+    #[arg(long)]
+    logits_output: Option<String>,
+}
+
+#[derive(Args)]
+pub struct FidArgs {
+    #[command(flatten)]
+    classifier: ClassifierArgs,
+    #[command(flatten)]
+    samples: SampleArgs,
+    /// Real images: a folder, or `mnist:DIR` for IDX files.
+    #[arg(long)]
+    real: String,
+    /// The output holding the feature vectors (default: the classifier's metadata).
+    #[arg(long)]
+    features_output: Option<String>,
+}
+
+pub fn run(command: EvalCommand) -> Result<()> {
+    match command {
+        EvalCommand::Is(args) => inception(args),
+        EvalCommand::Fid(args) => fid(args),
+    }
+}
+
+fn inception(args: IsArgs) -> Result<()> {
+    let (classifier, preprocess) = load_classifier(&args.classifier)?;
+    let output = match args
+        .logits_output
+        .as_deref()
+        .or(classifier.metadata("gan.logits_output"))
+    {
+        Some(name) => classifier.output_index(name)?,
+        None => 0,
+    };
+    let pictures = load_samples(&args.samples)?;
+    let n = pictures.len();
+    if n < 10 * args.splits {
+        bail!(
+            "{n} images are too few for {} splits: the Inception Score needs at least 10 per split ({}); add images or lower --splits",
+            args.splits,
+            10 * args.splits
+        );
+    }
+    let mut warnings = Vec::new();
+    if n < SMALL_SAMPLE {
+        warnings.push(format!(
+            "{n} images: the Inception Score is biased low at small N (the reference uses 50,000; at least {SMALL_SAMPLE} recommended)"
+        ));
+    }
+    let started = Instant::now();
+    let outputs = classify(
+        &classifier,
+        &pictures,
+        &preprocess,
+        &[output],
+        "classifying",
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let k = outputs.widths[0];
+    if k < 2 {
+        bail!(
+            "output `{}` of {} gives {k} value per image: the Inception Score needs class scores (2 or more); choose another with --logits-output",
+            classifier.output_names()[output],
+            args.classifier.classifier.display()
+        );
+    }
+    let order = shuffle_order(n);
+    let logits: Vec<f32> = order
+        .iter()
+        .flat_map(|&i| outputs.values[0][i * k..(i + 1) * k].iter().copied())
+        .collect();
+    let probs = gan_eval::probabilities(&logits, k);
+    let score = gan_eval::inception_score(&probs, k, args.splits)?;
+    if let Some(dir) = &args.classifier.save_outputs {
+        save(dir, "logits.npy", n, k, &logits)?;
+    }
+    let images_per_second = n as f64 / seconds;
+    if args.classifier.json {
+        println!(
+            "{}",
+            json!({
+                "metric": "inception_score",
+                "mean": score.mean,
+                "std": score.std,
+                "per_split": score.per_split,
+                "n": n,
+                "splits": args.splits,
+                "classes": k,
+                "output": classifier.output_names()[output],
+                "classifier": args.classifier.classifier,
+                "images_per_second": images_per_second,
+                "warnings": warnings,
+            })
+        );
+    } else {
+        warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+        println!(
+            "Inception Score {:.4} ± {:.4} ({n} images, {} splits, {k} classes; {images_per_second:.0} images/s)",
+            score.mean, score.std, args.splits
+        );
+    }
+    Ok(())
+}
+
+fn fid(args: FidArgs) -> Result<()> {
+    let (classifier, preprocess) = load_classifier(&args.classifier)?;
+    let Some(name) = args
+        .features_output
+        .as_deref()
+        .or(classifier.metadata("gan.features_output"))
+    else {
+        bail!(
+            "{} does not say which output holds its features: name it with --features-output (outputs: {})",
+            args.classifier.classifier.display(),
+            classifier.output_names().join(", ")
+        );
+    };
+    let output = classifier.output_index(name)?;
+    let real = pictures::from_source(&args.real)?;
+    let generated = load_samples(&args.samples)?;
+    let started = Instant::now();
+    let real_features = classify(&classifier, &real, &preprocess, &[output], "real images")?;
+    let fake_features = classify(&classifier, &generated, &preprocess, &[output], "samples")?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stats = |o: &gan_eval::ClassifierOutputs, what: &str| {
+        FeatureStats::from_rows(&o.values[0], o.widths[0])
+            .with_context(|| format!("cannot summarise the {what} features"))
+    };
+    let (real_stats, fake_stats) = (
+        stats(&real_features, "real")?,
+        stats(&fake_features, "generated")?,
+    );
+    let distance = frechet_distance(&real_stats, &fake_stats)?;
+    if let Some(dir) = &args.classifier.save_outputs {
+        for (file, o) in [
+            ("real_features.npy", &real_features),
+            ("generated_features.npy", &fake_features),
+        ] {
+            save(
+                dir,
+                file,
+                o.values[0].len() / o.widths[0],
+                o.widths[0],
+                &o.values[0],
+            )?;
+        }
+    }
+    let images_per_second = (real.len() + generated.len()) as f64 / seconds;
+    if args.classifier.json {
+        println!(
+            "{}",
+            json!({
+                "metric": "fid",
+                "fid": distance.value,
+                "n_real": real.len(),
+                "n_generated": generated.len(),
+                "features": real_stats.dim(),
+                "output": name,
+                "classifier": args.classifier.classifier,
+                "images_per_second": images_per_second,
+                "warnings": distance.warnings,
+            })
+        );
+    } else {
+        distance
+            .warnings
+            .iter()
+            .for_each(|w| eprintln!("warning: {w}"));
+        println!(
+            "FID {:.4} ({} real, {} generated images, {} features; {images_per_second:.0} images/s)",
+            distance.value,
+            real.len(),
+            generated.len(),
+            real_stats.dim()
+        );
+    }
+    Ok(())
+}
+
+fn load_classifier(args: &ClassifierArgs) -> Result<(Classifier, Preprocess)> {
+    let classifier = Classifier::load(&args.classifier, args.batch_size)?;
+    let normalize: Normalize = match args
+        .normalize
+        .as_deref()
+        .or(classifier.metadata("gan.normalize"))
+    {
+        Some(name) => name.parse().map_err(anyhow::Error::msg)?,
+        None => bail!(
+            "{} does not say how its input is scaled: give --normalize minus1_1, zero_1 or imagenet (torchvision's Inception v3: imagenet)",
+            args.classifier.display()
+        ),
+    };
+    let [channels, height, width] = classifier.input_shape();
+    Ok((
+        classifier,
+        Preprocess {
+            channels,
+            height,
+            width,
+            normalize,
+        },
+    ))
+}
+
+fn load_samples(args: &SampleArgs) -> Result<Vec<Picture>> {
+    match (&args.generator, &args.images) {
+        (Some(path), _) => {
+            let n = args.n.unwrap_or(0);
+            if n == 0 {
+                bail!("--n must be at least 1");
+            }
+            let generator = Generator::load(path, &LoadOptions::default())?;
+            let bar = progress(n as u64, "generating");
+            let pictures =
+                pictures::from_generator(&generator, n, args.seed, 64, &mut |k| bar.inc(k as u64))?;
+            bar.finish_and_clear();
+            Ok(pictures)
+        }
+        (None, Some(source)) => Ok(pictures::from_source(source)?),
+        (None, None) => bail!("give --generator G.onnx --n N or --images DIR"),
+    }
+}
+
+fn classify(
+    classifier: &Classifier,
+    pictures: &[Picture],
+    preprocess: &Preprocess,
+    outputs: &[usize],
+    what: &str,
+) -> Result<gan_eval::ClassifierOutputs> {
+    let bar = progress(pictures.len() as u64, what);
+    let result = classifier.run(pictures, preprocess, outputs, &mut |k| bar.inc(k as u64))?;
+    bar.finish_and_clear();
+    Ok(result)
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            .expect("template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn save(dir: &Path, file: &str, rows: usize, cols: usize, values: &[f32]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::npy::write_f32_matrix(&dir.join(file), rows, cols, values)
+}

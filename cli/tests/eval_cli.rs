@@ -1,0 +1,399 @@
+//! `gan eval is` / `gan eval fid` as a user runs them: known answers with classifiers whose
+//! weights are set by hand, agreement with NumPy/SciPy, and bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{gan, path, text};
+use gan_models::ArchConfig;
+use gan_models::weights::{Tensor, Weights, to_safetensors};
+
+const SIZE: usize = 16;
+
+fn classifier_arch() -> ArchConfig {
+    ArchConfig::Classifier {
+        image_size: SIZE,
+        channels: 3,
+        classes: 2,
+    }
+}
+
+/// Train a 16 px disc-or-square classifier for one epoch, let `edit` change its tensors, and
+/// export it; returns the ONNX file.
+fn classifier(dir: &Path, edit: impl Fn(&str, &mut Tensor)) -> PathBuf {
+    let run = dir.join("classifier-run");
+    let out = gan(&[
+        "train",
+        "--model",
+        "classifier",
+        "--data",
+        "shapes",
+        "--image-size",
+        "16",
+        "--channels",
+        "3",
+        "--epochs",
+        "1",
+        "--out",
+        path(&run),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ck = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let file = ck.join("classifier.safetensors");
+    let mut weights = Weights::read(&file).unwrap();
+    let tensors: Vec<(String, Tensor)> = classifier_arch()
+        .classifier()
+        .unwrap()
+        .params()
+        .into_iter()
+        .map(|p| {
+            let mut t = weights.take(&p.name, &p.spec.shape).unwrap();
+            edit(&p.name, &mut t);
+            (p.name, t)
+        })
+        .collect();
+    std::fs::write(&file, to_safetensors(&tensors, weights.metadata.clone())).unwrap();
+    let onnx = dir.join("onnx");
+    let out = gan(&["export", "--run", path(&run), "--out", path(&onnx)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    onnx.join("classifier.onnx")
+}
+
+/// `n` 12×12 RGB pictures whose pixels `pixel(i, k)` gives (image i, byte k).
+fn write_pictures(dir: &Path, n: usize, pixel: impl Fn(usize, usize) -> u8) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let bytes: Vec<u8> = (0..12 * 12 * 3).map(|k| pixel(i, k)).collect();
+        image::RgbImage::from_raw(12, 12, bytes)
+            .unwrap()
+            .save(dir.join(format!("{i:04}.png")))
+            .unwrap();
+    }
+    path(dir).to_string()
+}
+
+fn noise(seed: u64) -> impl Fn(usize, usize) -> u8 {
+    move |i, k| {
+        let mut z = seed
+            .wrapping_add(i as u64 * 1_000_003 + k as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z ^= z >> 29;
+        (z.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 56) as u8
+    }
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = gan(args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("--json prints one object")
+}
+
+fn error_of(args: &[&str]) -> String {
+    let out = gan(args);
+    assert!(
+        !out.status.success(),
+        "expected failure: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
+}
+
+#[test]
+fn a_uniform_classifier_scores_one_and_small_n_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    // A zero last layer: every logit 0, every prediction uniform.
+    let onnx = classifier(dir.path(), |name, t| {
+        if name.starts_with("layers.7.") {
+            t.values.fill(0.0);
+        }
+    });
+    let images = write_pictures(&dir.path().join("images"), 100, noise(1));
+    let report = json_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&onnx),
+        "--images",
+        &images,
+        "--json",
+    ]);
+    assert!(
+        (report["mean"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{report}"
+    );
+    assert_eq!(report["n"], 100);
+    assert_eq!(report["classes"], 2);
+    assert!(
+        report["warnings"][0].as_str().unwrap().contains("biased"),
+        "{report}"
+    );
+}
+
+#[test]
+fn one_hot_predictions_spread_evenly_over_two_classes_score_two() {
+    let dir = tempfile::tempdir().unwrap();
+    // Hand-set weights: feature 0 is the (ReLU'd) mean brightness; white images get logits
+    // (≥ 500, ≤ 0), black ones (0, 500): one-hot in f64.
+    let onnx = classifier(dir.path(), |name, t| {
+        t.values.fill(0.0);
+        match name {
+            "layers.0.weight" => t.values[..48].fill(1.0 / 48.0),
+            "layers.2.weight" => t.values[..16].fill(1.0 / 16.0),
+            "layers.5.weight" => t.values[..16].fill(1.0 / 16.0),
+            "layers.7.weight" => {
+                t.values[0] = 1000.0;
+                t.values[128] = -1000.0;
+            }
+            "layers.7.bias" => t.values[1] = 500.0,
+            _ => {}
+        }
+    });
+    let images = write_pictures(&dir.path().join("images"), 100, |i, _| {
+        if i % 2 == 0 { 255 } else { 0 }
+    });
+    let report = json_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&onnx),
+        "--images",
+        &images,
+        "--splits",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        (report["mean"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+        "{report}"
+    );
+}
+
+#[test]
+fn scores_agree_with_numpy_and_scipy_and_a_set_is_zero_from_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = classifier(dir.path(), |_, _| {});
+    let real = write_pictures(&dir.path().join("real"), 300, noise(2));
+    // Darker, differently seeded pictures: a non-trivial distance.
+    let dark = noise(3);
+    let fake = write_pictures(&dir.path().join("fake"), 300, move |i, k| dark(i, k) / 2);
+    let outputs = dir.path().join("outputs");
+    let is_report = json_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&onnx),
+        "--images",
+        &fake,
+        "--splits",
+        "3",
+        "--save-outputs",
+        path(&outputs),
+        "--json",
+    ]);
+    let fid_report = json_of(&[
+        "eval",
+        "fid",
+        "--classifier",
+        path(&onnx),
+        "--real",
+        &real,
+        "--images",
+        &fake,
+        "--save-outputs",
+        path(&outputs),
+        "--json",
+    ]);
+    assert_eq!(fid_report["features"], gan_models::CLASSIFIER_FEATURES);
+    assert!(fid_report["fid"].as_f64().unwrap() > 1e-3, "{fid_report}");
+    let reports = [("is", &is_report), ("fid", &fid_report)];
+    for (kind, report) in reports {
+        let file = outputs.join(format!("{kind}.json"));
+        std::fs::write(&file, report.to_string()).unwrap();
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/python/check_scores.py"
+    );
+    let o = |f: &str| outputs.join(f).to_str().unwrap().to_string();
+    for args in [
+        vec!["is".into(), o("logits.npy"), "3".into(), o("is.json")],
+        vec![
+            "fid".into(),
+            o("real_features.npy"),
+            o("generated_features.npy"),
+            o("fid.json"),
+        ],
+    ] {
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .args(&args)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+
+    let itself = json_of(&[
+        "eval",
+        "fid",
+        "--classifier",
+        path(&onnx),
+        "--real",
+        &real,
+        "--images",
+        &real,
+        "--json",
+    ]);
+    assert!(itself["fid"].as_f64().unwrap().abs() < 1e-6, "{itself}");
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = classifier(dir.path(), |_, _| {});
+    let onnx = path(&onnx);
+    let images = write_pictures(&dir.path().join("images"), 30, noise(4));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"not a model at all").unwrap();
+
+    let err = error_of(&["eval", "is", "--classifier", onnx, "--images", path(&empty)]);
+    assert!(
+        err.contains("no images found") && err.contains("empty"),
+        "{err}"
+    );
+    let err = error_of(&["eval", "is", "--classifier", onnx, "--images", &images]);
+    assert!(err.contains("30 images are too few for 10 splits"), "{err}");
+    let err = error_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        onnx,
+        "--images",
+        &images,
+        "--splits",
+        "2",
+        "--logits-output",
+        "probs",
+    ]);
+    assert!(
+        err.contains("no output `probs`") && err.contains("logits, features"),
+        "{err}"
+    );
+    let err = error_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&garbage),
+        "--images",
+        &images,
+    ]);
+    assert!(err.contains("garbage.onnx"), "{err}");
+    let err = error_of(&[
+        "eval",
+        "fid",
+        "--classifier",
+        onnx,
+        "--real",
+        path(&empty),
+        "--images",
+        &images,
+    ]);
+    assert!(err.contains("no images found"), "{err}");
+
+    // A discriminator is no classifier: one value per image.
+    let run = dir.path().join("gan");
+    let out = gan(&[
+        "train",
+        "--model",
+        "dcgan",
+        "--data",
+        "shapes",
+        "--image-size",
+        "16",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        path(&run),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let models = dir.path().join("gan-onnx");
+    assert!(
+        gan(&["export", "--run", path(&run), "--out", path(&models)])
+            .status
+            .success()
+    );
+    let d = models.join("discriminator.onnx");
+    let err = error_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&d),
+        "--images",
+        &images,
+        "--splits",
+        "2",
+        "--normalize",
+        "minus1_1",
+    ]);
+    assert!(
+        err.contains("output `logit`") && err.contains("class"),
+        "{err}"
+    );
+    let err = error_of(&[
+        "eval",
+        "fid",
+        "--classifier",
+        path(&d),
+        "--real",
+        &images,
+        "--images",
+        &images,
+        "--normalize",
+        "minus1_1",
+    ]);
+    assert!(err.contains("--features-output"), "{err}");
+    let err = error_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&d),
+        "--images",
+        &images,
+        "--splits",
+        "2",
+    ]);
+    assert!(err.contains("--normalize"), "{err}");
+    // A generator's input is no image batch.
+    let g = models.join("generator.onnx");
+    let err = error_of(&[
+        "eval",
+        "is",
+        "--classifier",
+        path(&g),
+        "--images",
+        &images,
+        "--normalize",
+        "zero_1",
+    ]);
+    assert!(err.contains("[N, C, H, W]"), "{err}");
+}

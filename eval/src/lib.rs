@@ -1,0 +1,54 @@
+//! Scores for generators, computed the way the reference implementations (the original
+//! TensorFlow code, torch-fidelity, pytorch-fid) compute them, with any ONNX classifier.
+//!
+//! [`Classifier`] runs an ONNX image classifier with tract (the project's own digit classifier,
+//! or an Inception v3 the user supplies) and finds its input size, outputs and normalisation.
+//! [`pictures`] loads the images to score (an image folder, MNIST IDX files, or samples drawn
+//! from an ONNX generator through `gan-runtime`) and turns them into the classifier's input:
+//! channels matched, bilinear resize, normalisation. [`inception`] computes the Inception Score
+//! from class probabilities (f64 softmax, fixed-seed shuffle, splits); [`frechet`] computes the
+//! Fréchet distance between feature statistics through symmetric eigendecompositions.
+//!
+//! It never sees candle: everything here works on exported files.
+
+mod classifier;
+pub mod frechet;
+pub mod inception;
+pub mod pictures;
+
+use std::path::PathBuf;
+
+pub use classifier::{Classifier, ClassifierOutputs};
+pub use frechet::{FeatureStats, FrechetDistance, frechet_distance};
+pub use inception::{InceptionScore, inception_score, probabilities};
+pub use pictures::{Normalize, Picture, Preprocess};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Runtime(#[from] gan_runtime::RuntimeError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<gan_models::FileError> for EvalError {
+    fn from(e: gan_models::FileError) -> Self {
+        EvalError::File {
+            path: e.path,
+            reason: e.reason,
+        }
+    }
+}
+
+impl EvalError {
+    fn file(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        EvalError::File {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type Result<T, E = EvalError> = std::result::Result<T, E>;

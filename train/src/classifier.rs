@@ -1,0 +1,227 @@
+//! Supervised training of the classifier that `gan eval` scores samples with: cross-entropy,
+//! Adam, a held-out validation split, and one checkpoint at the end (same run-folder layout as a
+//! GAN run, with `classifier.safetensors` instead of the two GAN files).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{D, Device, Tensor};
+use gan_models::ArchConfig;
+use gan_models::run_layout::{self, CLASSIFIER_FILE, CONFIG_FILE, METRICS_FILE, STATE_FILE};
+use serde::{Deserialize, Serialize};
+
+use crate::adam::Adam;
+use crate::data::{self, DataSource, LabelledDataset};
+use crate::error::{Result, TrainError};
+use crate::net::{Net, batch_tensor};
+use crate::rng::{SeededRng, Stream};
+
+/// A classifier run's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierConfig {
+    /// Always [`ArchConfig::Classifier`]; its `classes` comes from the data.
+    pub model: ArchConfig,
+    /// `mnist:DIR` or `shapes`.
+    pub data: String,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub epochs: u64,
+    pub lr: f64,
+    /// Fraction of the samples held out for validation.
+    pub validation_fraction: f64,
+}
+
+impl ClassifierConfig {
+    /// Defaults for a classifier of `image_size` × `image_size` × `channels` on `data`.
+    pub fn new(image_size: usize, channels: usize, data: impl Into<String>) -> Self {
+        ClassifierConfig {
+            model: ArchConfig::Classifier {
+                image_size,
+                channels,
+                classes: 10,
+            },
+            data: data.into(),
+            seed: 0,
+            batch_size: 64,
+            epochs: 10,
+            lr: 1e-3,
+            validation_fraction: 0.1,
+        }
+    }
+}
+
+/// What a finished classifier run reports.
+#[derive(Debug, Clone)]
+pub struct ClassifierSummary {
+    pub train_samples: usize,
+    pub validation_samples: usize,
+    pub classes: usize,
+    /// Accuracy on the held-out split after the last epoch.
+    pub validation_accuracy: f64,
+    pub train_loss: f64,
+    pub seconds: f64,
+    pub checkpoint: PathBuf,
+}
+
+/// Train a classifier into the new run folder `run_dir`.
+pub fn train_classifier(
+    mut config: ClassifierConfig,
+    run_dir: &Path,
+    progress: bool,
+) -> Result<ClassifierSummary> {
+    let ArchConfig::Classifier {
+        image_size,
+        channels,
+        ..
+    } = config.model
+    else {
+        return Err(TrainError::InvalidConfig(
+            "train_classifier needs the classifier architecture".into(),
+        ));
+    };
+    if !(0.0..1.0).contains(&config.validation_fraction) || config.batch_size == 0 {
+        return Err(TrainError::InvalidConfig(
+            "--validation must be in [0, 1) and --batch-size at least 1".into(),
+        ));
+    }
+    if run_dir.join(CONFIG_FILE).exists() {
+        return Err(TrainError::bad_file(
+            run_dir,
+            "already holds a run (config.json); choose another --out",
+        ));
+    }
+    let source: DataSource = config.data.parse().expect("parsing cannot fail");
+    let shape = [channels, image_size, image_size];
+    let labelled = data::load_labelled(&source, &shape, config.seed)?;
+    config.model = ArchConfig::Classifier {
+        image_size,
+        channels,
+        classes: labelled.classes,
+    };
+    let (train, validation) = split(&labelled, config.validation_fraction, config.seed);
+    if train.len() < config.batch_size || validation.is_empty() {
+        return Err(TrainError::InvalidConfig(format!(
+            "{} has {} samples: too few for batches of {} and a validation split",
+            config.data,
+            labelled.labels.len(),
+            config.batch_size
+        )));
+    }
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    let json = serde_json::to_vec_pretty(&config).expect("config serialises");
+    crate::atomic::write_atomic(&run_dir.join(CONFIG_FILE), &json)?;
+
+    let device = Device::Cpu;
+    let mut init = SeededRng::new(config.seed, Stream::Init);
+    let net = Net::init(config.model.classifier()?, &mut init, &device)?;
+    let mut adam = Adam::new(&net, config.lr, 0.9, 0.999)?;
+    let steps_per_epoch = train.len() / config.batch_size;
+    let bar = crate::progress_bar(progress, config.epochs * steps_per_epoch as u64);
+    let metrics_path = run_dir.join(METRICS_FILE);
+    let mut metrics = String::from("epoch,step,train_loss,validation_accuracy\n");
+    let started = Instant::now();
+    let (mut step, mut train_loss, mut accuracy) = (0u64, f64::NAN, 0.0);
+    for epoch in 0..config.epochs {
+        let order = SeededRng::new(config.seed, Stream::Shuffle(epoch)).permutation(train.len());
+        let mut loss_sum = 0.0;
+        for chunk in order.chunks_exact(config.batch_size) {
+            let indices: Vec<usize> = chunk.iter().map(|&k| train[k]).collect();
+            let (x, y) = batch(&labelled, &indices, &device)?;
+            let loss = candle_nn::loss::cross_entropy(&net.forward(&x, true)?, &y)?;
+            let value = loss.to_scalar::<f32>()? as f64;
+            if !value.is_finite() {
+                return Err(TrainError::NonFiniteLoss {
+                    step: step + 1,
+                    loss_d: value as f32,
+                    loss_g: f32::NAN,
+                    checkpoint: String::new(),
+                });
+            }
+            adam.step(&net, &loss.backward()?)?;
+            loss_sum += value;
+            step += 1;
+            bar.inc(1);
+        }
+        train_loss = loss_sum / steps_per_epoch as f64;
+        accuracy = evaluate(&net, &labelled, &validation, &device)?;
+        bar.set_message(format!(
+            "epoch {} loss {train_loss:.4} validation accuracy {:.2}%",
+            epoch + 1,
+            100.0 * accuracy
+        ));
+        metrics.push_str(&format!(
+            "{},{step},{train_loss:.6},{accuracy:.6}\n",
+            epoch + 1
+        ));
+        crate::atomic::write_atomic(&metrics_path, metrics.as_bytes())?;
+    }
+    bar.finish();
+    let checkpoint = save(run_dir, &net, &config, step, accuracy)?;
+    Ok(ClassifierSummary {
+        train_samples: train.len(),
+        validation_samples: validation.len(),
+        classes: labelled.classes,
+        validation_accuracy: accuracy,
+        train_loss,
+        seconds: started.elapsed().as_secs_f64(),
+        checkpoint,
+    })
+}
+
+/// Indices of the training and validation samples: a seeded shuffle, the last `fraction` held out.
+fn split(data: &LabelledDataset, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let n = data.labels.len();
+    let mut order = SeededRng::new(seed, Stream::ValidationSplit).permutation(n);
+    let held_out = ((n as f64 * fraction).round() as usize).min(n);
+    let validation = order.split_off(n - held_out);
+    (order, validation)
+}
+
+fn batch(data: &LabelledDataset, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
+    let values: Vec<f32> = indices
+        .iter()
+        .flat_map(|&k| data.data.sample(k).iter().copied())
+        .collect();
+    let x = batch_tensor(values, indices.len(), &data.data.shape, device)?;
+    let labels: Vec<u32> = indices.iter().map(|&k| data.labels[k] as u32).collect();
+    Ok((x, Tensor::from_vec(labels, indices.len(), device)?))
+}
+
+/// Fraction of `indices` whose arg-max logit (eval mode) is the label.
+fn evaluate(net: &Net, data: &LabelledDataset, indices: &[usize], device: &Device) -> Result<f64> {
+    let mut correct = 0usize;
+    for chunk in indices.chunks(500) {
+        let (x, y) = batch(data, chunk, device)?;
+        let predicted = net.forward(&x, false)?.argmax(D::Minus1)?;
+        correct += predicted
+            .eq(&y)?
+            .to_dtype(candle_core::DType::U32)?
+            .sum_all()?
+            .to_scalar::<u32>()? as usize;
+    }
+    Ok(correct as f64 / indices.len() as f64)
+}
+
+fn save(
+    run_dir: &Path,
+    net: &Net,
+    config: &ClassifierConfig,
+    step: u64,
+    accuracy: f64,
+) -> Result<PathBuf> {
+    let final_dir = run_layout::checkpoint_dir(run_dir, step);
+    let tmp_dir = final_dir.with_file_name(format!(".partial-step_{step:06}"));
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| TrainError::io(&tmp_dir, e))?;
+    let metadata = HashMap::from([
+        ("gan.arch".to_string(), config.model.name().to_string()),
+        ("gan.step".to_string(), step.to_string()),
+        ("gan.validation_accuracy".to_string(), format!("{accuracy}")),
+    ]);
+    net.save(&tmp_dir.join(CLASSIFIER_FILE), metadata)?;
+    let state = serde_json::json!({ "step": step, "validation_accuracy": accuracy });
+    std::fs::write(tmp_dir.join(STATE_FILE), state.to_string())
+        .map_err(|e| TrainError::io(&tmp_dir, e))?;
+    std::fs::rename(&tmp_dir, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
+    Ok(final_dir)
+}
