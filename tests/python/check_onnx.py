@@ -2,7 +2,8 @@
 onnxruntime's outputs against candle's (written by the Rust test). Usage: check_onnx.py MANIFEST.
 
 The manifest lists cases: {"model", "input", "sample_shape", "output_shape", "batch",
-"input_file", "expected", "tolerance"}; files hold little-endian float32. Prints 'N passed, M failed' and exits 1 on any
+"input_file", "expected", "tolerance", optional "output": the output compared (default image or
+logit)}; files hold little-endian float32. Prints 'N passed, M failed' and exits 1 on any
 failure."""
 import json
 import os
@@ -14,6 +15,8 @@ import onnxruntime as ort
 
 REQUIRED_METADATA = ["gan.role", "gan.arch", "gan.nz", "gan.latent", "gan.range", "gan.layout",
                      "gan.train_steps", "gan.dataset"]
+CLASSIFIER_METADATA = ["gan.role", "gan.arch", "gan.classes", "gan.channels", "gan.height",
+                       "gan.width", "gan.normalize", "gan.logits_output", "gan.features_output"]
 
 
 def check_model(path):
@@ -21,10 +24,11 @@ def check_model(path):
     onnx.checker.check_model(model, full_check=True)
     onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     meta = {p.key: p.value for p in model.metadata_props}
-    missing = [k for k in REQUIRED_METADATA if k not in meta]
+    required = CLASSIFIER_METADATA if meta.get("gan.role") == "classifier" else REQUIRED_METADATA
+    missing = [k for k in required if k not in meta]
     if missing:
         raise AssertionError(f"metadata lacks {missing}")
-    if meta["gan.layout"] == "NCHW":
+    if meta.get("gan.layout") == "NCHW":
         for k in ["gan.channels", "gan.height", "gan.width"]:
             if k not in meta:
                 raise AssertionError(f"metadata lacks {k}")
@@ -61,7 +65,7 @@ def main():
             outputs = dict(zip(names, session.run(None, {case["input"]: x})))
             ref = np.fromfile(os.path.join(base, case["expected"]), dtype="<f4")
             scale = max(1.0, float(np.abs(ref).max()))
-            main_output = "image" if "image" in outputs else "logit"
+            main_output = case.get("output") or ("image" if "image" in outputs else "logit")
             diff = float(np.abs(outputs[main_output].reshape(-1) - ref).max()) / scale
             if diff > case["tolerance"]:
                 raise AssertionError(f"{main_output} differs from candle by {diff:.3e}")

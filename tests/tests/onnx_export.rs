@@ -10,6 +10,7 @@ use gan_export::{Batch, ExportOptions, Role, Which, export_run};
 use gan_models::ArchConfig;
 use gan_models::run_layout::{self, GENERATOR_FILE};
 use gan_train::rng::{SeededRng, Stream};
+use gan_train::{ClassifierConfig, train_classifier};
 
 fn variants(arch: &ArchConfig) -> Vec<(String, ExportOptions)> {
     let mut out = Vec::new();
@@ -79,7 +80,7 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
             for role in [Role::Generator, Role::Discriminator] {
                 let (input, shape, output_shape) = match role {
                     Role::Generator => ("z", vec![arch.latent_dim()], arch.sample_shape()),
-                    Role::Discriminator => ("image", arch.sample_shape(), vec![1]),
+                    _ => ("image", arch.sample_shape(), vec![1]),
                 };
                 for &batch in batches {
                     let n = batch * shape.iter().product::<usize>();
@@ -104,6 +105,7 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
             }
         }
     }
+    cases.extend(classifier_cases(work.path()));
     let manifest = work.path().join("manifest.json");
     std::fs::write(&manifest, serde_json::to_vec_pretty(&cases).unwrap()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_onnx.py");
@@ -120,6 +122,55 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
         stdout.contains(&format!("{} passed, 0 failed", cases.len())),
         "{stdout}"
     );
+}
+
+/// The classifier, dynamic and fixed batch: both outputs (`logits`, and `features` against
+/// candle's network cut at the tapped layer).
+fn classifier_cases(work: &Path) -> Vec<serde_json::Value> {
+    let mut config = ClassifierConfig::new(16, 3, "shapes");
+    config.epochs = 1;
+    let run = work.join("classifier");
+    train_classifier(config, &run, false).unwrap();
+    let arch = run_layout::read_manifest(&run).unwrap().model;
+    let (_, ck) = run_layout::latest_checkpoint(&run).unwrap().unwrap();
+    let mut cases = Vec::new();
+    for (name, batch) in [("dyn", Batch::Dynamic), ("b5", Batch::Fixed(5))] {
+        let options = ExportOptions {
+            batch,
+            ..ExportOptions::default()
+        };
+        let exported =
+            export_run(&run, &run.join(name), &options, &candle_reference(&run)).unwrap();
+        assert_eq!(exported.len(), 1);
+        let x = SeededRng::new(5, Stream::FixedNoise).normal(5 * 3 * 16 * 16, 0.0, 0.7);
+        for (output, stop, width) in [
+            ("logits", None, 2),
+            (
+                "features",
+                arch.features_layer(),
+                gan_models::CLASSIFIER_FEATURES,
+            ),
+        ] {
+            let expected =
+                gan_cli::reference::candle_forward(&run, Role::Classifier, stop, &ck, &x, 5)
+                    .unwrap();
+            let stem = format!("classifier/{name}_{output}");
+            write_f32(&work.join(format!("{stem}.in")), &x);
+            write_f32(&work.join(format!("{stem}.ref")), &expected);
+            cases.push(serde_json::json!({
+                "model": format!("classifier/{name}/classifier.onnx"),
+                "input": "image",
+                "sample_shape": [3, 16, 16],
+                "output_shape": [width],
+                "output": output,
+                "batch": 5,
+                "input_file": format!("{stem}.in"),
+                "expected": format!("{stem}.ref"),
+                "tolerance": 1e-4,
+            }));
+        }
+    }
+    cases
 }
 
 fn decode(path: &Path) -> ModelProto {
