@@ -13,6 +13,7 @@ pub mod classifier;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod kernels;
 pub mod loss;
 pub mod metrics;
 pub mod net;

@@ -8,6 +8,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use gan_models::{Activation, Init, Layer, Network, ParamRole};
 
 use crate::error::Result;
+use crate::kernels::{self, Kernels};
 use crate::rng::SeededRng;
 use crate::tensor_file::{self, TensorFile};
 
@@ -23,12 +24,14 @@ pub struct Net {
     pub desc: Network,
     /// Per layer, its parameters in [`Layer::params`] order.
     layers: Vec<Vec<Param>>,
+    /// Which implementation convolutions, BatchNorm and activations run on.
+    pub kernels: Kernels,
 }
 
 impl Net {
     /// Fresh parameters drawn from each parameter's [`Init`].
     pub fn init(desc: Network, rng: &mut SeededRng, device: &Device) -> Result<Self> {
-        Self::build(desc, |entry| {
+        Self::build(desc, device, |entry| {
             let n = entry.spec.shape.iter().product();
             let values = match entry.spec.init {
                 Init::Normal { mean, std } => rng.normal(n, mean, std),
@@ -45,11 +48,14 @@ impl Net {
     /// Parameters read from a safetensors file; every tensor must be there with its shape.
     pub fn load(desc: Network, path: &Path, device: &Device) -> Result<Self> {
         let mut file = TensorFile::read(path, device)?;
-        Self::build(desc, |entry| file.take(&entry.name, &entry.spec.shape))
+        Self::build(desc, device, |entry| {
+            file.take(&entry.name, &entry.spec.shape)
+        })
     }
 
     fn build(
         desc: Network,
+        device: &Device,
         mut make: impl FnMut(&gan_models::ParamEntry) -> Result<Tensor>,
     ) -> Result<Self> {
         let mut layers: Vec<Vec<Param>> = desc.layers.iter().map(|_| Vec::new()).collect();
@@ -61,7 +67,11 @@ impl Net {
                 var,
             });
         }
-        Ok(Net { desc, layers })
+        Ok(Net {
+            desc,
+            layers,
+            kernels: Kernels::default_for(device),
+        })
     }
 
     pub fn params(&self) -> impl Iterator<Item = &Param> {
@@ -90,15 +100,54 @@ impl Net {
     /// Forward pass over a batch. `train` selects batch statistics in BatchNorm (and updates the
     /// running statistics); otherwise the running statistics are used, as an exported graph does.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let fast = self.kernels == Kernels::Fast;
         let mut x = x.clone();
-        for (layer, params) in self.desc.layers.iter().zip(&self.layers) {
-            x = forward_layer(layer, params, &x, train)?;
+        let mut i = 0;
+        while i < self.desc.layers.len() {
+            let (layer, params) = (&self.desc.layers[i], &self.layers[i]);
+            // Training-mode BatchNorm and the activation after it run as one fused kernel.
+            let fused_slope = match (layer, self.desc.layers.get(i + 1)) {
+                (Layer::BatchNorm2d { .. }, Some(Layer::Activation(a))) if fast && train => {
+                    rectifier_slope(*a)
+                }
+                _ => None,
+            };
+            x = match (layer, fused_slope) {
+                (
+                    &Layer::BatchNorm2d {
+                        eps,
+                        momentum,
+                        channels,
+                    },
+                    Some(slope),
+                ) => {
+                    i += 1;
+                    fast_batch_norm(params, &x, channels, eps, momentum, slope)?
+                }
+                _ => forward_layer(layer, params, &x, train, fast)?,
+            };
+            i += 1;
         }
         Ok(x)
     }
 }
 
-fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, train: bool) -> Result<Tensor> {
+/// The negative-side slope of ReLU (0) and LeakyReLU; `None` for other activations.
+fn rectifier_slope(activation: Activation) -> Option<f32> {
+    match activation {
+        Activation::Relu => Some(0.0),
+        Activation::LeakyRelu { slope } => Some(slope as f32),
+        Activation::Tanh | Activation::Sigmoid => None,
+    }
+}
+
+fn forward_layer(
+    layer: &Layer,
+    params: &[Param],
+    x: &Tensor,
+    train: bool,
+    fast: bool,
+) -> Result<Tensor> {
     let bias = |y: Tensor, broadcast: &[usize]| -> Result<Tensor> {
         match params.get(1) {
             Some(b) => Ok(y.broadcast_add(&b.var.as_tensor().reshape(broadcast)?)?),
@@ -113,25 +162,36 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, train: bool) -> Re
             stride,
             padding,
             ..
-        } => bias(
-            x.conv2d(weight(), padding, stride, 1, 1)?,
-            &[1, out_channels, 1, 1],
-        )?,
+        } => {
+            let y = if fast {
+                kernels::conv2d(x, weight(), stride, padding)?
+            } else {
+                x.conv2d(weight(), padding, stride, 1, 1)?
+            };
+            bias(y, &[1, out_channels, 1, 1])?
+        }
         Layer::ConvTranspose2d {
             out_channels,
             stride,
             padding,
             ..
-        } => bias(
-            x.conv_transpose2d(weight(), padding, 0, stride, 1)?,
-            &[1, out_channels, 1, 1],
-        )?,
+        } => {
+            let y = if fast {
+                kernels::conv_transpose2d(x, weight(), stride, padding)?
+            } else {
+                x.conv_transpose2d(weight(), padding, 0, stride, 1)?
+            };
+            bias(y, &[1, out_channels, 1, 1])?
+        }
         Layer::BatchNorm2d {
             channels,
             eps,
             momentum,
         } => batch_norm(params, x, channels, eps, momentum, train)?,
-        Layer::Activation(activation) => activate(activation, x)?,
+        Layer::Activation(activation) => match rectifier_slope(activation) {
+            Some(slope) if fast => kernels::activate(x, slope)?,
+            _ => activate(activation, x)?,
+        },
         Layer::Reshape { ref shape } => {
             let dims: Vec<usize> = std::iter::once(x.dim(0)?)
                 .chain(shape.iter().copied())
@@ -139,6 +199,35 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, train: bool) -> Re
             x.reshape(dims)?
         }
     })
+}
+
+/// Training-mode BatchNorm + rectifier through the fused kernel; updates the running statistics
+/// as [`batch_norm`] does.
+fn fast_batch_norm(
+    params: &[Param],
+    x: &Tensor,
+    channels: usize,
+    eps: f64,
+    momentum: f64,
+    slope: f32,
+) -> Result<Tensor> {
+    let [scale, shift, running_mean, running_var] = params else {
+        unreachable!("BatchNorm2d always has four parameters")
+    };
+    let (y, stats) =
+        kernels::batch_norm_act(x, scale.var.as_tensor(), shift.var.as_tensor(), eps, slope)?;
+    let count = (x.elem_count() / channels) as f64;
+    let unbiased = count / (count - 1.0).max(1.0);
+    let device = x.device();
+    let mean = Tensor::from_vec(stats.mean, channels, device)?;
+    let var = (Tensor::from_vec(stats.var, channels, device)? * unbiased)?;
+    running_mean
+        .var
+        .set(&((running_mean.var.as_tensor() * (1.0 - momentum))? + (mean * momentum)?)?)?;
+    running_var
+        .var
+        .set(&((running_var.var.as_tensor() * (1.0 - momentum))? + (var * momentum)?)?)?;
+    Ok(y)
 }
 
 fn activate(activation: Activation, x: &Tensor) -> candle_core::Result<Tensor> {

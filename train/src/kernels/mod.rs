@@ -1,0 +1,78 @@
+//! Fast CPU training kernels for the layers a GAN spends its time in: Conv2d and ConvTranspose2d
+//! (forward, input and weight gradients) as im2col + `gemm` with reused buffers, and training-mode
+//! BatchNorm fused with the ReLU/LeakyReLU after it. They are candle custom ops ([`ops`]), so
+//! autograd, the optimiser and checkpoints are unchanged; [`Kernels`] picks them or candle's own
+//! ops (for comparison: `GAN_KERNELS=candle`).
+
+mod conv;
+mod gemm;
+mod norm;
+mod ops;
+mod scratch;
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{Device, Result, Tensor};
+
+pub use conv::Geometry;
+pub use norm::BatchStats;
+
+/// Which implementation the layers run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// This module's kernels (CPU only).
+    Fast,
+    /// candle's built-in ops.
+    Candle,
+}
+
+impl Kernels {
+    /// The fast kernels on the CPU unless `GAN_KERNELS=candle`; candle's ops elsewhere.
+    pub fn default_for(device: &Device) -> Self {
+        let asked_for_candle = std::env::var("GAN_KERNELS").is_ok_and(|v| v == "candle");
+        if device.is_cpu() && !asked_for_candle {
+            Kernels::Fast
+        } else {
+            Kernels::Candle
+        }
+    }
+}
+
+/// `conv2d(x, w)`, `w` `[out, in, k, k]`, no bias.
+pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, ops::Conv2d { stride, pad })
+}
+
+/// `conv_transpose2d(x, w)`, `w` `[in, out, k, k]`, no bias or output padding.
+pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, ops::ConvTranspose2d { stride, pad })
+}
+
+/// Training-mode BatchNorm of `x` `[N, C, ...]` then `z > 0 ? z : slope·z`; also returns the
+/// batch statistics.
+pub fn batch_norm_act(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+    slope: f32,
+) -> Result<(Tensor, BatchStats)> {
+    let stats = Arc::new(Mutex::new(BatchStats::default()));
+    let op = ops::BatchNormAct {
+        eps,
+        slope,
+        stats: stats.clone(),
+    };
+    let y = x
+        .contiguous()?
+        .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)?;
+    let stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok((y, stats))
+}
+
+/// `x > 0 ? x : slope·x`.
+pub fn activate(x: &Tensor, slope: f32) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(ops::Activation { slope })
+}

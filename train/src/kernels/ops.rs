@@ -1,0 +1,300 @@
+//! The kernels as candle custom ops, so autograd runs them: each op's backward computes its
+//! input gradients directly (and skips those of inputs nothing depends on, such as the data
+//! batch or a detached fake batch, which candle would otherwise compute).
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor,
+    bail,
+};
+
+use super::conv::{self, Geometry};
+use super::norm::{self, BatchStats, Dims};
+
+fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    let data = storage.as_slice::<f32>()?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("the fast kernels need contiguous tensors"),
+    }
+}
+
+/// Run `f` on the f32 values of `t` (made contiguous first).
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => f(slice(cpu, layout)?),
+        _ => bail!("the fast kernels run on the CPU only"),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> Result<Tensor> {
+    Tensor::from_vec(values, shape, &Device::Cpu)
+}
+
+fn dims4(layout: &Layout) -> Result<[usize; 4]> {
+    match layout.dims() {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        other => bail!("expected a 4-D tensor, got shape {other:?}"),
+    }
+}
+
+/// `Conv2d(x, w)` without bias; `w` is `[out, in, k, k]`.
+pub struct Conv2d {
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Conv2d {
+    fn geometry(&self, x: [usize; 4], w: [usize; 4]) -> Result<Geometry> {
+        if x[1] != w[1] || w[2] != w[3] {
+            bail!("conv2d: input {x:?} does not fit weight {w:?}");
+        }
+        Geometry::conv(x, w[0], w[2], self.stride, self.pad).ok_or_else(|| {
+            candle_core::Error::Msg(format!("conv2d: kernel larger than input {x:?}"))
+        })
+    }
+}
+
+impl CustomOp2 for Conv2d {
+    fn name(&self) -> &'static str {
+        "fast-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.geometry(dims4(xl)?, dims4(wl)?)?;
+        let mut y = vec![0f32; g.b_len()];
+        conv::forward(&g, slice(xs, xl)?, slice(ws, wl)?, &mut y);
+        Ok((CpuStorage::F32(y), Shape::from((g.n, g.cb, g.hb, g.wb))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let xd: [usize; 4] = x.dims4()?.into();
+        let wd: [usize; 4] = w.dims4()?.into();
+        let g = self.geometry(xd, wd)?;
+        with_values(dy, |dy| {
+            let dx = if x.track_op() {
+                with_values(w, |w| {
+                    let mut dx = vec![0f32; g.a_len()];
+                    conv::backward_data(&g, dy, w, &mut dx);
+                    tensor(dx, xd.to_vec()).map(Some)
+                })?
+            } else {
+                None
+            };
+            let dw = if w.track_op() {
+                with_values(x, |x| {
+                    let mut dw = vec![0f32; g.w_len()];
+                    conv::backward_filter(&g, x, dy, &mut dw);
+                    tensor(dw, wd.to_vec()).map(Some)
+                })?
+            } else {
+                None
+            };
+            Ok((dx, dw))
+        })
+    }
+}
+
+/// `ConvTranspose2d(x, w)` without bias or output padding; `w` is `[in, out, k, k]`. It is the
+/// adjoint of a convolution from its output shape to its input shape with the same weight.
+pub struct ConvTranspose2d {
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl ConvTranspose2d {
+    fn geometry(&self, x: [usize; 4], w: [usize; 4]) -> Result<Geometry> {
+        let [n, c, h, wi] = x;
+        if c != w[0] || w[2] != w[3] {
+            bail!("conv_transpose2d: input {x:?} does not fit weight {w:?}");
+        }
+        let k = w[2];
+        let out = |s: usize| ((s - 1) * self.stride + k).checked_sub(2 * self.pad);
+        let (Some(ho), Some(wo)) = (out(h), out(wi)) else {
+            bail!("conv_transpose2d: padding {} too large for {x:?}", self.pad);
+        };
+        match Geometry::conv([n, w[1], ho, wo], c, k, self.stride, self.pad) {
+            Some(g) if (g.hb, g.wb) == (h, wi) => Ok(g),
+            _ => bail!("conv_transpose2d: no output shape maps back to {x:?}"),
+        }
+    }
+}
+
+impl CustomOp2 for ConvTranspose2d {
+    fn name(&self) -> &'static str {
+        "fast-conv-transpose2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = self.geometry(dims4(xl)?, dims4(wl)?)?;
+        let mut y = vec![0f32; g.a_len()];
+        conv::backward_data(&g, slice(xs, xl)?, slice(ws, wl)?, &mut y);
+        Ok((CpuStorage::F32(y), Shape::from((g.n, g.ca, g.ha, g.wa))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let xd: [usize; 4] = x.dims4()?.into();
+        let wd: [usize; 4] = w.dims4()?.into();
+        let g = self.geometry(xd, wd)?;
+        with_values(dy, |dy| {
+            let dx = if x.track_op() {
+                with_values(w, |w| {
+                    let mut dx = vec![0f32; g.b_len()];
+                    conv::forward(&g, dy, w, &mut dx);
+                    tensor(dx, xd.to_vec()).map(Some)
+                })?
+            } else {
+                None
+            };
+            let dw = if w.track_op() {
+                with_values(x, |x| {
+                    let mut dw = vec![0f32; g.w_len()];
+                    conv::backward_filter(&g, dy, x, &mut dw);
+                    tensor(dw, wd.to_vec()).map(Some)
+                })?
+            } else {
+                None
+            };
+            Ok((dx, dw))
+        })
+    }
+}
+
+/// Training-mode BatchNorm over N, H, W followed by `z ↦ z > 0 ? z : slope·z` (ReLU: 0,
+/// LeakyReLU: its slope, none: 1), on `(x, γ, β)`. The batch statistics are shared with the
+/// caller (running averages) and kept for the backward pass.
+pub struct BatchNormAct {
+    pub eps: f64,
+    pub slope: f32,
+    pub stats: Arc<Mutex<BatchStats>>,
+}
+
+fn nchw(layout: &Layout) -> Result<Dims> {
+    let d = layout.dims();
+    if d.len() < 2 {
+        bail!("batch norm needs [N, C, ...], got {d:?}");
+    }
+    Ok(Dims {
+        n: d[0],
+        c: d[1],
+        l: d[2..].iter().product(),
+    })
+}
+
+impl CustomOp3 for BatchNormAct {
+    fn name(&self) -> &'static str {
+        "fast-batch-norm-act"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = nchw(xl)?;
+        let mut y = vec![0f32; d.n * d.c * d.l];
+        let stats = norm::forward(
+            d,
+            slice(xs, xl)?,
+            slice(gs, gl)?,
+            slice(bs, bl)?,
+            self.eps,
+            self.slope,
+            &mut y,
+        );
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+        Ok((CpuStorage::F32(y), xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, c) = (x.dim(0)?, x.dim(1)?);
+        let d = Dims {
+            n,
+            c,
+            l: x.elem_count() / (n * c).max(1),
+        };
+        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        with_values(x, |xv| {
+            with_values(y, |yv| {
+                with_values(dy, |dyv| {
+                    with_values(gamma, |gv| {
+                        let mut dx = vec![0f32; xv.len()];
+                        let (dgamma, dbeta) =
+                            norm::backward(d, xv, yv, dyv, gv, &stats, self.slope, &mut dx);
+                        Ok((
+                            Some(tensor(dx, x.dims())?),
+                            Some(tensor(dgamma, c)?),
+                            Some(tensor(dbeta, c)?),
+                        ))
+                    })
+                })
+            })
+        })
+    }
+}
+
+/// `x ↦ x > 0 ? x : slope·x` (ReLU when `slope` is 0).
+pub struct Activation {
+    pub slope: f32,
+}
+
+impl CustomOp1 for Activation {
+    fn name(&self) -> &'static str {
+        "fast-activation"
+    }
+
+    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = slice(xs, xl)?;
+        let mut y = vec![0f32; x.len()];
+        norm::activate(x, self.slope, &mut y);
+        Ok((CpuStorage::F32(y), xl.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        with_values(y, |yv| {
+            with_values(dy, |dyv| {
+                let mut dx = vec![0f32; yv.len()];
+                norm::activate_backward(yv, dyv, self.slope, &mut dx);
+                tensor(dx, y.dims()).map(Some)
+            })
+        })
+    }
+}
