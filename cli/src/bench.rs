@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gan_models::ArchConfig;
 use gan_runtime::{Backend, Generator, LoadOptions};
+use gan_train::kernels::profile;
 use gan_train::{TrainConfig, Trainer};
 
 #[derive(Subcommand)]
@@ -89,6 +90,7 @@ fn bench_train(args: TrainBench) -> Result<()> {
         config.batch_size = args.batch_size;
         let mut trainer = Trainer::create(config, &work)?;
         trainer.train_step()?;
+        profile::take();
         let mut times: Vec<f64> = (0..args.iters.max(1))
             .map(|_| {
                 let t = Instant::now();
@@ -108,8 +110,37 @@ fn bench_train(args: TrainBench) -> Result<()> {
             args.batch_size,
             gflop / (median / 1e3)
         );
+        let kernels = profile::take();
+        if !kernels.is_empty() {
+            let iters = args.iters.max(1) as f64;
+            let mut total = 0.0;
+            for (kernel, time, calls) in kernels {
+                let ms = time.as_secs_f64() * 1e3 / iters;
+                total += ms;
+                println!(
+                    "    {kernel:<20} {ms:8.1} ms/iteration ({:.0} calls)",
+                    calls as f64 / iters
+                );
+            }
+            println!(
+                "    {:<20} {:8.1} ms/iteration (mean)",
+                "everything else",
+                times.iter().sum::<f64>() / iters - total
+            );
+        }
+    }
+    if let Some(peak) = peak_rss_mib() {
+        println!("peak RSS {peak:.0} MiB");
     }
     Ok(())
+}
+
+/// The process's peak resident set (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 fn bench_generate(args: GenerateBench) -> Result<()> {

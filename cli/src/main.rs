@@ -33,6 +33,7 @@ enum Command {
 }
 
 fn main() {
+    gan_cli::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),

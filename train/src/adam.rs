@@ -36,6 +36,10 @@ impl Adam {
 
     /// One update of every trainable parameter of `net` that has a gradient in `grads`.
     pub fn step(&mut self, net: &Net, grads: &GradStore) -> Result<()> {
+        crate::kernels::profile::timed("adam", || self.step_all(net, grads))
+    }
+
+    fn step_all(&mut self, net: &Net, grads: &GradStore) -> Result<()> {
         self.steps += 1;
         let t = self.steps as i32;
         let correction1 = 1.0 - self.beta1.powi(t);

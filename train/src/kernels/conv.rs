@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{Mat, matmul};
+use super::profile::timed;
 use super::scratch;
 
 /// Shapes of a convolution from `a = [n, ca, ha, wa]` to `b = [n, cb, hb, wb]`.
@@ -83,6 +84,17 @@ impl Geometry {
     }
 }
 
+/// Output columns `[first, end)` whose input column `o·s + kk − p` lies inside `0..size`.
+fn valid_outputs(g: &Geometry, kk: usize, size: usize, outputs: usize) -> (usize, usize) {
+    let first = g.pad.saturating_sub(kk).div_ceil(g.stride);
+    let end = if size + g.pad > kk {
+        ((size + g.pad - kk - 1) / g.stride + 1).min(outputs)
+    } else {
+        0
+    };
+    (first.min(end), end)
+}
+
 /// `col[(c·k + kh)·k + kw][img·hb·wb + oh·wb + ow] = a[img, c, oh·s + kh − p, ow·s + kw − p]`
 /// (zero outside).
 fn im2col(g: &Geometry, a: &[f32], col: &mut [f32]) {
@@ -91,6 +103,7 @@ fn im2col(g: &Geometry, a: &[f32], col: &mut [f32]) {
         .enumerate()
         .for_each(|(row, out)| {
             let (c, kh, kw) = (row / (g.k * g.k), row / g.k % g.k, row % g.k);
+            let (first, end) = valid_outputs(g, kw, g.wa, g.wb);
             for img in 0..g.n {
                 let plane = &a[(img * g.ca + c) * g.ha * g.wa..][..g.ha * g.wa];
                 let out = &mut out[img * g.positions()..][..g.positions()];
@@ -101,8 +114,15 @@ fn im2col(g: &Geometry, a: &[f32], col: &mut [f32]) {
                         continue;
                     };
                     let src = &plane[ih * g.wa..][..g.wa];
-                    for (ow, v) in line.iter_mut().enumerate() {
-                        *v = g.source(ow, kw, g.wa).map_or(0.0, |iw| src[iw]);
+                    line[..first].fill(0.0);
+                    line[end..].fill(0.0);
+                    let offset = first * g.stride + kw - g.pad;
+                    if g.stride == 1 {
+                        line[first..end].copy_from_slice(&src[offset..][..end - first]);
+                    } else {
+                        for (j, v) in line[first..end].iter_mut().enumerate() {
+                            *v = src[offset + j * g.stride];
+                        }
                     }
                 }
             }
@@ -119,6 +139,11 @@ fn col2im(g: &Geometry, col: &[f32], a: &mut [f32]) {
             plane.fill(0.0);
             for kh in 0..g.k {
                 for kw in 0..g.k {
+                    let (first, end) = valid_outputs(g, kw, g.wa, g.wb);
+                    if first >= end {
+                        continue;
+                    }
+                    let offset = first * g.stride + kw - g.pad;
                     let row = &col[((c * g.k + kh) * g.k + kw) * row_len + img * g.positions()..]
                         [..g.positions()];
                     for oh in 0..g.hb {
@@ -126,10 +151,9 @@ fn col2im(g: &Geometry, col: &[f32], a: &mut [f32]) {
                             continue;
                         };
                         let dst = &mut plane[ih * g.wa..][..g.wa];
-                        for (ow, v) in row[oh * g.wb..][..g.wb].iter().enumerate() {
-                            if let Some(iw) = g.source(ow, kw, g.wa) {
-                                dst[iw] += v;
-                            }
+                        let src = &row[oh * g.wb + first..][..end - first];
+                        for (j, v) in src.iter().enumerate() {
+                            dst[offset + j * g.stride] += v;
                         }
                     }
                 }
@@ -139,62 +163,182 @@ fn col2im(g: &Geometry, col: &[f32], a: &mut [f32]) {
 
 /// `[n, c, l]` → `[c, n·l]`.
 fn batch_to_channels(x: &[f32], n: usize, c: usize, l: usize, out: &mut [f32]) {
-    out.par_chunks_mut(n * l).enumerate().for_each(|(ch, dst)| {
+    for ch in 0..c {
         for img in 0..n {
-            dst[img * l..][..l].copy_from_slice(&x[(img * c + ch) * l..][..l]);
+            out[(ch * n + img) * l..][..l].copy_from_slice(&x[(img * c + ch) * l..][..l]);
         }
-    });
+    }
 }
 
 /// `[c, n·l]` → `[n, c, l]`.
 fn channels_to_batch(x: &[f32], n: usize, c: usize, l: usize, out: &mut [f32]) {
-    out.par_chunks_mut(c * l)
-        .enumerate()
-        .for_each(|(img, dst)| {
-            for ch in 0..c {
-                dst[ch * l..][..l].copy_from_slice(&x[ch * n * l + img * l..][..l]);
-            }
-        });
+    for img in 0..n {
+        for ch in 0..c {
+            out[(img * c + ch) * l..][..l].copy_from_slice(&x[(ch * n + img) * l..][..l]);
+        }
+    }
+}
+
+/// The work is done a few images at a time: enough output columns (≥ 512) for an efficient
+/// product, a column matrix small enough (≤ 4 MiB) to stay in cache between im2col, the
+/// product's packing and col2im. Chunks run in parallel, each product on one thread.
+struct Chunks {
+    images: usize,
+    count: usize,
+    /// Whether products should use the thread pool themselves (too few chunks to share).
+    parallel_products: bool,
+}
+
+impl Geometry {
+    fn chunks(&self) -> Chunks {
+        let wanted = 512usize.div_ceil(self.positions().max(1));
+        let fits = (1 << 20) / (self.patch() * self.positions()).max(1);
+        let images = wanted.min(fits.max(1)).clamp(1, self.n.max(1));
+        let count = self.n.div_ceil(images);
+        Chunks {
+            images,
+            count,
+            parallel_products: count < rayon::current_num_threads(),
+        }
+    }
+
+    /// The same convolution over `n` images.
+    fn with_images(&self, n: usize) -> Geometry {
+        Geometry { n, ..*self }
+    }
 }
 
 /// `b = conv(a, w)`, `b` of length [`Geometry::b_len`].
 pub fn forward(g: &Geometry, a: &[f32], w: &[f32], b: &mut [f32]) {
-    let mut col = scratch::take(g.patch() * g.n * g.positions());
-    im2col(g, a, &mut col);
-    let mut by_channel = scratch::take(g.b_len());
-    matmul(
-        Mat::new(w, g.cb, g.patch()),
-        Mat::new(&col, g.patch(), g.n * g.positions()),
-        &mut by_channel,
-        false,
-    );
-    channels_to_batch(&by_channel, g.n, g.cb, g.positions(), b);
+    forward_and_filter(g, a, Some((w, b)), None);
+}
+
+/// With each chunk's `col = im2col(a)` formed once: `b = conv(a, w)` when `forward` is given,
+/// and `dw = db · colᵀ` when `filter = (db, dw)` is given. A transposed convolution's backward
+/// pass needs both from the same `a` (its output gradient).
+pub fn forward_and_filter(
+    g: &Geometry,
+    a: &[f32],
+    forward: Option<(&[f32], &mut [f32])>,
+    filter: Option<(&[f32], &mut [f32])>,
+) {
+    let label = match (&forward, &filter) {
+        (Some(_), Some(_)) => "conv forward + weight grad",
+        (Some(_), None) => "conv forward",
+        _ => "conv weight grad",
+    };
+    timed(label, || {
+        let chunks = g.chunks();
+        let threads = rayon::current_num_threads().min(chunks.count);
+        let (w, mut b) = match forward {
+            Some((w, b)) => (Some(w), Some(b)),
+            None => (None, None),
+        };
+        let (db, dw) = match filter {
+            Some((db, dw)) => (Some(db), Some(dw)),
+            None => (None, None),
+        };
+        let a_image = g.ca * g.ha * g.wa;
+        let b_image = g.cb * g.positions();
+        // Each worker takes every `threads`-th chunk and accumulates its own weight gradient.
+        let b_parts: Vec<&mut [f32]> = match b.as_deref_mut() {
+            Some(b) => b.chunks_mut(chunks.images * b_image).collect(),
+            None => Vec::new(),
+        };
+        let b_parts: Vec<std::sync::Mutex<&mut [f32]>> =
+            b_parts.into_iter().map(std::sync::Mutex::new).collect();
+        let partial_dw: Vec<Option<scratch::Scratch>> = (0..threads)
+            .into_par_iter()
+            .map(|worker| {
+                let mut acc = dw.as_ref().map(|_| {
+                    let mut acc = scratch::take(g.w_len());
+                    acc.fill(0.0);
+                    acc
+                });
+                for chunk in (worker..chunks.count).step_by(threads) {
+                    let first = chunk * chunks.images;
+                    let n = chunks.images.min(g.n - first);
+                    let cg = g.with_images(n);
+                    let cols = n * g.positions();
+                    let mut col = scratch::take(g.patch() * cols);
+                    im2col(&cg, &a[first * a_image..][..n * a_image], &mut col);
+                    if let Some(w) = w {
+                        let mut by_channel = scratch::take(g.cb * cols);
+                        matmul(
+                            Mat::new(w, g.cb, g.patch()),
+                            Mat::new(&col, g.patch(), cols),
+                            &mut by_channel,
+                            false,
+                            chunks.parallel_products,
+                        );
+                        let mut out = b_parts[chunk].lock().unwrap_or_else(|e| e.into_inner());
+                        channels_to_batch(&by_channel, n, g.cb, g.positions(), &mut out);
+                    }
+                    if let (Some(db), Some(acc)) = (db, acc.as_mut()) {
+                        let mut db_by_channel = scratch::take(g.cb * cols);
+                        batch_to_channels(
+                            &db[first * b_image..][..n * b_image],
+                            n,
+                            g.cb,
+                            g.positions(),
+                            &mut db_by_channel,
+                        );
+                        matmul(
+                            Mat::new(&db_by_channel, g.cb, cols),
+                            Mat::t(&col, g.patch(), cols),
+                            acc,
+                            true,
+                            chunks.parallel_products,
+                        );
+                    }
+                }
+                acc
+            })
+            .collect();
+        if let Some(dw) = dw {
+            dw.fill(0.0);
+            for part in partial_dw.into_iter().flatten() {
+                dw.iter_mut().zip(part.iter()).for_each(|(d, p)| *d += p);
+            }
+        }
+    });
 }
 
 /// The gradient with respect to `a` given the gradient `db` of `b`: `da = convᵀ(db, w)`.
 pub fn backward_data(g: &Geometry, db: &[f32], w: &[f32], da: &mut [f32]) {
-    let mut db_by_channel = scratch::take(g.b_len());
-    batch_to_channels(db, g.n, g.cb, g.positions(), &mut db_by_channel);
-    let mut col = scratch::take(g.patch() * g.n * g.positions());
-    matmul(
-        Mat::t(w, g.cb, g.patch()),
-        Mat::new(&db_by_channel, g.cb, g.n * g.positions()),
-        &mut col,
-        false,
-    );
-    col2im(g, &col, da);
+    timed("conv input grad", || {
+        let chunks = g.chunks();
+        let a_image = g.ca * g.ha * g.wa;
+        let b_image = g.cb * g.positions();
+        da.par_chunks_mut(chunks.images * a_image)
+            .enumerate()
+            .for_each(|(chunk, da)| {
+                let first = chunk * chunks.images;
+                let n = da.len() / a_image;
+                let cg = g.with_images(n);
+                let cols = n * g.positions();
+                let mut db_by_channel = scratch::take(g.cb * cols);
+                batch_to_channels(
+                    &db[first * b_image..][..n * b_image],
+                    n,
+                    g.cb,
+                    g.positions(),
+                    &mut db_by_channel,
+                );
+                let mut col = scratch::take(g.patch() * cols);
+                matmul(
+                    Mat::t(w, g.cb, g.patch()),
+                    Mat::new(&db_by_channel, g.cb, cols),
+                    &mut col,
+                    false,
+                    chunks.parallel_products,
+                );
+                col2im(&cg, &col, da);
+            });
+    });
 }
 
 /// The gradient with respect to the weight: `dw = db · im2col(a)ᵀ`.
 pub fn backward_filter(g: &Geometry, a: &[f32], db: &[f32], dw: &mut [f32]) {
-    let mut db_by_channel = scratch::take(g.b_len());
-    batch_to_channels(db, g.n, g.cb, g.positions(), &mut db_by_channel);
-    let mut col = scratch::take(g.patch() * g.n * g.positions());
-    im2col(g, a, &mut col);
-    matmul(
-        Mat::new(&db_by_channel, g.cb, g.n * g.positions()),
-        Mat::t(&col, g.patch(), g.n * g.positions()),
-        dw,
-        false,
-    );
+    forward_and_filter(g, a, None, Some((db, dw)));
 }

@@ -43,8 +43,9 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// `out = a · b` (or `out += a · b` when `accumulate`), `out` row-major `a.rows × b.cols`.
-pub fn matmul(a: Mat, b: Mat, out: &mut [f32], accumulate: bool) {
+/// `out = a · b` (or `out += a · b` when `accumulate`), `out` row-major `a.rows × b.cols`;
+/// on the thread pool when `parallel` (and the product is large enough).
+pub fn matmul(a: Mat, b: Mat, out: &mut [f32], accumulate: bool, parallel: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(b.rows == k && a.data.len() >= m * k && b.data.len() >= k * n && out.len() >= m * n);
     if m == 0 || n == 0 {
@@ -59,7 +60,7 @@ pub fn matmul(a: Mat, b: Mat, out: &mut [f32], accumulate: bool) {
     let (a_rs, a_cs) = a.strides();
     let (b_rs, b_cs) = b.strides();
     // Small products are not worth waking the thread pool.
-    let parallelism = if m * n * k >= 1 << 18 {
+    let parallelism = if parallel && m * n * k >= 1 << 18 {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
         Parallelism::None

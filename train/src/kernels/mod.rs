@@ -8,6 +8,7 @@ mod conv;
 mod gemm;
 mod norm;
 mod ops;
+pub mod profile;
 mod scratch;
 
 use std::sync::{Arc, Mutex};

@@ -38,10 +38,10 @@ pub fn forward(
         .into_par_iter()
         .map(|ch| {
             let planes = || (0..d.n).map(move |img| &x[(img * d.c + ch) * d.l..][..d.l]);
-            let sum: f64 = planes().flatten().map(|&v| v as f64).sum();
-            let mean = sum / count;
-            let sq: f64 = planes().flatten().map(|&v| (v as f64 - mean).powi(2)).sum();
-            (mean as f32, (sq / count) as f32)
+            let mean = planes().map(|p| lane_sum(p, |v| v)).sum::<f64>() / count;
+            let m = mean as f32;
+            let sq: f64 = planes().map(|p| lane_sum(p, |v| (v - m) * (v - m))).sum();
+            (m, (sq / count) as f32)
         })
         .unzip();
     let inv_std: Vec<f32> = var
@@ -78,14 +78,17 @@ pub fn backward(
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..d.c)
         .into_par_iter()
         .map(|ch| {
+            let (mean, inv_std) = (stats.mean[ch], stats.inv_std[ch]);
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for img in 0..d.n {
                 let start = (img * d.c + ch) * d.l;
-                for i in start..start + d.l {
-                    let g = pre(i) as f64;
-                    sum_g += g;
-                    sum_gx += g * ((x[i] - stats.mean[ch]) * stats.inv_std[ch]) as f64;
-                }
+                let (xs, ys, gs) = (&x[start..][..d.l], &y[start..][..d.l], &dy[start..][..d.l]);
+                let (a, b) = lane_sums2(xs, ys, gs, |x, y, g| {
+                    let g = if y > 0.0 { g } else { slope * g };
+                    (g, g * (x - mean) * inv_std)
+                });
+                sum_g += a;
+                sum_gx += b;
             }
             (sum_gx as f32, sum_g as f32)
         })
@@ -105,6 +108,53 @@ pub fn backward(
         }
     });
     (dgamma, dbeta)
+}
+
+/// Lanes of partial sums that the compiler keeps in vector registers.
+const LANES: usize = 16;
+
+/// `Σ f(v)` over `values`: f32 lanes per call (a plane is at most a few thousand values), f64
+/// across calls.
+#[inline]
+fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    let mut acc = [0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
+        }
+    }
+    acc.iter().map(|&a| a as f64).sum::<f64>() + tail as f64
+}
+
+/// Two sums `Σ f(x, y, g)` at once, as [`lane_sum`].
+#[inline]
+fn lane_sums2(
+    xs: &[f32],
+    ys: &[f32],
+    gs: &[f32],
+    f: impl Fn(f32, f32, f32) -> (f32, f32),
+) -> (f64, f64) {
+    let (mut acc_a, mut acc_b) = ([0f32; LANES], [0f32; LANES]);
+    let n = xs.len() / LANES * LANES;
+    for start in (0..n).step_by(LANES) {
+        for j in 0..LANES {
+            let (a, b) = f(xs[start + j], ys[start + j], gs[start + j]);
+            acc_a[j] += a;
+            acc_b[j] += b;
+        }
+    }
+    let (mut ta, mut tb) = (0f64, 0f64);
+    for i in n..xs.len() {
+        let (a, b) = f(xs[i], ys[i], gs[i]);
+        ta += a as f64;
+        tb += b as f64;
+    }
+    (
+        acc_a.iter().map(|&a| a as f64).sum::<f64>() + ta,
+        acc_b.iter().map(|&b| b as f64).sum::<f64>() + tb,
+    )
 }
 
 /// `y = x` for `x > 0`, `slope·x` otherwise.

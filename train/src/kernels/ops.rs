@@ -163,27 +163,26 @@ impl CustomOp2 for ConvTranspose2d {
         let xd: [usize; 4] = x.dims4()?.into();
         let wd: [usize; 4] = w.dims4()?.into();
         let g = self.geometry(xd, wd)?;
+        let mut dx = x.track_op().then(|| vec![0f32; g.b_len()]);
+        let mut dw = w.track_op().then(|| vec![0f32; g.w_len()]);
+        // The output gradient is the convolution's input: one im2col serves both gradients.
         with_values(dy, |dy| {
-            let dx = if x.track_op() {
-                with_values(w, |w| {
-                    let mut dx = vec![0f32; g.b_len()];
-                    conv::forward(&g, dy, w, &mut dx);
-                    tensor(dx, xd.to_vec()).map(Some)
-                })?
-            } else {
-                None
-            };
-            let dw = if w.track_op() {
-                with_values(x, |x| {
-                    let mut dw = vec![0f32; g.w_len()];
-                    conv::backward_filter(&g, dy, x, &mut dw);
-                    tensor(dw, wd.to_vec()).map(Some)
-                })?
-            } else {
-                None
-            };
-            Ok((dx, dw))
-        })
+            with_values(w, |wv| {
+                with_values(x, |xv| {
+                    conv::forward_and_filter(
+                        &g,
+                        dy,
+                        dx.as_deref_mut().map(|dx| (wv, dx)),
+                        dw.as_deref_mut().map(|dw| (xv, dw)),
+                    );
+                    Ok(())
+                })
+            })
+        })?;
+        Ok((
+            dx.map(|v| tensor(v, xd.to_vec())).transpose()?,
+            dw.map(|v| tensor(v, wd.to_vec())).transpose()?,
+        ))
     }
 }
 
@@ -224,15 +223,10 @@ impl CustomOp3 for BatchNormAct {
     ) -> Result<(CpuStorage, Shape)> {
         let d = nchw(xl)?;
         let mut y = vec![0f32; d.n * d.c * d.l];
-        let stats = norm::forward(
-            d,
-            slice(xs, xl)?,
-            slice(gs, gl)?,
-            slice(bs, bl)?,
-            self.eps,
-            self.slope,
-            &mut y,
-        );
+        let (x, gamma, beta) = (slice(xs, xl)?, slice(gs, gl)?, slice(bs, bl)?);
+        let stats = super::profile::timed("batch_norm", || {
+            norm::forward(d, x, gamma, beta, self.eps, self.slope, &mut y)
+        });
         *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
         Ok((CpuStorage::F32(y), xl.shape().clone()))
     }
@@ -257,8 +251,9 @@ impl CustomOp3 for BatchNormAct {
                 with_values(dy, |dyv| {
                     with_values(gamma, |gv| {
                         let mut dx = vec![0f32; xv.len()];
-                        let (dgamma, dbeta) =
-                            norm::backward(d, xv, yv, dyv, gv, &stats, self.slope, &mut dx);
+                        let (dgamma, dbeta) = super::profile::timed("batch_norm_backward", || {
+                            norm::backward(d, xv, yv, dyv, gv, &stats, self.slope, &mut dx)
+                        });
                         Ok((
                             Some(tensor(dx, x.dims())?),
                             Some(tensor(dgamma, c)?),

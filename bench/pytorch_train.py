@@ -1,0 +1,91 @@
+"""PyTorch yardstick for `gan bench train`: the same networks (layer for layer, the same
+biases), the same loop (a discriminator step on a real and a detached fake batch, then a
+non-saturating generator step, BCE with logits, Adam 2e-4 / (0.5, 0.999)), the same batch and
+thread count, on CPU. A benchmark only; PyTorch is not a dependency of the product.
+
+    python3 -m pip install torch
+    python3 bench/pytorch_train.py --models dcgan64 --threads 2 --iters 5
+"""
+import argparse
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--models", default="dcgan32,dcgan64,dcgan128,mlp")
+parser.add_argument("--batch-size", type=int, default=64)
+parser.add_argument("--width", type=int, default=64, help="ngf = ndf")
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--iters", type=int, default=5)
+args = parser.parse_args()
+torch.set_num_threads(args.threads)
+torch.manual_seed(0)
+
+
+def dcgan(size, nz=100, nc=3, ngf=64, ndf=64):
+    blocks = size.bit_length() - 1 - 3  # 64 px: 3 blocks between the 4x4 seed and the output
+    g, width = [nn.ConvTranspose2d(nz, ngf << blocks, 4, 1, 0, bias=False),
+                nn.BatchNorm2d(ngf << blocks), nn.ReLU(True)], ngf << blocks
+    for _ in range(blocks):
+        g += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+              nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+        width //= 2
+    g += [nn.ConvTranspose2d(width, nc, 4, 2, 1), nn.Tanh()]
+    d, width = [nn.Conv2d(nc, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)], ndf
+    for _ in range(blocks):
+        d += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
+              nn.LeakyReLU(0.2, True)]
+        width *= 2
+    d += [nn.Conv2d(width, 1, 4, 1, 0), nn.Flatten()]
+    return nn.Sequential(*g), nn.Sequential(*d), (nz, 1, 1), (nc, size, size)
+
+
+def mlp(nz=100):
+    g = nn.Sequential(nn.Linear(nz, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(),
+                      nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 784), nn.Tanh())
+    d = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
+                      nn.LeakyReLU(0.2), nn.Linear(256, 128), nn.LeakyReLU(0.2), nn.Linear(128, 1))
+    return g, d, (nz,), (784,)
+
+
+def time_model(name):
+    if name == "mlp":
+        g, d, z_shape, x_shape = mlp()
+    else:
+        size = int(name.removeprefix("dcgan"))
+        g, d, z_shape, x_shape = dcgan(size, ngf=args.width, ndf=args.width)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    n = args.batch_size
+    real = torch.rand((n,) + x_shape) * 2 - 1
+    ones, zeros = torch.ones(n, 1), torch.zeros(n, 1)
+
+    def iteration():
+        fake = g(torch.randn((n,) + z_shape))
+        opt_d.zero_grad()
+        loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = bce(d(fake), ones)
+        loss_g.backward()
+        opt_g.step()
+
+    iteration()  # warm-up
+    times = []
+    for _ in range(args.iters):
+        started = time.perf_counter()
+        iteration()
+        times.append(1e3 * (time.perf_counter() - started))
+    return statistics.median(times)
+
+
+print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}")
+print("| model | median ms/iteration |")
+for model in args.models.split(","):
+    print(f"| {model} | {time_model(model):.1f} |", flush=True)
+print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

@@ -1,0 +1,36 @@
+//! Where the kernels' time goes: wall time per kernel, collected only when `GAN_PROFILE` is set
+//! (read by `gan bench train`).
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+static TIMES: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+
+fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("GAN_PROFILE").is_some())
+}
+
+/// Run `f`, adding its wall time to `name` when profiling.
+pub fn timed<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
+    if !enabled() {
+        return f();
+    }
+    let start = Instant::now();
+    let result = f();
+    let mut times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = times.entry(name).or_default();
+    entry.0 += start.elapsed();
+    entry.1 += 1;
+    result
+}
+
+/// The totals so far (name, time, calls), and reset them.
+pub fn take() -> Vec<(&'static str, Duration, u64)> {
+    let mut times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
+    std::mem::take(&mut *times)
+        .into_iter()
+        .map(|(name, (time, calls))| (name, time, calls))
+        .collect()
+}
