@@ -155,6 +155,7 @@ fn forward_layer(
         }
     };
     let weight = || params[0].var.as_tensor();
+    let bias_param = || params.get(1).map(|b| b.var.as_tensor());
     Ok(match *layer {
         Layer::Linear { out_features, .. } => bias(x.matmul(&weight().t()?)?, &[1, out_features])?,
         Layer::Conv2d {
@@ -163,12 +164,14 @@ fn forward_layer(
             padding,
             ..
         } => {
-            let y = if fast {
-                kernels::conv2d(x, weight(), stride, padding)?
+            if fast {
+                kernels::conv2d(x, weight(), bias_param(), stride, padding)?
             } else {
-                x.conv2d(weight(), padding, stride, 1, 1)?
-            };
-            bias(y, &[1, out_channels, 1, 1])?
+                bias(
+                    x.conv2d(weight(), padding, stride, 1, 1)?,
+                    &[1, out_channels, 1, 1],
+                )?
+            }
         }
         Layer::ConvTranspose2d {
             out_channels,
@@ -176,12 +179,12 @@ fn forward_layer(
             padding,
             ..
         } => {
-            let y = if fast {
-                kernels::conv_transpose2d(x, weight(), stride, padding)?
+            if fast {
+                kernels::conv_transpose2d(x, weight(), bias_param(), stride, padding)?
             } else {
-                x.conv_transpose2d(weight(), padding, 0, stride, 1)?
-            };
-            bias(y, &[1, out_channels, 1, 1])?
+                let y = x.conv_transpose2d(weight(), padding, 0, stride, 1)?;
+                bias(y, &[1, out_channels, 1, 1])?
+            }
         }
         Layer::BatchNorm2d {
             channels,

@@ -84,22 +84,39 @@ fn convolutions_match_candle_with_gradients() {
         let what = format!("conv2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
         let x = random(&mut rng, &[n, cin, size, size]);
         let w = random(&mut rng, &[cout, cin, k, k]);
+        let b = random(&mut rng, &[cout]);
         compare(
             &what,
-            &[x, w],
-            |t| kernels::conv2d(&t[0], &t[1], s, p).unwrap(),
+            &[x.clone(), w.clone()],
+            |t| kernels::conv2d(&t[0], &t[1], None, s, p).unwrap(),
             |t| t[0].conv2d(&t[1], p, s, 1, 1).unwrap(),
+            &mut rng,
+        );
+        compare(
+            &format!("{what} with bias"),
+            &[x, w, b],
+            |t| kernels::conv2d(&t[0], &t[1], Some(&t[2]), s, p).unwrap(),
+            |t| {
+                let y = t[0].conv2d(&t[1], p, s, 1, 1).unwrap();
+                y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
+                    .unwrap()
+            },
             &mut rng,
         );
         if p < k {
             let what = format!("conv_transpose2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
             let x = random(&mut rng, &[n, cin, size, size]);
             let w = random(&mut rng, &[cin, cout, k, k]);
+            let b = random(&mut rng, &[cout]);
             compare(
                 &what,
-                &[x, w],
-                |t| kernels::conv_transpose2d(&t[0], &t[1], s, p).unwrap(),
-                |t| t[0].conv_transpose2d(&t[1], p, 0, s, 1).unwrap(),
+                &[x, w, b],
+                |t| kernels::conv_transpose2d(&t[0], &t[1], Some(&t[2]), s, p).unwrap(),
+                |t| {
+                    let y = t[0].conv_transpose2d(&t[1], p, 0, s, 1).unwrap();
+                    y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
+                        .unwrap()
+                },
                 &mut rng,
             );
         }

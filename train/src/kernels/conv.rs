@@ -97,6 +97,7 @@ fn valid_outputs(g: &Geometry, kk: usize, size: usize, outputs: usize) -> (usize
 
 /// `col[(c·k + kh)·k + kw][img·hb·wb + oh·wb + ow] = a[img, c, oh·s + kh − p, ow·s + kw − p]`
 /// (zero outside).
+#[inline(never)]
 fn im2col(g: &Geometry, a: &[f32], col: &mut [f32]) {
     let row_len = g.n * g.positions();
     col.par_chunks_mut(row_len)
@@ -130,6 +131,7 @@ fn im2col(g: &Geometry, a: &[f32], col: &mut [f32]) {
 }
 
 /// The adjoint of [`im2col`]: scatter-add the column matrix back onto `a` (overwritten).
+#[inline(never)]
 fn col2im(g: &Geometry, col: &[f32], a: &mut [f32]) {
     let row_len = g.n * g.positions();
     a.par_chunks_mut(g.ha * g.wa)
@@ -162,6 +164,7 @@ fn col2im(g: &Geometry, col: &[f32], a: &mut [f32]) {
 }
 
 /// `[n, c, l]` → `[c, n·l]`.
+#[inline(never)]
 fn batch_to_channels(x: &[f32], n: usize, c: usize, l: usize, out: &mut [f32]) {
     for ch in 0..c {
         for img in 0..n {
@@ -171,6 +174,7 @@ fn batch_to_channels(x: &[f32], n: usize, c: usize, l: usize, out: &mut [f32]) {
 }
 
 /// `[c, n·l]` → `[n, c, l]`.
+#[inline(never)]
 fn channels_to_batch(x: &[f32], n: usize, c: usize, l: usize, out: &mut [f32]) {
     for img in 0..n {
         for ch in 0..c {

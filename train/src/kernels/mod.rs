@@ -39,16 +39,41 @@ impl Kernels {
     }
 }
 
-/// `conv2d(x, w)`, `w` `[out, in, k, k]`, no bias.
-pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+/// `conv2d(x, w) + bias`, `w` `[out, in, k, k]`.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let bias = bias_or_zeros(bias, w.dim(0)?)?;
     x.contiguous()?
-        .apply_op2(&w.contiguous()?, ops::Conv2d { stride, pad })
+        .apply_op3(&w.contiguous()?, &bias, ops::Conv2d { stride, pad })
 }
 
-/// `conv_transpose2d(x, w)`, `w` `[in, out, k, k]`, no bias or output padding.
-pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, ops::ConvTranspose2d { stride, pad })
+/// `conv_transpose2d(x, w) + bias`, `w` `[in, out, k, k]`, no output padding.
+pub fn conv_transpose2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let bias = bias_or_zeros(bias, w.dim(1)?)?;
+    x.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &bias,
+        ops::ConvTranspose2d { stride, pad },
+    )
+}
+
+/// The layer's bias, or constant zeros (which get no gradient) for a layer without one.
+fn bias_or_zeros(bias: Option<&Tensor>, channels: usize) -> Result<Tensor> {
+    match bias {
+        Some(b) => b.contiguous(),
+        None => Tensor::zeros(channels, candle_core::DType::F32, &Device::Cpu),
+    }
 }
 
 /// Training-mode BatchNorm of `x` `[N, C, ...]` then `z > 0 ? z : slope·z`; also returns the

@@ -24,6 +24,7 @@ pub struct Dims {
 
 /// `y = act(γ·(x − μ)/σ + β)` where `act(z) = z` for `z > 0` and `slope·z` otherwise
 /// (`slope` 0: ReLU, 1: no activation).
+#[inline(never)]
 pub fn forward(
     d: Dims,
     x: &[f32],
@@ -62,6 +63,7 @@ pub fn forward(
 
 /// Gradients `(dx, dγ, dβ)` of [`forward`] given its output `y` and the output gradient `dy`.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn backward(
     d: Dims,
     x: &[f32],
@@ -108,6 +110,26 @@ pub fn backward(
         }
     });
     (dgamma, dbeta)
+}
+
+/// `y[img, ch, :] += bias[ch]` over `[n, c, l]` data.
+pub fn add_channel_bias(d: Dims, bias: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(d.l).enumerate().for_each(|(plane, out)| {
+        let b = bias[plane % d.c];
+        out.iter_mut().for_each(|v| *v += b);
+    });
+}
+
+/// `Σ_{img, i} x[img, ch, i]` per channel: the gradient of a per-channel bias.
+pub fn channel_sums(d: Dims, x: &[f32]) -> Vec<f32> {
+    (0..d.c)
+        .into_par_iter()
+        .map(|ch| {
+            (0..d.n)
+                .map(|img| lane_sum(&x[(img * d.c + ch) * d.l..][..d.l], |v| v))
+                .sum::<f64>() as f32
+        })
+        .collect()
 }
 
 /// Lanes of partial sums that the compiler keeps in vector registers.

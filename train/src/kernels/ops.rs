@@ -5,8 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor,
-    bail,
+    CpuStorage, CustomOp1, CustomOp3, Device, Layout, Result, Shape, Storage, Tensor, bail,
 };
 
 use super::conv::{self, Geometry};
@@ -41,7 +40,37 @@ fn dims4(layout: &Layout) -> Result<[usize; 4]> {
     }
 }
 
-/// `Conv2d(x, w)` without bias; `w` is `[out, in, k, k]`.
+/// `y[img, ch] += bias[ch]` for NCHW `y` (a bias of zeros when the layer has none).
+fn add_bias(y: &mut [f32], n: usize, c: usize, bias: &[f32]) {
+    if bias.iter().any(|&b| b != 0.0) {
+        norm::add_channel_bias(
+            Dims {
+                n,
+                c,
+                l: y.len() / (n * c).max(1),
+            },
+            bias,
+            y,
+        );
+    }
+}
+
+/// The bias gradient (per-channel sums of `dy`), if the bias is trained.
+fn bias_grad(bias: &Tensor, dy: &Tensor, n: usize, c: usize) -> Result<Option<Tensor>> {
+    if !bias.track_op() {
+        return Ok(None);
+    }
+    with_values(dy, |dy| {
+        let d = Dims {
+            n,
+            c,
+            l: dy.len() / (n * c).max(1),
+        };
+        tensor(norm::channel_sums(d, dy), c).map(Some)
+    })
+}
+
+/// `Conv2d(x, w) + bias`; `w` is `[out, in, k, k]`.
 pub struct Conv2d {
     pub stride: usize,
     pub pad: usize,
@@ -58,7 +87,7 @@ impl Conv2d {
     }
 }
 
-impl CustomOp2 for Conv2d {
+impl CustomOp3 for Conv2d {
     fn name(&self) -> &'static str {
         "fast-conv2d"
     }
@@ -69,10 +98,13 @@ impl CustomOp2 for Conv2d {
         xl: &Layout,
         ws: &CpuStorage,
         wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geometry(dims4(xl)?, dims4(wl)?)?;
         let mut y = vec![0f32; g.b_len()];
         conv::forward(&g, slice(xs, xl)?, slice(ws, wl)?, &mut y);
+        add_bias(&mut y, g.n, g.cb, slice(bs, bl)?);
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.cb, g.hb, g.wb))))
     }
 
@@ -80,9 +112,10 @@ impl CustomOp2 for Conv2d {
         &self,
         x: &Tensor,
         w: &Tensor,
+        bias: &Tensor,
         _y: &Tensor,
         dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let xd: [usize; 4] = x.dims4()?.into();
         let wd: [usize; 4] = w.dims4()?.into();
         let g = self.geometry(xd, wd)?;
@@ -107,10 +140,11 @@ impl CustomOp2 for Conv2d {
             };
             Ok((dx, dw))
         })
+        .and_then(|(dx, dw)| Ok((dx, dw, bias_grad(bias, dy, g.n, g.cb)?)))
     }
 }
 
-/// `ConvTranspose2d(x, w)` without bias or output padding; `w` is `[in, out, k, k]`. It is the
+/// `ConvTranspose2d(x, w) + bias` without output padding; `w` is `[in, out, k, k]`. It is the
 /// adjoint of a convolution from its output shape to its input shape with the same weight.
 pub struct ConvTranspose2d {
     pub stride: usize,
@@ -135,7 +169,7 @@ impl ConvTranspose2d {
     }
 }
 
-impl CustomOp2 for ConvTranspose2d {
+impl CustomOp3 for ConvTranspose2d {
     fn name(&self) -> &'static str {
         "fast-conv-transpose2d"
     }
@@ -146,10 +180,13 @@ impl CustomOp2 for ConvTranspose2d {
         xl: &Layout,
         ws: &CpuStorage,
         wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geometry(dims4(xl)?, dims4(wl)?)?;
         let mut y = vec![0f32; g.a_len()];
         conv::backward_data(&g, slice(xs, xl)?, slice(ws, wl)?, &mut y);
+        add_bias(&mut y, g.n, g.ca, slice(bs, bl)?);
         Ok((CpuStorage::F32(y), Shape::from((g.n, g.ca, g.ha, g.wa))))
     }
 
@@ -157,9 +194,10 @@ impl CustomOp2 for ConvTranspose2d {
         &self,
         x: &Tensor,
         w: &Tensor,
+        bias: &Tensor,
         _y: &Tensor,
         dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let xd: [usize; 4] = x.dims4()?.into();
         let wd: [usize; 4] = w.dims4()?.into();
         let g = self.geometry(xd, wd)?;
@@ -182,6 +220,7 @@ impl CustomOp2 for ConvTranspose2d {
         Ok((
             dx.map(|v| tensor(v, xd.to_vec())).transpose()?,
             dw.map(|v| tensor(v, wd.to_vec())).transpose()?,
+            bias_grad(bias, dy, g.n, g.ca)?,
         ))
     }
 }
