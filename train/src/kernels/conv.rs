@@ -95,46 +95,45 @@ fn valid_outputs(g: &Geometry, kk: usize, size: usize, outputs: usize) -> (usize
     (first.min(end), end)
 }
 
+/// Sequential: callers run chunks of images in parallel.
 /// `col[(c·k + kh)·k + kw][img·hb·wb + oh·wb + ow] = a[img, c, oh·s + kh − p, ow·s + kw − p]`
 /// (zero outside).
 #[inline(never)]
 fn im2col(g: &Geometry, a: &[f32], col: &mut [f32]) {
     let row_len = g.n * g.positions();
-    col.par_chunks_mut(row_len)
-        .enumerate()
-        .for_each(|(row, out)| {
-            let (c, kh, kw) = (row / (g.k * g.k), row / g.k % g.k, row % g.k);
-            let (first, end) = valid_outputs(g, kw, g.wa, g.wb);
-            for img in 0..g.n {
-                let plane = &a[(img * g.ca + c) * g.ha * g.wa..][..g.ha * g.wa];
-                let out = &mut out[img * g.positions()..][..g.positions()];
-                for oh in 0..g.hb {
-                    let line = &mut out[oh * g.wb..][..g.wb];
-                    let Some(ih) = g.source(oh, kh, g.ha) else {
-                        line.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[ih * g.wa..][..g.wa];
-                    line[..first].fill(0.0);
-                    line[end..].fill(0.0);
-                    let offset = first * g.stride + kw - g.pad;
-                    if g.stride == 1 {
-                        line[first..end].copy_from_slice(&src[offset..][..end - first]);
-                    } else {
-                        for (j, v) in line[first..end].iter_mut().enumerate() {
-                            *v = src[offset + j * g.stride];
-                        }
+    col.chunks_mut(row_len).enumerate().for_each(|(row, out)| {
+        let (c, kh, kw) = (row / (g.k * g.k), row / g.k % g.k, row % g.k);
+        let (first, end) = valid_outputs(g, kw, g.wa, g.wb);
+        for img in 0..g.n {
+            let plane = &a[(img * g.ca + c) * g.ha * g.wa..][..g.ha * g.wa];
+            let out = &mut out[img * g.positions()..][..g.positions()];
+            for oh in 0..g.hb {
+                let line = &mut out[oh * g.wb..][..g.wb];
+                let Some(ih) = g.source(oh, kh, g.ha) else {
+                    line.fill(0.0);
+                    continue;
+                };
+                let src = &plane[ih * g.wa..][..g.wa];
+                line[..first].fill(0.0);
+                line[end..].fill(0.0);
+                let offset = first * g.stride + kw - g.pad;
+                if g.stride == 1 {
+                    line[first..end].copy_from_slice(&src[offset..][..end - first]);
+                } else {
+                    for (j, v) in line[first..end].iter_mut().enumerate() {
+                        *v = src[offset + j * g.stride];
                     }
                 }
             }
-        });
+        }
+    });
 }
 
 /// The adjoint of [`im2col`]: scatter-add the column matrix back onto `a` (overwritten).
 #[inline(never)]
 fn col2im(g: &Geometry, col: &[f32], a: &mut [f32]) {
     let row_len = g.n * g.positions();
-    a.par_chunks_mut(g.ha * g.wa)
+    a.chunks_mut(g.ha * g.wa)
         .enumerate()
         .for_each(|(plane_index, plane)| {
             let (img, c) = (plane_index / g.ca, plane_index % g.ca);

@@ -49,26 +49,28 @@ pub fn forward(
         .iter()
         .map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32)
         .collect();
-    y.par_chunks_mut(d.l).enumerate().for_each(|(plane, out)| {
-        let ch = plane % d.c;
-        let scale = gamma[ch] * inv_std[ch];
-        let shift = beta[ch] - mean[ch] * scale;
-        for (o, &v) in out.iter_mut().zip(&x[plane * d.l..][..d.l]) {
-            let z = v * scale + shift;
-            *o = if z > 0.0 { z } else { slope * z };
-        }
-    });
+    y.par_chunks_mut(d.l)
+        .with_min_len(MIN_TASK / d.l.max(1) + 1)
+        .enumerate()
+        .for_each(|(plane, out)| {
+            let ch = plane % d.c;
+            let scale = gamma[ch] * inv_std[ch];
+            let shift = beta[ch] - mean[ch] * scale;
+            for (o, &v) in out.iter_mut().zip(&x[plane * d.l..][..d.l]) {
+                let z = v * scale + shift;
+                *o = if z > 0.0 { z } else { slope * z };
+            }
+        });
     BatchStats { mean, inv_std, var }
 }
 
 /// Gradients `(dx, dγ, dβ)` of [`forward`] given its output `y` and the output gradient `dy`.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
-pub fn backward(
+pub fn backward<'a>(
     d: Dims,
-    x: &[f32],
-    y: &[f32],
-    dy: &[f32],
+    x: &'a [f32],
+    y: &'a [f32],
+    dy: &'a [f32],
     gamma: &[f32],
     stats: &BatchStats,
     slope: f32,
@@ -76,54 +78,69 @@ pub fn backward(
 ) -> (Vec<f32>, Vec<f32>) {
     let count = (d.n * d.l) as f64;
     // The activation's derivative, read from the output's sign (it matches the input's).
-    let pre = |i: usize| if y[i] > 0.0 { dy[i] } else { slope * dy[i] };
+    let pre = move |y: f32, g: f32| if y > 0.0 { g } else { slope * g };
+    let plane =
+        |v: &'a [f32], img: usize, ch: usize| -> &'a [f32] { &v[(img * d.c + ch) * d.l..][..d.l] };
+    // Σg and Σg·x per channel; Σg·x̂ = (Σg·x − μ·Σg)·σ⁻¹.
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = (0..d.c)
         .into_par_iter()
+        .with_min_len(MIN_TASK / (d.n * d.l).max(1) + 1)
         .map(|ch| {
-            let (mean, inv_std) = (stats.mean[ch], stats.inv_std[ch]);
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for img in 0..d.n {
-                let start = (img * d.c + ch) * d.l;
-                let (xs, ys, gs) = (&x[start..][..d.l], &y[start..][..d.l], &dy[start..][..d.l]);
-                let (a, b) = lane_sums2(xs, ys, gs, |x, y, g| {
-                    let g = if y > 0.0 { g } else { slope * g };
-                    (g, g * (x - mean) * inv_std)
-                });
+                let (a, b) = lane_sums2(
+                    plane(x, img, ch),
+                    plane(y, img, ch),
+                    plane(dy, img, ch),
+                    |x, y, g| {
+                        let g = pre(y, g);
+                        (g, g * x)
+                    },
+                );
                 sum_g += a;
                 sum_gx += b;
             }
-            (sum_gx as f32, sum_g as f32)
+            let (mean, inv_std) = (stats.mean[ch] as f64, stats.inv_std[ch] as f64);
+            (((sum_gx - mean * sum_g) * inv_std) as f32, sum_g as f32)
         })
         .unzip();
-    dx.par_chunks_mut(d.l).enumerate().for_each(|(plane, out)| {
-        let ch = plane % d.c;
-        let (mean, inv_std) = (stats.mean[ch], stats.inv_std[ch]);
-        let k = gamma[ch] * inv_std;
-        let (mean_g, mean_gx) = (
-            (dbeta[ch] as f64 / count) as f32,
-            (dgamma[ch] as f64 / count) as f32,
-        );
-        for (j, o) in out.iter_mut().enumerate() {
-            let i = plane * d.l + j;
-            let xhat = (x[i] - mean) * inv_std;
-            *o = k * (pre(i) - mean_g - xhat * mean_gx);
-        }
-    });
+    dx.par_chunks_mut(d.l)
+        .with_min_len(MIN_TASK / d.l.max(1) + 1)
+        .enumerate()
+        .for_each(|(index, out)| {
+            let (img, ch) = (index / d.c, index % d.c);
+            let (mean, inv_std) = (stats.mean[ch], stats.inv_std[ch]);
+            let k = gamma[ch] * inv_std;
+            let mean_g = (dbeta[ch] as f64 / count) as f32;
+            let mean_gx = (dgamma[ch] as f64 / count) as f32;
+            let rows = plane(x, img, ch)
+                .iter()
+                .zip(plane(y, img, ch))
+                .zip(plane(dy, img, ch));
+            for (o, ((&x, &y), &g)) in out.iter_mut().zip(rows) {
+                let xhat = (x - mean) * inv_std;
+                *o = k * (pre(y, g) - mean_g - xhat * mean_gx);
+            }
+        });
     (dgamma, dbeta)
 }
 
 /// `y[img, ch, :] += bias[ch]` over `[n, c, l]` data.
 pub fn add_channel_bias(d: Dims, bias: &[f32], y: &mut [f32]) {
-    y.par_chunks_mut(d.l).enumerate().for_each(|(plane, out)| {
-        let b = bias[plane % d.c];
-        out.iter_mut().for_each(|v| *v += b);
-    });
+    y.par_chunks_mut(d.l)
+        .with_min_len(MIN_TASK / d.l.max(1) + 1)
+        .enumerate()
+        .for_each(|(plane, out)| {
+            let b = bias[plane % d.c];
+            out.iter_mut().for_each(|v| *v += b);
+        });
 }
 
 /// `Σ_{img, i} x[img, ch, i]` per channel: the gradient of a per-channel bias.
 pub fn channel_sums(d: Dims, x: &[f32]) -> Vec<f32> {
     (0..d.c)
         .into_par_iter()
+        .with_min_len(MIN_TASK / (d.n * d.l).max(1) + 1)
         .map(|ch| {
             (0..d.n)
                 .map(|img| lane_sum(&x[(img * d.c + ch) * d.l..][..d.l], |v| v))
@@ -131,6 +148,9 @@ pub fn channel_sums(d: Dims, x: &[f32]) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Elements per parallel task at least: smaller tasks cost more to schedule than to run.
+const MIN_TASK: usize = 1 << 14;
 
 /// Lanes of partial sums that the compiler keeps in vector registers.
 const LANES: usize = 16;
@@ -159,17 +179,21 @@ fn lane_sums2(
     f: impl Fn(f32, f32, f32) -> (f32, f32),
 ) -> (f64, f64) {
     let (mut acc_a, mut acc_b) = ([0f32; LANES], [0f32; LANES]);
-    let n = xs.len() / LANES * LANES;
-    for start in (0..n).step_by(LANES) {
+    let chunks = xs
+        .chunks_exact(LANES)
+        .zip(ys.chunks_exact(LANES))
+        .zip(gs.chunks_exact(LANES));
+    for ((x, y), g) in chunks {
         for j in 0..LANES {
-            let (a, b) = f(xs[start + j], ys[start + j], gs[start + j]);
+            let (a, b) = f(x[j], y[j], g[j]);
             acc_a[j] += a;
             acc_b[j] += b;
         }
     }
+    let tail = xs.len() / LANES * LANES;
     let (mut ta, mut tb) = (0f64, 0f64);
-    for i in n..xs.len() {
-        let (a, b) = f(xs[i], ys[i], gs[i]);
+    for ((&x, &y), &g) in xs[tail..].iter().zip(&ys[tail..]).zip(&gs[tail..]) {
+        let (a, b) = f(x, y, g);
         ta += a as f64;
         tb += b as f64;
     }
