@@ -198,6 +198,12 @@ impl Trainer {
         &self.ck.discriminator
     }
 
+    /// Run both networks on `kernels` (the default is the fast kernels on the CPU).
+    pub fn set_kernels(&mut self, kernels: crate::kernels::Kernels) {
+        self.ck.generator.kernels = kernels;
+        self.ck.discriminator.kernels = kernels;
+    }
+
     pub fn dataset(&self) -> &Dataset {
         &self.data
     }
