@@ -100,7 +100,23 @@ impl Net {
     /// Forward pass over a batch. `train` selects batch statistics in BatchNorm (and updates the
     /// running statistics); otherwise the running statistics are used, as an exported graph does.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_pass(x, train, false)
+    }
+
+    /// [`Self::forward`] with the parameters treated as constants: gradients flow to the input
+    /// only. The generator's step uses it for the discriminator, whose weight gradients it would
+    /// throw away (a third of that step's arithmetic).
+    pub fn forward_frozen(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_pass(x, train, true)
+    }
+
+    fn forward_pass(&self, x: &Tensor, train: bool, frozen: bool) -> Result<Tensor> {
         let fast = self.kernels == Kernels::Fast;
+        let pass = Pass {
+            train,
+            fast,
+            frozen,
+        };
         let mut x = x.clone();
         let mut i = 0;
         while i < self.desc.layers.len() {
@@ -122,9 +138,9 @@ impl Net {
                     Some(slope),
                 ) => {
                     i += 1;
-                    fast_batch_norm(params, &x, channels, eps, momentum, slope)?
+                    fast_batch_norm(params, &x, channels, eps, momentum, slope, frozen)?
                 }
-                _ => forward_layer(layer, params, &x, train, fast)?,
+                _ => forward_layer(layer, params, &x, pass)?,
             };
             i += 1;
         }
@@ -141,21 +157,42 @@ fn rectifier_slope(activation: Activation) -> Option<f32> {
     }
 }
 
-fn forward_layer(
-    layer: &Layer,
-    params: &[Param],
-    x: &Tensor,
+/// How a forward pass runs.
+#[derive(Clone, Copy)]
+struct Pass {
+    /// BatchNorm on batch statistics (updating the running ones).
     train: bool,
+    /// The fast kernels rather than candle's ops.
     fast: bool,
-) -> Result<Tensor> {
+    /// Parameters as constants (no weight gradients).
+    frozen: bool,
+}
+
+impl Param {
+    /// The parameter as a graph input: tracked, or a constant when `frozen`.
+    fn value(&self, frozen: bool) -> Tensor {
+        if frozen {
+            self.var.as_detached_tensor()
+        } else {
+            self.var.as_tensor().clone()
+        }
+    }
+}
+
+fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Result<Tensor> {
+    let Pass {
+        train,
+        fast,
+        frozen,
+    } = pass;
     let bias = |y: Tensor, broadcast: &[usize]| -> Result<Tensor> {
         match params.get(1) {
-            Some(b) => Ok(y.broadcast_add(&b.var.as_tensor().reshape(broadcast)?)?),
+            Some(b) => Ok(y.broadcast_add(&b.value(frozen).reshape(broadcast)?)?),
             None => Ok(y),
         }
     };
-    let weight = || params[0].var.as_tensor();
-    let bias_param = || params.get(1).map(|b| b.var.as_tensor());
+    let weight = || params[0].value(frozen);
+    let bias_param = || params.get(1).map(|b| b.value(frozen));
     Ok(match *layer {
         Layer::Linear { out_features, .. } => bias(x.matmul(&weight().t()?)?, &[1, out_features])?,
         Layer::Conv2d {
@@ -165,10 +202,10 @@ fn forward_layer(
             ..
         } => {
             if fast {
-                kernels::conv2d(x, weight(), bias_param(), stride, padding)?
+                kernels::conv2d(x, &weight(), bias_param().as_ref(), stride, padding)?
             } else {
                 bias(
-                    x.conv2d(weight(), padding, stride, 1, 1)?,
+                    x.conv2d(&weight(), padding, stride, 1, 1)?,
                     &[1, out_channels, 1, 1],
                 )?
             }
@@ -180,9 +217,9 @@ fn forward_layer(
             ..
         } => {
             if fast {
-                kernels::conv_transpose2d(x, weight(), bias_param(), stride, padding)?
+                kernels::conv_transpose2d(x, &weight(), bias_param().as_ref(), stride, padding)?
             } else {
-                let y = x.conv_transpose2d(weight(), padding, 0, stride, 1)?;
+                let y = x.conv_transpose2d(&weight(), padding, 0, stride, 1)?;
                 bias(y, &[1, out_channels, 1, 1])?
             }
         }
@@ -190,7 +227,7 @@ fn forward_layer(
             channels,
             eps,
             momentum,
-        } => batch_norm(params, x, channels, eps, momentum, train)?,
+        } => batch_norm(params, x, channels, eps, momentum, train, frozen)?,
         Layer::Activation(activation) => match rectifier_slope(activation) {
             Some(slope) if fast => kernels::activate(x, slope)?,
             _ => activate(activation, x)?,
@@ -213,12 +250,13 @@ fn fast_batch_norm(
     eps: f64,
     momentum: f64,
     slope: f32,
+    frozen: bool,
 ) -> Result<Tensor> {
     let [scale, shift, running_mean, running_var] = params else {
         unreachable!("BatchNorm2d always has four parameters")
     };
     let (y, stats) =
-        kernels::batch_norm_act(x, scale.var.as_tensor(), shift.var.as_tensor(), eps, slope)?;
+        kernels::batch_norm_act(x, &scale.value(frozen), &shift.value(frozen), eps, slope)?;
     let count = (x.elem_count() / channels) as f64;
     let unbiased = count / (count - 1.0).max(1.0);
     let device = x.device();
@@ -252,6 +290,7 @@ fn batch_norm(
     eps: f64,
     momentum: f64,
     train: bool,
+    frozen: bool,
 ) -> Result<Tensor> {
     let [scale, shift, running_mean, running_var] = params else {
         unreachable!("BatchNorm2d always has four parameters")
@@ -280,8 +319,8 @@ fn batch_norm(
         )
     };
     let inv_std = (var + eps)?.sqrt()?.recip()?;
-    let gain = (scale.var.as_tensor() * &inv_std)?;
-    let offset = (shift.var.as_tensor() - (&mean * &gain)?)?;
+    let gain = (scale.value(frozen) * &inv_std)?;
+    let offset = (shift.value(frozen) - (&mean * &gain)?)?;
     Ok(x.broadcast_mul(&per_channel(&gain)?)?
         .broadcast_add(&per_channel(&offset)?)?)
 }

@@ -298,7 +298,7 @@ impl Trainer {
                 let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
                 fake = g.forward(&z, true)?;
             }
-            let logits = d.forward(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
+            let logits = d.forward_frozen(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
             let loss_g = bce_with_logits(&logits, 1.0)?;
             loss_g_value = loss_g.to_scalar::<f32>()?;
             if !loss_g_value.is_finite() {
