@@ -53,12 +53,13 @@ pub fn forward(
         .with_min_len(MIN_TASK / d.l.max(1) + 1)
         .enumerate()
         .for_each(|(plane, out)| {
-            let ch = plane % d.c;
+            // Locals, so the loop keeps them in registers and vectorises.
+            let (ch, slope) = (plane % d.c, slope);
             let scale = gamma[ch] * inv_std[ch];
             let shift = beta[ch] - mean[ch] * scale;
             for (o, &v) in out.iter_mut().zip(&x[plane * d.l..][..d.l]) {
                 let z = v * scale + shift;
-                *o = if z > 0.0 { z } else { slope * z };
+                *o = rectify(z, slope);
             }
         });
     BatchStats { mean, inv_std, var }
@@ -78,7 +79,7 @@ pub fn backward<'a>(
 ) -> (Vec<f32>, Vec<f32>) {
     let count = (d.n * d.l) as f64;
     // The activation's derivative, read from the output's sign (it matches the input's).
-    let pre = move |y: f32, g: f32| if y > 0.0 { g } else { slope * g };
+    let pre = move |y: f32, g: f32| g * rectifier_slope_at(y, slope);
     let plane =
         |v: &'a [f32], img: usize, ch: usize| -> &'a [f32] { &v[(img * d.c + ch) * d.l..][..d.l] };
     // Σg and Σg·x per channel; Σg·x̂ = (Σg·x − μ·Σg)·σ⁻¹.
@@ -86,6 +87,7 @@ pub fn backward<'a>(
         .into_par_iter()
         .with_min_len(MIN_TASK / (d.n * d.l).max(1) + 1)
         .map(|ch| {
+            let pre = pre;
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for img in 0..d.n {
                 let (a, b) = lane_sums2(
@@ -108,7 +110,7 @@ pub fn backward<'a>(
         .with_min_len(MIN_TASK / d.l.max(1) + 1)
         .enumerate()
         .for_each(|(index, out)| {
-            let (img, ch) = (index / d.c, index % d.c);
+            let (img, ch, pre) = (index / d.c, index % d.c, pre);
             let (mean, inv_std) = (stats.mean[ch], stats.inv_std[ch]);
             let k = gamma[ch] * inv_std;
             let mean_g = (dbeta[ch] as f64 / count) as f32;
@@ -203,13 +205,26 @@ fn lane_sums2(
     )
 }
 
+/// `z` for `z > 0`, `slope·z` otherwise, without a branch (so loops vectorise).
+#[inline(always)]
+fn rectify(z: f32, slope: f32) -> f32 {
+    z.max(0.0) + slope * z.min(0.0)
+}
+
+/// The rectifier's derivative where its output is `y` (same sign as its input).
+#[inline(always)]
+fn rectifier_slope_at(y: f32, slope: f32) -> f32 {
+    if y > 0.0 { 1.0 } else { slope }
+}
+
 /// `y = x` for `x > 0`, `slope·x` otherwise.
 pub fn activate(x: &[f32], slope: f32, y: &mut [f32]) {
     y.par_chunks_mut(1 << 14)
         .zip(x.par_chunks(1 << 14))
         .for_each(|(o, i)| {
+            let slope = slope;
             for (o, &v) in o.iter_mut().zip(i) {
-                *o = if v > 0.0 { v } else { slope * v };
+                *o = rectify(v, slope);
             }
         });
 }
@@ -219,8 +234,9 @@ pub fn activate_backward(y: &[f32], dy: &[f32], slope: f32, dx: &mut [f32]) {
     dx.par_chunks_mut(1 << 14)
         .zip(y.par_chunks(1 << 14).zip(dy.par_chunks(1 << 14)))
         .for_each(|(o, (y, dy))| {
+            let slope = slope;
             for ((o, &y), &g) in o.iter_mut().zip(y).zip(dy) {
-                *o = if y > 0.0 { g } else { slope * g };
+                *o = g * rectifier_slope_at(y, slope);
             }
         });
 }
