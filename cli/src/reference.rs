@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use candle_core::Device;
-use gan_export::Role;
+use gan_export::{Reference, Role};
 use gan_models::run_layout;
 use gan_train::net::{Net, batch_tensor};
 
@@ -37,10 +37,8 @@ pub fn candle_forward(
 }
 
 /// [`candle_forward`] for the run in `run_dir`, shaped as the exporter's self-check reference.
-pub fn candle_reference(
-    run_dir: &Path,
-) -> impl Fn(Role, Option<usize>, &Path, &[f32], usize) -> Result<Vec<f32>, String> + '_ {
-    move |role, stop, checkpoint, input, batch| {
+pub fn candle_reference(run_dir: &Path) -> Box<Reference<'_>> {
+    Box::new(move |role, stop, checkpoint, input, batch| {
         candle_forward(run_dir, role, stop, checkpoint, input, batch)
-    }
+    })
 }

@@ -24,7 +24,7 @@ pub struct FeatureStats {
 impl FeatureStats {
     /// Statistics of `rows` (`n` × `dim`, row-major). Needs at least two rows.
     pub fn from_rows(rows: &[f32], dim: usize) -> Result<Self> {
-        if dim == 0 || rows.len() % dim != 0 {
+        if dim == 0 || !rows.len().is_multiple_of(dim) {
             return Err(EvalError::Invalid(format!(
                 "{} values are not whole feature vectors of size {dim}",
                 rows.len()

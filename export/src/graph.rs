@@ -163,16 +163,29 @@ fn read_params(
 /// Append the nodes of `net` to `graph`, reading from value `input` and writing the network's
 /// output to value `output`. With `fold_bn`, each BatchNorm2d that follows a (transposed)
 /// convolution is folded into that convolution's weights and bias.
+/// How a network is lowered.
+pub struct Lowering<'a> {
+    pub fold_bn: bool,
+    pub subpixel: bool,
+    /// A layer whose output also becomes a graph output, under this name.
+    pub tap: Option<(usize, &'a str)>,
+    pub input: &'a str,
+    pub output: &'a str,
+}
+
 pub fn lower_network(
     graph: &mut GraphBuilder,
     net: &Network,
     weights: &mut Weights,
-    fold_bn: bool,
-    subpixel: bool,
-    tap: Option<(usize, &str)>,
-    input: &str,
-    output: &str,
+    lowering: &Lowering,
 ) -> Result<(), ExportError> {
+    let Lowering {
+        fold_bn,
+        subpixel,
+        tap,
+        input,
+        output,
+    } = *lowering;
     let mut params = read_params(net, weights)?;
     let mut current = input.to_string();
     let mut i = 0;

@@ -179,16 +179,14 @@ fn compile(
         outputs: Vec::new(),
     };
     let tap = arch.features_layer().map(|layer| (layer, FEATURES_OUTPUT));
-    crate::graph::lower_network(
-        &mut graph,
-        &net,
-        &mut weights,
-        options.fold_bn,
-        options.subpixel,
+    let lowering = crate::graph::Lowering {
+        fold_bn: options.fold_bn,
+        subpixel: options.subpixel,
         tap,
-        input_name,
-        output_name,
-    )?;
+        input: input_name,
+        output: output_name,
+    };
+    crate::graph::lower_network(&mut graph, &net, &mut weights, &lowering)?;
     plan.outputs
         .push((output_name.into(), float, net.output_shape()?));
     match role {

@@ -250,7 +250,7 @@ pub fn forward_and_filter(
     timed(label, || {
         let chunks = g.chunks();
         let threads = rayon::current_num_threads().min(chunks.count);
-        let (w, mut b) = match forward {
+        let (w, b) = match forward {
             Some((w, b)) => (Some(w), Some(b)),
             None => (None, None),
         };
@@ -261,12 +261,13 @@ pub fn forward_and_filter(
         let a_image = g.ca * g.ha * g.wa;
         let b_image = g.cb * g.positions();
         // Each worker takes every `threads`-th chunk and accumulates its own weight gradient.
-        let b_parts: Vec<&mut [f32]> = match b.as_deref_mut() {
-            Some(b) => b.chunks_mut(chunks.images * b_image).collect(),
-            None => Vec::new(),
-        };
-        let b_parts: Vec<std::sync::Mutex<&mut [f32]>> =
-            b_parts.into_iter().map(std::sync::Mutex::new).collect();
+        let b_parts: Vec<std::sync::Mutex<&mut [f32]>> = b
+            .map(|b| {
+                b.chunks_mut(chunks.images * b_image)
+                    .map(std::sync::Mutex::new)
+                    .collect()
+            })
+            .unwrap_or_default();
         let partial_dw: Vec<Option<scratch::Scratch>> = (0..threads)
             .into_par_iter()
             .map(|worker| {

@@ -53,8 +53,7 @@ pub fn forward(
         .with_min_len(MIN_TASK / d.l.max(1) + 1)
         .enumerate()
         .for_each(|(plane, out)| {
-            // Locals, so the loop keeps them in registers and vectorises.
-            let (ch, slope) = (plane % d.c, slope);
+            let ch = plane % d.c;
             let scale = gamma[ch] * inv_std[ch];
             let shift = beta[ch] - mean[ch] * scale;
             for (o, &v) in out.iter_mut().zip(&x[plane * d.l..][..d.l]) {
@@ -87,7 +86,6 @@ pub fn backward<'a>(
         .into_par_iter()
         .with_min_len(MIN_TASK / (d.n * d.l).max(1) + 1)
         .map(|ch| {
-            let pre = pre;
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for img in 0..d.n {
                 let (a, b) = lane_sums2(
@@ -110,7 +108,7 @@ pub fn backward<'a>(
         .with_min_len(MIN_TASK / d.l.max(1) + 1)
         .enumerate()
         .for_each(|(index, out)| {
-            let (img, ch, pre) = (index / d.c, index % d.c, pre);
+            let (img, ch) = (index / d.c, index % d.c);
             let (mean, inv_std) = (stats.mean[ch], stats.inv_std[ch]);
             let k = gamma[ch] * inv_std;
             let mean_g = (dbeta[ch] as f64 / count) as f32;
@@ -222,7 +220,6 @@ pub fn activate(x: &[f32], slope: f32, y: &mut [f32]) {
     y.par_chunks_mut(1 << 14)
         .zip(x.par_chunks(1 << 14))
         .for_each(|(o, i)| {
-            let slope = slope;
             for (o, &v) in o.iter_mut().zip(i) {
                 *o = rectify(v, slope);
             }
@@ -234,7 +231,6 @@ pub fn activate_backward(y: &[f32], dy: &[f32], slope: f32, dx: &mut [f32]) {
     dx.par_chunks_mut(1 << 14)
         .zip(y.par_chunks(1 << 14).zip(dy.par_chunks(1 << 14)))
         .for_each(|(o, (y, dy))| {
-            let slope = slope;
             for ((o, &y), &g) in o.iter_mut().zip(y).zip(dy) {
                 *o = g * rectifier_slope_at(y, slope);
             }
