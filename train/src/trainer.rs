@@ -355,11 +355,26 @@ impl Trainer {
         if self.collapse_streak >= COLLAPSE_STRETCH && !self.collapse_warned {
             self.collapse_warned = true;
             let step = self.step();
+            let c = &self.config;
+            // Suggest only the remedies this run does not use yet.
+            let remedies: Vec<&str> = [
+                (c.label_smoothing == 0.0, "--label-smoothing 0.1"),
+                (c.instance_noise == 0.0, "--instance-noise 0.1"),
+                (c.g_steps == 1, "--g-steps 2"),
+                (c.lr_d >= c.lr_g, "a lower --lr-d than --lr-g"),
+            ]
+            .into_iter()
+            .filter_map(|(unused, remedy)| unused.then_some(remedy))
+            .collect();
+            let advice = if remedies.is_empty() {
+                "Stronger settings of the remedies in use may help.".to_string()
+            } else {
+                format!("Try {}.", remedies.join(", "))
+            };
             self.progress.suspend(|| {
                 eprintln!(
                     "warning: D(G(z)) has stayed under {COLLAPSE_PROBABILITY} for {COLLAPSE_STRETCH} steps (now step {step}): \
-                     the discriminator overpowers the generator. Try --label-smoothing 0.1, --instance-noise 0.1, \
-                     --g-steps 2, or a lower --lr-d than --lr-g."
+                     the discriminator overpowers the generator. {advice}"
                 )
             });
         }
