@@ -4,7 +4,8 @@
 //! (`gan-train`) builds candle computations from it and the ONNX exporter walks the same list, so
 //! the two cannot drift apart. [`ArchConfig`] is the one place that turns user-facing
 //! hyper-parameters (image size, channels, nz, ngf, ndf) into generator and discriminator
-//! descriptions: adding an architecture is a change here and nowhere else.
+//! descriptions (and the one non-GAN network, the classifier `gan eval` scores with): adding an
+//! architecture is a change here and nowhere else.
 //!
 //! It never sees candle or ONNX. Besides the descriptions it holds the two things the trainer
 //! and the exporter must agree on without depending on each other: the run-folder layout

@@ -5,6 +5,8 @@
 //! and generator steps with [`adam::Adam`], and writes metrics, pictures and atomic checkpoints.
 //! Every random number comes from [`rng`], so a seed fixes the whole run and `--resume` continues
 //! a run bit for bit. [`classifier`] trains the (non-GAN) digit classifier that `gan eval` uses.
+//! On the CPU the layers run on [`kernels`] (im2col + gemm convolutions, fused BatchNorm), candle
+//! custom ops that autograd differentiates like its own.
 
 pub mod adam;
 mod atomic;
