@@ -47,9 +47,7 @@ pub fn conv2d(
     stride: usize,
     pad: usize,
 ) -> Result<Tensor> {
-    let bias = bias_or_zeros(bias, w.dim(0)?)?;
-    x.contiguous()?
-        .apply_op3(&w.contiguous()?, &bias, ops::Conv2d { stride, pad })
+    convolution(x, w, bias, stride, pad, false)
 }
 
 /// `conv_transpose2d(x, w) + bias`, `w` `[in, out, k, k]`, no output padding.
@@ -60,12 +58,25 @@ pub fn conv_transpose2d(
     stride: usize,
     pad: usize,
 ) -> Result<Tensor> {
-    let bias = bias_or_zeros(bias, w.dim(1)?)?;
-    x.contiguous()?.apply_op3(
-        &w.contiguous()?,
-        &bias,
-        ops::ConvTranspose2d { stride, pad },
-    )
+    convolution(x, w, bias, stride, pad, true)
+}
+
+fn convolution(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+    transposed: bool,
+) -> Result<Tensor> {
+    let out_channels = w.dim(if transposed { 1 } else { 0 })?;
+    let bias = bias_or_zeros(bias, out_channels)?;
+    let op = ops::Convolution {
+        stride,
+        pad,
+        transposed,
+    };
+    x.contiguous()?.apply_op3(&w.contiguous()?, &bias, op)
 }
 
 /// The layer's bias, or constant zeros (which get no gradient) for a layer without one.

@@ -70,94 +70,28 @@ fn bias_grad(bias: &Tensor, dy: &Tensor, n: usize, c: usize) -> Result<Option<Te
     })
 }
 
-/// `Conv2d(x, w) + bias`; `w` is `[out, in, k, k]`.
-pub struct Conv2d {
+/// `Conv2d(x, w) + bias` (`w` `[out, in, k, k]`) or, when `transposed`,
+/// `ConvTranspose2d(x, w) + bias` (`w` `[in, out, k, k]`, no output padding). A transposed
+/// convolution is the adjoint of the convolution from its output shape to its input shape with
+/// the same weight, so the one [`Geometry`] and its kernels serve both.
+pub struct Convolution {
     pub stride: usize,
     pub pad: usize,
+    pub transposed: bool,
 }
 
-impl Conv2d {
-    fn geometry(&self, x: [usize; 4], w: [usize; 4]) -> Result<Geometry> {
-        if x[1] != w[1] || w[2] != w[3] {
-            bail!("conv2d: input {x:?} does not fit weight {w:?}");
-        }
-        Geometry::conv(x, w[0], w[2], self.stride, self.pad).ok_or_else(|| {
-            candle_core::Error::Msg(format!("conv2d: kernel larger than input {x:?}"))
-        })
-    }
-}
-
-impl CustomOp3 for Conv2d {
-    fn name(&self) -> &'static str {
-        "fast-conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-        bs: &CpuStorage,
-        bl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let g = self.geometry(dims4(xl)?, dims4(wl)?)?;
-        let mut y = vec![0f32; g.b_len()];
-        conv::forward(&g, slice(xs, xl)?, slice(ws, wl)?, &mut y);
-        add_bias(&mut y, g.n, g.cb, slice(bs, bl)?);
-        Ok((CpuStorage::F32(y), Shape::from((g.n, g.cb, g.hb, g.wb))))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        bias: &Tensor,
-        _y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let xd: [usize; 4] = x.dims4()?.into();
-        let wd: [usize; 4] = w.dims4()?.into();
-        let g = self.geometry(xd, wd)?;
-        with_values(dy, |dy| {
-            let dx = if x.track_op() {
-                with_values(w, |w| {
-                    let mut dx = vec![0f32; g.a_len()];
-                    conv::backward_data(&g, dy, w, &mut dx);
-                    tensor(dx, xd.to_vec()).map(Some)
-                })?
-            } else {
-                None
-            };
-            let dw = if w.track_op() {
-                with_values(x, |x| {
-                    let mut dw = vec![0f32; g.w_len()];
-                    conv::backward_filter(&g, x, dy, &mut dw);
-                    tensor(dw, wd.to_vec()).map(Some)
-                })?
-            } else {
-                None
-            };
-            Ok((dx, dw))
-        })
-        .and_then(|(dx, dw)| Ok((dx, dw, bias_grad(bias, dy, g.n, g.cb)?)))
-    }
-}
-
-/// `ConvTranspose2d(x, w) + bias` without output padding; `w` is `[in, out, k, k]`. It is the
-/// adjoint of a convolution from its output shape to its input shape with the same weight.
-pub struct ConvTranspose2d {
-    pub stride: usize,
-    pub pad: usize,
-}
-
-impl ConvTranspose2d {
+impl Convolution {
     fn geometry(&self, x: [usize; 4], w: [usize; 4]) -> Result<Geometry> {
         let [n, c, h, wi] = x;
-        if c != w[0] || w[2] != w[3] {
-            bail!("conv_transpose2d: input {x:?} does not fit weight {w:?}");
-        }
         let k = w[2];
+        if w[2] != w[3] || c != if self.transposed { w[0] } else { w[1] } {
+            bail!("convolution: input {x:?} does not fit weight {w:?}");
+        }
+        if !self.transposed {
+            return Geometry::conv(x, w[0], k, self.stride, self.pad).ok_or_else(|| {
+                candle_core::Error::Msg(format!("conv2d: kernel larger than input {x:?}"))
+            });
+        }
         let out = |s: usize| ((s - 1) * self.stride + k).checked_sub(2 * self.pad);
         let (Some(ho), Some(wo)) = (out(h), out(wi)) else {
             bail!("conv_transpose2d: padding {} too large for {x:?}", self.pad);
@@ -167,11 +101,20 @@ impl ConvTranspose2d {
             _ => bail!("conv_transpose2d: no output shape maps back to {x:?}"),
         }
     }
+
+    /// Channels of the output (where the bias is added).
+    fn out_channels(&self, g: &Geometry) -> usize {
+        if self.transposed { g.ca } else { g.cb }
+    }
 }
 
-impl CustomOp3 for ConvTranspose2d {
+impl CustomOp3 for Convolution {
     fn name(&self) -> &'static str {
-        "fast-conv-transpose2d"
+        if self.transposed {
+            "fast-conv-transpose2d"
+        } else {
+            "fast-conv2d"
+        }
     }
 
     fn cpu_fwd(
@@ -184,10 +127,18 @@ impl CustomOp3 for ConvTranspose2d {
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = self.geometry(dims4(xl)?, dims4(wl)?)?;
-        let mut y = vec![0f32; g.a_len()];
-        conv::backward_data(&g, slice(xs, xl)?, slice(ws, wl)?, &mut y);
-        add_bias(&mut y, g.n, g.ca, slice(bs, bl)?);
-        Ok((CpuStorage::F32(y), Shape::from((g.n, g.ca, g.ha, g.wa))))
+        let (x, w) = (slice(xs, xl)?, slice(ws, wl)?);
+        let (mut y, shape) = if self.transposed {
+            let mut y = vec![0f32; g.a_len()];
+            conv::backward_data(&g, x, w, &mut y);
+            (y, (g.n, g.ca, g.ha, g.wa))
+        } else {
+            let mut y = vec![0f32; g.b_len()];
+            conv::forward(&g, x, w, &mut y);
+            (y, (g.n, g.cb, g.hb, g.wb))
+        };
+        add_bias(&mut y, g.n, self.out_channels(&g), slice(bs, bl)?);
+        Ok((CpuStorage::F32(y), Shape::from(shape)))
     }
 
     fn bwd(
@@ -201,18 +152,28 @@ impl CustomOp3 for ConvTranspose2d {
         let xd: [usize; 4] = x.dims4()?.into();
         let wd: [usize; 4] = w.dims4()?.into();
         let g = self.geometry(xd, wd)?;
-        let mut dx = x.track_op().then(|| vec![0f32; g.b_len()]);
+        let mut dx = x.track_op().then(|| vec![0f32; x.elem_count()]);
         let mut dw = w.track_op().then(|| vec![0f32; g.w_len()]);
-        // The output gradient is the convolution's input: one im2col serves both gradients.
-        with_values(dy, |dy| {
+        with_values(dy, |dyv| {
             with_values(w, |wv| {
                 with_values(x, |xv| {
-                    conv::forward_and_filter(
-                        &g,
-                        dy,
-                        dx.as_deref_mut().map(|dx| (wv, dx)),
-                        dw.as_deref_mut().map(|dw| (xv, dw)),
-                    );
+                    if self.transposed {
+                        // The output gradient is the convolution's input: one im2col serves
+                        // both gradients.
+                        conv::forward_and_filter(
+                            &g,
+                            dyv,
+                            dx.as_deref_mut().map(|dx| (wv, dx)),
+                            dw.as_deref_mut().map(|dw| (xv, dw)),
+                        );
+                    } else {
+                        if let Some(dx) = dx.as_deref_mut() {
+                            conv::backward_data(&g, dyv, wv, dx);
+                        }
+                        if let Some(dw) = dw.as_deref_mut() {
+                            conv::backward_filter(&g, xv, dyv, dw);
+                        }
+                    }
                     Ok(())
                 })
             })
@@ -220,7 +181,7 @@ impl CustomOp3 for ConvTranspose2d {
         Ok((
             dx.map(|v| tensor(v, xd.to_vec())).transpose()?,
             dw.map(|v| tensor(v, wd.to_vec())).transpose()?,
-            bias_grad(bias, dy, g.n, g.ca)?,
+            bias_grad(bias, dy, g.n, self.out_channels(&g))?,
         ))
     }
 }
