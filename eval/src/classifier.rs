@@ -149,15 +149,14 @@ impl Classifier {
         let mut values = vec![Vec::new(); wanted.len()];
         let mut input = Vec::with_capacity(self.batch * per_image);
         for chunk in pictures.chunks(self.batch) {
-            input.clear();
             for picture in chunk {
                 preprocess.append(picture, &mut input);
             }
             // A short last batch is padded; the padding's outputs are dropped.
             input.resize(self.batch * per_image, 0.0);
-            let tensor =
-                tract_ndarray::ArrayD::from_shape_vec(vec![self.batch, c, h, w], input.clone())
-                    .map_err(|e| EvalError::file(&self.path, e.to_string()))?;
+            let batch = std::mem::replace(&mut input, Vec::with_capacity(self.batch * per_image));
+            let tensor = tract_ndarray::ArrayD::from_shape_vec(vec![self.batch, c, h, w], batch)
+                .map_err(|e| EvalError::file(&self.path, e.to_string()))?;
             let outputs = guarded(|| {
                 self.plan
                     .run(tvec!(Tensor::from(tensor).into()))

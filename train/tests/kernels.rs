@@ -67,6 +67,12 @@ fn compare(
     }
 }
 
+/// `y + b` with `b` per channel of NCHW `y`, in candle's ops.
+fn plus_bias(y: Tensor, b: &Tensor) -> Tensor {
+    y.broadcast_add(&b.reshape((1, b.dim(0).unwrap(), 1, 1)).unwrap())
+        .unwrap()
+}
+
 #[test]
 fn convolutions_match_candle_with_gradients() {
     let mut rng = SeededRng::new(11, Stream::Init);
@@ -96,11 +102,7 @@ fn convolutions_match_candle_with_gradients() {
             &format!("{what} with bias"),
             &[x, w, b],
             |t| kernels::conv2d(&t[0], &t[1], Some(&t[2]), s, p).unwrap(),
-            |t| {
-                let y = t[0].conv2d(&t[1], p, s, 1, 1).unwrap();
-                y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
-                    .unwrap()
-            },
+            |t| plus_bias(t[0].conv2d(&t[1], p, s, 1, 1).unwrap(), &t[2]),
             &mut rng,
         );
         if p < k {
@@ -112,11 +114,7 @@ fn convolutions_match_candle_with_gradients() {
                 &what,
                 &[x, w, b],
                 |t| kernels::conv_transpose2d(&t[0], &t[1], Some(&t[2]), s, p).unwrap(),
-                |t| {
-                    let y = t[0].conv_transpose2d(&t[1], p, 0, s, 1).unwrap();
-                    y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
-                        .unwrap()
-                },
+                |t| plus_bias(t[0].conv_transpose2d(&t[1], p, 0, s, 1).unwrap(), &t[2]),
                 &mut rng,
             );
         }
