@@ -41,28 +41,40 @@ pub fn save(
     ck: &Checkpoint,
     metadata: &HashMap<String, String>,
 ) -> Result<PathBuf> {
-    let final_dir = run_layout::checkpoint_dir(run_dir, ck.state.step);
-    let tmp_dir = final_dir.with_file_name(format!(".partial-step_{:06}", ck.state.step));
+    write_folder(run_dir, ck.state.step, |tmp_dir| {
+        ck.generator
+            .save(&tmp_dir.join(GENERATOR_FILE), metadata.clone())?;
+        ck.discriminator
+            .save(&tmp_dir.join(DISCRIMINATOR_FILE), metadata.clone())?;
+        let mut moments = prefixed("generator", ck.opt_g.named_state(&ck.generator));
+        moments.extend(prefixed(
+            "discriminator",
+            ck.opt_d.named_state(&ck.discriminator),
+        ));
+        crate::atomic::write_atomic(
+            &tmp_dir.join(OPTIMIZER_FILE),
+            &tensor_file::to_bytes(&moments, metadata.clone())?,
+        )?;
+        let state = serde_json::to_vec_pretty(&ck.state).expect("state serialises");
+        crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), &state)
+    })
+}
+
+/// The checkpoint folder protocol of `gan_models::run_layout`: `write` fills a temporary folder
+/// (its `state.json` last), which is then renamed to the folder of `step`; returns that folder.
+pub fn write_folder(
+    run_dir: &Path,
+    step: u64,
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
+    let final_dir = run_layout::checkpoint_dir(run_dir, step);
+    let tmp_dir = final_dir.with_file_name(format!(".partial-step_{step:06}"));
     let io = |p: &Path, e| TrainError::io(p, e);
     if tmp_dir.exists() {
         std::fs::remove_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;
     }
     std::fs::create_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;
-    ck.generator
-        .save(&tmp_dir.join(GENERATOR_FILE), metadata.clone())?;
-    ck.discriminator
-        .save(&tmp_dir.join(DISCRIMINATOR_FILE), metadata.clone())?;
-    let mut moments = prefixed("generator", ck.opt_g.named_state(&ck.generator));
-    moments.extend(prefixed(
-        "discriminator",
-        ck.opt_d.named_state(&ck.discriminator),
-    ));
-    crate::atomic::write_atomic(
-        &tmp_dir.join(OPTIMIZER_FILE),
-        &tensor_file::to_bytes(&moments, metadata.clone())?,
-    )?;
-    let state = serde_json::to_vec_pretty(&ck.state).expect("state serialises");
-    crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), &state)?;
+    write(&tmp_dir)?;
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(|e| io(&final_dir, e))?;
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use candle_core::{D, Device, Tensor};
 use gan_models::ArchConfig;
-use gan_models::run_layout::{self, CLASSIFIER_FILE, CONFIG_FILE, METRICS_FILE, STATE_FILE};
+use gan_models::run_layout::{CLASSIFIER_FILE, CONFIG_FILE, METRICS_FILE, STATE_FILE};
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
@@ -210,18 +210,14 @@ fn save(
     step: u64,
     accuracy: f64,
 ) -> Result<PathBuf> {
-    let final_dir = run_layout::checkpoint_dir(run_dir, step);
-    let tmp_dir = final_dir.with_file_name(format!(".partial-step_{step:06}"));
-    std::fs::create_dir_all(&tmp_dir).map_err(|e| TrainError::io(&tmp_dir, e))?;
     let metadata = HashMap::from([
         ("gan.arch".to_string(), config.model.name().to_string()),
         ("gan.step".to_string(), step.to_string()),
         ("gan.validation_accuracy".to_string(), format!("{accuracy}")),
     ]);
-    net.save(&tmp_dir.join(CLASSIFIER_FILE), metadata)?;
-    let state = serde_json::json!({ "step": step, "validation_accuracy": accuracy });
-    std::fs::write(tmp_dir.join(STATE_FILE), state.to_string())
-        .map_err(|e| TrainError::io(&tmp_dir, e))?;
-    std::fs::rename(&tmp_dir, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
-    Ok(final_dir)
+    crate::checkpoint::write_folder(run_dir, step, |tmp_dir| {
+        net.save(&tmp_dir.join(CLASSIFIER_FILE), metadata)?;
+        let state = serde_json::json!({ "step": step, "validation_accuracy": accuracy });
+        crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), state.to_string().as_bytes())
+    })
 }
