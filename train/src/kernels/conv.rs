@@ -70,11 +70,6 @@ impl Geometry {
         self.cb * self.patch()
     }
 
-    /// Multiply-accumulates of one of the three products.
-    pub fn macs(&self) -> u64 {
-        (self.w_len() * self.n * self.positions()) as u64
-    }
-
     /// Input coordinate of output coordinate `o` under kernel offset `kk`, if inside.
     #[inline]
     fn source(&self, o: usize, kk: usize, size: usize) -> Option<usize> {

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{Device, Result, Tensor};
 
-pub use conv::Geometry;
 pub use norm::BatchStats;
 
 /// Which implementation the layers run on.
