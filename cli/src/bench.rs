@@ -7,9 +7,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gan_models::ArchConfig;
-use gan_runtime::{Backend, Generator, LoadOptions};
+use gan_runtime::{Generator, LoadOptions};
 use gan_train::kernels::profile;
 use gan_train::{TrainConfig, Trainer};
+
+use crate::args::BackendArg;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -38,9 +40,8 @@ pub struct TrainBench {
 pub struct GenerateBench {
     #[arg(long)]
     model: PathBuf,
-    /// tract or ort.
-    #[arg(long, default_value = "tract")]
-    backend: String,
+    #[arg(long, value_enum, default_value = "tract")]
+    backend: BackendArg,
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Batch sizes to time, comma-separated.
@@ -145,11 +146,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn bench_generate(args: GenerateBench) -> Result<()> {
     let options = LoadOptions {
-        backend: if args.backend == "ort" {
-            Backend::Ort
-        } else {
-            Backend::Tract
-        },
+        backend: args.backend.into(),
         threads: Some(args.threads),
         ort_library: args.ort_library.clone(),
         max_batch: Some(1024),

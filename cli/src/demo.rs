@@ -68,8 +68,11 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
 fn train(config: TrainConfig, run_dir: &Path) -> Result<()> {
     let mut trainer = Trainer::create(config, run_dir)
+        .map_err(crate::report::train_error)
         .with_context(|| format!("cannot start a run in {}", run_dir.display()))?;
-    let summary = trainer.run(true)?;
+    let summary = trainer
+        .run(&mut crate::report::TrainingReport::new(true))
+        .map_err(crate::report::train_error)?;
     println!(
         "trained {} steps in {:.1} s: {}",
         summary.steps_done,

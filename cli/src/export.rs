@@ -45,8 +45,8 @@ pub struct ExportArgs {
     #[arg(long)]
     subpixel: bool,
     /// Batch axis: `dynamic` (symbolic) or a fixed size.
-    #[arg(long, default_value = "dynamic")]
-    batch: String,
+    #[arg(long, default_value = "dynamic", value_parser = crate::args::parse_batch)]
+    batch: Batch,
     /// Add a uint8 RGBA `pixels` output [batch, H, W, 4] to the generator.
     #[arg(long)]
     pixels: bool,
@@ -56,13 +56,6 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
-    let batch = match args.batch.as_str() {
-        "dynamic" => Batch::Dynamic,
-        n => Batch::Fixed(
-            n.parse()
-                .with_context(|| format!("--batch must be `dynamic` or a number, not `{n}`"))?,
-        ),
-    };
     let options = ExportOptions {
         which: match args.which {
             WhichArg::Generator => Which::Generator,
@@ -73,7 +66,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         opset: args.opset,
         fold_bn: !args.no_fold_bn,
         subpixel: args.subpixel,
-        batch,
+        batch: args.batch,
         pixels: args.pixels,
         triton_repo: args.triton_repo.clone(),
     };

@@ -4,24 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
-use gan_runtime::{Backend, Device, Generator, LoadOptions, OutputRange, Rgba8};
+use clap::Args;
+use gan_contract::grid;
+use gan_models::atomic;
+use gan_runtime::{Generator, LoadOptions, OutputRange, Rgba8};
 use image::RgbaImage;
 
+use crate::args::{BackendArg, DeviceArg};
 use crate::npy;
-
-#[derive(Clone, Copy, ValueEnum)]
-enum BackendArg {
-    Tract,
-    Ort,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum DeviceArg {
-    Cpu,
-    Cuda,
-    Tensorrt,
-}
 
 #[derive(Args)]
 pub struct GenerateArgs {
@@ -82,6 +72,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let generator = Generator::load(&args.model, &options)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
+    if let Some(reason) = generator.fallback() {
+        eprintln!("warning: {reason}; running on the CPU as --allow-fallback permits");
+    }
     let nz = generator.latent_dim();
     let (labels, latents) = latents(&args, &generator)?;
     if let Some(path) = &args.save_latents {
@@ -141,15 +134,8 @@ fn load_options(args: &GenerateArgs) -> Result<LoadOptions> {
         ),
     };
     Ok(LoadOptions {
-        backend: match args.backend {
-            BackendArg::Tract => Backend::Tract,
-            BackendArg::Ort => Backend::Ort,
-        },
-        device: match args.device {
-            DeviceArg::Cpu => Device::Cpu,
-            DeviceArg::Cuda => Device::Cuda,
-            DeviceArg::Tensorrt => Device::TensorRt,
-        },
+        backend: args.backend.into(),
+        device: args.device.into(),
         allow_fallback: args.allow_fallback,
         ort_library: args.ort_library.clone(),
         threads: args.threads,
@@ -216,39 +202,33 @@ fn latents(args: &GenerateArgs, generator: &Generator) -> Result<(Vec<String>, V
     ))
 }
 
-/// `images` (all the same size) as a PNG grid `cols` wide with 2-pixel gutters.
+/// `images` (all the same size) as a PNG grid `cols` wide, laid out as `gan_contract::grid` says.
 pub fn save_grid(path: &Path, images: &[Rgba8], cols: usize) -> Result<()> {
+    save_png(path, &tile(images, cols, grid::GUTTER)?)
+}
+
+/// Images in rows of `cols`, `gutter` pixels apart.
+fn tile(images: &[Rgba8], cols: usize, gutter: usize) -> Result<RgbaImage> {
     let size = images
         .first()
         .map_or((0, 0), |i| (i.width as usize, i.height as usize));
-    save_png(path, &tile(images, cols, size, 2))
-}
-
-/// Images in rows of `cols`, `gutter` pixels apart on a dark background.
-fn tile(images: &[Rgba8], cols: usize, (w, h): (usize, usize), gutter: usize) -> RgbaImage {
-    let rows = images.len().div_ceil(cols);
-    let background = image::Rgba([40, 40, 40, 255]);
-    let mut canvas = RgbaImage::from_pixel(
-        (cols * (w + gutter) + gutter) as u32,
-        (rows * (h + gutter) + gutter) as u32,
-        background,
+    if grid::canvas_size(images.len(), cols, size, gutter).is_none() {
+        bail!(
+            "a grid of {} images {}×{} in {cols} columns is too large",
+            images.len(),
+            size.0,
+            size.1
+        );
+    }
+    let canvas = grid::tile(
+        images.iter().map(|i| i.pixels.as_slice()),
+        images.len(),
+        cols,
+        size,
+        gutter,
     );
-    if gutter == 0 {
-        canvas = RgbaImage::new((cols * w) as u32, (rows * h) as u32);
-    }
-    for (i, img) in images.iter().enumerate() {
-        let (x, y) = (
-            gutter + (i % cols) * (w + gutter),
-            gutter + (i / cols) * (h + gutter),
-        );
-        image::imageops::replace(
-            &mut canvas,
-            &RgbaImage::from(img.clone()),
-            x as i64,
-            y as i64,
-        );
-    }
-    canvas
+    RgbaImage::from_raw(canvas.width as u32, canvas.height as u32, canvas.rgba)
+        .context("the grid is too large for a PNG")
 }
 
 /// A gutter-less sheet and `<out>.json`: frame rectangles by name, as game engines import them.
@@ -259,7 +239,7 @@ fn write_sheet(
     cols: usize,
     (w, h): (usize, usize),
 ) -> Result<()> {
-    let sheet = tile(images, cols, (w, h), 0);
+    let sheet = tile(images, cols, 0)?;
     save_png(out, &sheet)?;
     let frames: Vec<serde_json::Value> = labels
         .iter()
@@ -273,12 +253,16 @@ fn write_sheet(
         "frames": frames,
     });
     let path = out.with_extension("json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&atlas)?)
+    atomic::write_file(&path, &serde_json::to_vec_pretty(&atlas)?)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Encode `image` as PNG and write it atomically.
 fn save_png(path: &Path, image: &RgbaImage) -> Result<()> {
-    image
-        .save_with_format(path, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", path.display()))
+    atomic::write_file_with(path, |file| {
+        image
+            .write_to(file, image::ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -3,6 +3,7 @@
 //! sees both candle and ONNX, so the export's self-check reference (candle's forward pass)
 //! lives here.
 
+mod args;
 pub mod bench;
 pub mod demo;
 pub mod eval;
@@ -10,6 +11,7 @@ pub mod export;
 pub mod generate;
 mod npy;
 pub mod reference;
+pub mod report;
 pub mod train;
 
 /// Keep freed memory in the process instead of returning it to the kernel. Training frees and

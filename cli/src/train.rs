@@ -8,6 +8,8 @@ use gan_models::ArchConfig;
 use gan_models::run_layout::read_manifest;
 use gan_train::{ClassifierConfig, TrainConfig, Trainer, train_classifier};
 
+use crate::report::{self, TrainingReport};
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Model {
     Toy2d,
@@ -110,11 +112,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 );
             }
             Trainer::resume(dir, args.max_steps, args.epochs)
+                .map_err(report::train_error)
                 .with_context(|| format!("cannot resume the run in {}", dir.display()))?
         }
         None => {
             let (config, out) = config_from(&args)?;
             Trainer::create(config, &out)
+                .map_err(report::train_error)
                 .with_context(|| format!("cannot start a run in {}", out.display()))?
         }
     };
@@ -128,7 +132,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         trainer.total_steps(),
         config.batch_size
     );
-    let summary = trainer.run(!args.quiet)?;
+    let summary = trainer
+        .run(&mut TrainingReport::new(!args.quiet))
+        .map_err(report::train_error)?;
     let per_step = if summary.steps_done > 0 {
         1e3 * summary.seconds / summary.steps_done as f64
     } else {
@@ -176,7 +182,8 @@ fn run_classifier(args: &TrainArgs) -> Result<()> {
         "training the classifier on {} for {} epochs, batch {}",
         config.data, config.epochs, config.batch_size
     );
-    let summary = train_classifier(config, &out, !args.quiet)
+    let summary = train_classifier(config, &out, &mut TrainingReport::new(!args.quiet))
+        .map_err(report::train_error)
         .with_context(|| format!("cannot train a classifier in {}", out.display()))?;
     println!(
         "trained on {} samples ({} classes) in {:.1} s; train loss {:.4}; held-out accuracy {:.2}% on {} samples; checkpoint: {}",

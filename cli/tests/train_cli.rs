@@ -104,12 +104,7 @@ fn mlp_trains_on_idx_digits() {
 fn bad_images_are_named_or_skipped_with_a_count() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    for i in 0..4 {
-        image::RgbImage::from_pixel(24, 24, image::Rgb([i * 60, 10, 10]))
-            .save(data.join(format!("{i}.png")))
-            .unwrap();
-    }
+    gan_models::fixtures::write_image_folder(&data, 4, 24);
     std::fs::write(data.join("broken.jpg"), b"\xff\xd8\xff not really a jpeg").unwrap();
     let train = |run: &str, skip_bad: bool| {
         let run = dir.path().join(run);
@@ -162,7 +157,7 @@ fn missing_or_empty_data_is_a_clear_error() {
     let cases: [(&[&str], &str); 4] = [
         (&["--data", path(&missing)], "no-such-folder"),
         (&["--data", path(dir.path())], "no images found"),
-        (&["--data", "toy2d"], "--model toy2d"),
+        (&["--data", "toy2d"], "--model: the toy2d data set"),
         (
             &["--image-size", "48", "--data", path(dir.path())],
             "image size 48",

@@ -3,6 +3,8 @@
 //! `splits` consecutive parts (part i is rows `i·N/splits .. (i+1)·N/splits`), one score per
 //! part, reported as the mean and the (population) standard deviation over the parts.
 
+use gan_runtime::latent::SplitMix64;
+
 use crate::{EvalError, Result};
 
 /// Seed of the fixed shuffle before splitting.
@@ -37,19 +39,12 @@ pub fn probabilities(rows: &[f32], k: usize) -> Vec<f64> {
 }
 
 /// The fixed permutation of `n` rows applied before splitting (Fisher–Yates driven by
-/// SplitMix64 from [`SHUFFLE_SEED`]).
+/// `gan-runtime`'s SplitMix64 from [`SHUFFLE_SEED`]).
 pub fn shuffle_order(n: usize) -> Vec<usize> {
-    let mut state = SHUFFLE_SEED;
-    let mut next = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = SplitMix64::new(SHUFFLE_SEED);
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        order.swap(i, (next() % (i as u64 + 1)) as usize);
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     order
 }

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use gan_models::DataSource;
 use gan_models::image_files::{decode_on_white, image_files};
 use gan_runtime::Generator;
 use image::DynamicImage;
@@ -47,12 +48,6 @@ const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// Every image below `dir` (sorted by path; transparency composited on white).
 pub fn from_folder(dir: &Path) -> Result<Vec<Picture>> {
     let files = image_files(dir)?;
-    if files.is_empty() {
-        return Err(EvalError::file(
-            dir,
-            "no images found (searched recursively for png, jpg, jpeg, gif, bmp, webp)",
-        ));
-    }
     files
         .iter()
         .map(|path| {
@@ -66,24 +61,21 @@ pub fn from_folder(dir: &Path) -> Result<Vec<Picture>> {
 /// The digits of the MNIST IDX files in `dir`.
 pub fn from_mnist(dir: &Path) -> Result<Vec<Picture>> {
     let mnist = gan_models::mnist::read_mnist(dir)?;
-    let size = mnist.rows * mnist.cols;
     Ok(mnist
-        .pixels
-        .chunks_exact(size)
-        .map(|pixels| {
-            let gray =
-                image::GrayImage::from_raw(mnist.cols as u32, mnist.rows as u32, pixels.to_vec())
-                    .expect("chunk holds rows × cols bytes");
-            Picture(DynamicImage::ImageLuma8(gray))
-        })
+        .images()
+        .map(|gray| Picture(DynamicImage::ImageLuma8(gray)))
         .collect())
 }
 
 /// `--real` / `--images` sources: `mnist:DIR` or an image folder.
 pub fn from_source(source: &str) -> Result<Vec<Picture>> {
-    match source.strip_prefix("mnist:") {
-        Some(dir) => from_mnist(Path::new(dir)),
-        None => from_folder(Path::new(source)),
+    let Ok(parsed) = source.parse::<DataSource>();
+    match parsed {
+        DataSource::Mnist(dir) => from_mnist(&dir),
+        DataSource::ImageFolder(dir) => from_folder(&dir),
+        DataSource::Toy2d | DataSource::Shapes => Err(EvalError::Invalid(format!(
+            "{source} is a built-in training set; score a folder of images or mnist:DIR"
+        ))),
     }
 }
 

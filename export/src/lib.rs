@@ -10,21 +10,23 @@
 //!
 //! This crate never sees candle.
 
-mod graph;
+mod builder;
+mod compile;
+mod io;
+mod lower;
 mod model;
 pub mod onnx;
+mod passes;
 mod pixels;
-mod subpixel;
 mod triton;
 mod verify;
 
 use std::path::PathBuf;
 
+pub use builder::Batch;
 pub use gan_models::Role;
-pub use graph::Batch;
 pub use model::{ExportOptions, Exported, Which, export_run};
-pub use pixels::pixel_byte;
-pub use verify::{Reference, max_relative_difference, run_with_tract};
+pub use verify::{Reference, TOLERANCE, max_relative_difference, run_onnx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

@@ -1,13 +1,18 @@
 //! The optional `pixels` output: RGBA8 `[batch, H, W, 4]` computed in-graph from `image`, so an
 //! engine can upload it as a texture without any math.
 
-use crate::graph::{GraphBuilder, attr_int, attr_ints};
+use gan_contract::pixels::OutputRange;
+
+use crate::builder::{GraphBuilder, attr_int, attr_ints};
 use crate::onnx::data_type;
 
-/// `round((image + 1) · 127.5)` clamped to [0, 255], gray repeated to RGB, alpha 255, NHWC, u8.
+/// The pixel rule of `gan_contract::pixels` in ONNX: `round((image + 1) · 127.5)` (ONNX `Round`
+/// rounds half to even, as the rule does) clamped to [0, 255], gray repeated to RGB, alpha 255,
+/// NHWC, u8.
 pub fn lower_pixels(graph: &mut GraphBuilder, image: &str, channels: usize, output: &str) {
-    let one = graph.constant_f32("pixels.one", &[], &[1.0]);
-    let half_range = graph.constant_f32("pixels.half_range", &[], &[127.5]);
+    let (shift, scale) = OutputRange::MinusOneToOne.shift_and_scale();
+    let one = graph.constant_f32("pixels.one", &[], &[shift]);
+    let half_range = graph.constant_f32("pixels.half_range", &[], &[scale]);
     let zero = graph.constant_f32("pixels.zero", &[], &[0.0]);
     let full = graph.constant_f32("pixels.full", &[], &[255.0]);
     let shifted = graph.fresh("pixels");
@@ -60,9 +65,4 @@ pub fn lower_pixels(graph: &mut GraphBuilder, image: &str, channels: usize, outp
         output,
         vec![attr_int("to", data_type::UINT8 as i64)],
     );
-}
-
-/// The same mapping on the host, for checks: one `image` sample value to its pixel byte.
-pub fn pixel_byte(x: f32) -> u8 {
-    ((x + 1.0) * 127.5).round_ties_even().clamp(0.0, 255.0) as u8
 }

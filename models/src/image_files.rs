@@ -11,13 +11,22 @@ use crate::FileError;
 pub const EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "bmp", "webp"];
 
 /// Every image file below `dir` (recursively), in sorted path order so that results are
-/// reproducible.
+/// reproducible. A folder without images is an error.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
     if !dir.is_dir() {
         return Err(FileError::new(dir, "image folder not found"));
     }
     let mut files = Vec::new();
     collect(dir, &mut files)?;
+    if files.is_empty() {
+        return Err(FileError::new(
+            dir,
+            format!(
+                "no images found (searched recursively for {})",
+                EXTENSIONS.join(", ")
+            ),
+        ));
+    }
     files.sort();
     Ok(files)
 }

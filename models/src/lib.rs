@@ -13,6 +13,10 @@
 //! evaluation both read: MNIST IDX files ([`mnist`]) and image folders ([`image_files`]).
 
 mod arch;
+pub mod atomic;
+mod data_source;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod image_files;
 mod layer;
 pub mod mnist;
@@ -21,6 +25,7 @@ pub mod run_layout;
 pub mod weights;
 
 pub use arch::{ArchConfig, ArchKind, CLASSIFIER_FEATURES, Role, TOY2D_A, TOY2D_B};
+pub use data_source::DataSource;
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
 pub use network::{Network, ParamEntry};
 

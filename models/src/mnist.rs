@@ -9,8 +9,8 @@ use crate::FileError;
 
 type Result<T> = std::result::Result<T, FileError>;
 
-const IMAGES_MAGIC: u32 = 0x0000_0803;
-const LABELS_MAGIC: u32 = 0x0000_0801;
+pub(crate) const IMAGES_MAGIC: u32 = 0x0000_0803;
+pub(crate) const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Gray digits with their labels.
 #[derive(Debug, Clone)]
@@ -29,6 +29,15 @@ impl Mnist {
 
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
+    }
+
+    /// The digits as 8-bit gray images, in file order.
+    pub fn images(&self) -> impl Iterator<Item = image::GrayImage> + '_ {
+        self.pixels
+            .chunks_exact(self.rows * self.cols)
+            .filter_map(|pixels| {
+                image::GrayImage::from_raw(self.cols as u32, self.rows as u32, pixels.to_vec())
+            })
     }
 }
 
@@ -123,17 +132,10 @@ fn read_idx(path: &Path, magic: u32, rank: usize) -> Result<(Vec<usize>, Vec<u8>
 mod tests {
     use super::*;
 
-    /// IDX bytes for `count` images of 28×28 and their labels.
+    use crate::fixtures::idx_bytes;
+
     fn idx_files(count: usize) -> (Vec<u8>, Vec<u8>) {
-        let mut images = IMAGES_MAGIC.to_be_bytes().to_vec();
-        for d in [count as u32, 28, 28] {
-            images.extend(d.to_be_bytes());
-        }
-        images.extend((0..count * 784).map(|i| (i % 251) as u8));
-        let mut labels = LABELS_MAGIC.to_be_bytes().to_vec();
-        labels.extend((count as u32).to_be_bytes());
-        labels.extend((0..count).map(|i| (i % 10) as u8));
-        (images, labels)
+        idx_bytes(count as u32)
     }
 
     fn write(dir: &Path, images: &[u8], labels: &[u8]) {
@@ -148,7 +150,7 @@ mod tests {
         write(dir.path(), &images, &labels);
         let mnist = read_mnist(dir.path()).unwrap();
         assert_eq!((mnist.len(), mnist.rows, mnist.cols), (5, 28, 28));
-        assert_eq!(mnist.pixels[300], (300 % 251) as u8);
+        assert_eq!(mnist.pixels[300], (300 * 7 % 256) as u8);
         assert_eq!(mnist.labels, vec![0, 1, 2, 3, 4]);
 
         let gz = tempfile::tempdir().unwrap();

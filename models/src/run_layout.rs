@@ -29,9 +29,20 @@ pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const STATE_FILE: &str = "state.json";
 
+/// The format of `config.json` this version writes and the newest it reads. A file without a
+/// `format` field predates versioning and is format 1.
+pub const CONFIG_FORMAT: u32 = 1;
+
+/// The `format` of a `config.json` without one.
+pub fn unversioned_format() -> u32 {
+    1
+}
+
 /// The part of `config.json` that consumers other than the trainer need.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RunManifest {
+    #[serde(default = "unversioned_format")]
+    pub format: u32,
     pub model: ArchConfig,
     /// The training data as given on the command line (`toy2d`, `mnist:DIR`, `DIR`).
     pub data: String,
@@ -70,8 +81,9 @@ pub fn latest_checkpoint(run_dir: &Path) -> std::io::Result<Option<(u64, PathBuf
     Ok(checkpoints(run_dir)?.pop())
 }
 
-/// Read the [`RunManifest`] from `run_dir/config.json`.
-pub fn read_manifest(run_dir: &Path) -> Result<RunManifest, FileError> {
+/// Read `run_dir/config.json` as `T` after checking its format version: a file written by a
+/// newer version of this toolkit is refused with a message that says so.
+pub fn read_config<T: serde::de::DeserializeOwned>(run_dir: &Path) -> Result<T, FileError> {
     let path = run_dir.join(CONFIG_FILE);
     let fail = |reason: String| FileError {
         path: path.clone(),
@@ -79,5 +91,66 @@ pub fn read_manifest(run_dir: &Path) -> Result<RunManifest, FileError> {
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| fail(format!("cannot read the run configuration: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| fail(format!("not a valid run configuration ({e})")))
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| fail(format!("not a valid run configuration ({e})")))?;
+    let format = match value.get("format") {
+        None => unversioned_format(),
+        Some(f) => f
+            .as_u64()
+            .and_then(|f| u32::try_from(f).ok())
+            .ok_or_else(|| fail(format!("format {f} is not a version number")))?,
+    };
+    if format > CONFIG_FORMAT {
+        return Err(fail(format!(
+            "written in run format {format} by a newer version of gan; this version reads formats up to {CONFIG_FORMAT}"
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| fail(format!("not a valid run configuration ({e})")))
+}
+
+/// Read the [`RunManifest`] from `run_dir/config.json`.
+pub fn read_manifest(run_dir: &Path) -> Result<RunManifest, FileError> {
+    read_config(run_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, json: &str) {
+        std::fs::write(dir.join(CONFIG_FILE), json).unwrap();
+    }
+
+    #[test]
+    fn unversioned_and_current_configs_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            r#"{"model": {"arch": "toy2d"}, "data": "toy2d"}"#,
+        );
+        let manifest = read_manifest(dir.path()).unwrap();
+        assert_eq!(manifest.format, 1);
+        assert_eq!(manifest.data, "toy2d");
+        write(
+            dir.path(),
+            &format!(
+                r#"{{"format": {CONFIG_FORMAT}, "model": {{"arch": "toy2d"}}, "data": "toy2d"}}"#
+            ),
+        );
+        assert_eq!(read_manifest(dir.path()).unwrap().format, CONFIG_FORMAT);
+    }
+
+    #[test]
+    fn a_newer_format_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            r#"{"format": 99, "model": {"arch": "toy2d", "new_field": 1}, "data": "toy2d"}"#,
+        );
+        let err = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("config.json") && err.contains("format 99") && err.contains("newer"),
+            "{err}"
+        );
+    }
 }

@@ -8,8 +8,6 @@ use crate::latent::{latent_for_seed, slerp};
 use crate::options::{Backend, LoadOptions};
 use crate::signature::{ModelInfo, Signature};
 
-/// Largest accepted model file.
-const MAX_MODEL_BYTES: u64 = 2 << 30;
 const DEFAULT_MAX_BATCH: usize = 64;
 
 /// One generated picture: `width × height` RGBA8 pixels, row-major, alpha 255.
@@ -48,30 +46,12 @@ impl Generator {
     /// Load the ONNX generator at `path`.
     pub fn load(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Self> {
         let path = path.as_ref();
-        let io = |source| RuntimeError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_MODEL_BYTES {
-            return Err(RuntimeError::BadModel {
-                path: path.to_path_buf(),
-                reason: format!("{size} bytes is larger than any generator"),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
-        let threads = options
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        crate::limits::check_file_size(path)?;
         let engine: Box<dyn Engine> = match options.backend {
             #[cfg(feature = "tract")]
-            Backend::Tract => Box::new(crate::backend::tract::TractEngine::load(
-                path, &bytes, threads,
-            )?),
+            Backend::Tract => Box::new(crate::onnx_model::OnnxModel::open(path, options.threads)?),
             #[cfg(feature = "ort")]
-            Backend::Ort => Box::new(crate::backend::ort::OrtEngine::load(
-                path, options, threads,
-            )?),
+            Backend::Ort => Box::new(crate::backend::ort::OrtEngine::load(path, options)?),
             #[allow(unreachable_patterns)]
             other => {
                 return Err(RuntimeError::Backend {
@@ -118,6 +98,12 @@ impl Generator {
     /// Engine and device, for people.
     pub fn runs_on(&self) -> String {
         self.engine.runs_on()
+    }
+
+    /// Why the generator runs on the CPU although another device was asked for, when
+    /// [`LoadOptions::allow_fallback`] let it fall back.
+    pub fn fallback(&self) -> Option<&str> {
+        self.engine.fallback()
     }
 
     pub fn signature(&self) -> &Signature {
@@ -202,25 +188,12 @@ impl Generator {
         self.info.channels * self.info.height * self.info.width
     }
 
-    /// One CHW sample to RGBA8 (gray repeated; a 4th channel is used as alpha).
+    /// One CHW sample to RGBA8 by the pixel rule of `gan-contract`.
     fn to_rgba(&self, sample: &[f32]) -> Rgba8 {
-        let (c, hw) = (self.info.channels, self.info.height * self.info.width);
-        let byte = |v: f32| self.info.range.to_byte(v);
-        let mut pixels = Vec::with_capacity(hw * 4);
-        for p in 0..hw {
-            for k in 0..3 {
-                pixels.push(byte(sample[k.min(c - 1).min(2) * hw + p]));
-            }
-            pixels.push(if c == 4 {
-                byte(sample[3 * hw + p])
-            } else {
-                255
-            });
-        }
         Rgba8 {
             width: self.info.width as u32,
             height: self.info.height as u32,
-            pixels,
+            pixels: gan_contract::pixels::chw_to_rgba(sample, self.info.channels, self.info.range),
         }
     }
 }

@@ -20,11 +20,17 @@ mod error;
 pub mod ffi;
 mod generator;
 pub mod latent;
+mod limits;
+#[cfg(feature = "tract")]
+mod onnx_model;
 mod options;
 mod signature;
 
 pub use error::{Result, RuntimeError};
 pub use generator::{Generator, Rgba8};
 pub use latent::latent_for_seed;
+pub use limits::MAX_MODEL_BYTES;
+#[cfg(feature = "tract")]
+pub use onnx_model::{OnnxModel, OutputTensor};
 pub use options::{Backend, Device, LoadOptions, OutputRange};
 pub use signature::{ModelInfo, Signature, ValueSig};

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub use gan_contract::OutputRange;
+
 /// Which inference engine runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
@@ -19,38 +21,6 @@ pub enum Device {
     Cpu,
     Cuda,
     TensorRt,
-}
-
-/// How generator output values map to pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputRange {
-    /// [-1, 1] (Tanh), our exporter's convention.
-    MinusOneToOne,
-    /// [0, 1] (Sigmoid).
-    ZeroToOne,
-    /// [0, 255].
-    ZeroTo255,
-}
-
-impl OutputRange {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.replace(' ', "").as_str() {
-            "-1,1" | "minus1_1" => Some(OutputRange::MinusOneToOne),
-            "0,1" | "zero_1" => Some(OutputRange::ZeroToOne),
-            "0,255" | "zero_255" => Some(OutputRange::ZeroTo255),
-            _ => None,
-        }
-    }
-
-    /// One output value to a byte (rounded, clamped).
-    pub fn to_byte(self, x: f32) -> u8 {
-        let v = match self {
-            OutputRange::MinusOneToOne => (x + 1.0) * 127.5,
-            OutputRange::ZeroToOne => x * 255.0,
-            OutputRange::ZeroTo255 => x,
-        };
-        v.round_ties_even().clamp(0.0, 255.0) as u8
-    }
 }
 
 #[derive(Debug, Clone, Default)]

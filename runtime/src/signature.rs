@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use gan_contract::{metadata, tensor};
+
 use crate::error::{Result, RuntimeError};
 use crate::options::{LoadOptions, OutputRange};
 
@@ -54,15 +56,12 @@ impl ModelInfo {
                 .get(key)
                 .and_then(|v| v.trim().parse::<usize>().ok())
         };
-        if sig
+        if let Some(role) = sig
             .metadata
-            .get("gan.role")
-            .is_some_and(|r| r != "generator")
+            .get(metadata::ROLE)
+            .filter(|r| *r != metadata::role::GENERATOR)
         {
-            return Err(bad(format!(
-                "it is a {}, not a generator",
-                sig.metadata["gan.role"]
-            )));
+            return Err(bad(format!("it is a {role}, not a generator")));
         }
         let [input] = sig.inputs.as_slice() else {
             return Err(bad(format!(
@@ -85,7 +84,7 @@ impl ModelInfo {
         };
         let latent_dim = options
             .latent_dim
-            .or(meta("gan.nz"))
+            .or(meta(metadata::NZ))
             .or(input.dims[1])
             .ok_or_else(|| missing("the latent size", "latent_dim / --latent-dim"))?;
         if input.dims[1].is_some_and(|d| d != latent_dim) {
@@ -97,7 +96,7 @@ impl ModelInfo {
         let output_index = sig
             .outputs
             .iter()
-            .position(|o| o.name == "image")
+            .position(|o| o.name == tensor::IMAGE)
             .unwrap_or(0);
         let output = sig
             .outputs
@@ -106,7 +105,11 @@ impl ModelInfo {
         if !output.is_f32 {
             return Err(bad(format!("output {} must be float32", output.name)));
         }
-        let from_meta = match (meta("gan.channels"), meta("gan.height"), meta("gan.width")) {
+        let from_meta = match (
+            meta(metadata::CHANNELS),
+            meta(metadata::HEIGHT),
+            meta(metadata::WIDTH),
+        ) {
             (Some(c), Some(h), Some(w)) => Some((c, h, w)),
             _ => None,
         };
@@ -135,7 +138,7 @@ impl ModelInfo {
             .output_range
             .or_else(|| {
                 sig.metadata
-                    .get("gan.range")
+                    .get(metadata::RANGE)
                     .and_then(|r| OutputRange::parse(r))
             })
             .ok_or_else(|| missing("the output range", "output_range / --output-range"))?;

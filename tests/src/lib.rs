@@ -4,7 +4,6 @@ use std::path::Path;
 
 use gan_models::ArchConfig;
 use gan_train::{TrainConfig, Trainer};
-use image::{Rgb, RgbImage};
 
 /// Small versions of every architecture (narrow DCGANs, so tests stay fast).
 pub fn architectures() -> Vec<ArchConfig> {
@@ -32,7 +31,7 @@ pub fn trained_run(arch: &ArchConfig, work_dir: &Path, run_dir: &Path) {
         ArchConfig::Toy2d => "toy2d".to_string(),
         _ => {
             let dir = work_dir.join("images");
-            write_images(&dir, 8);
+            gan_models::fixtures::write_image_folder(&dir, 8, 24);
             dir.to_str().expect("utf-8 temp path").to_string()
         }
     };
@@ -41,25 +40,8 @@ pub fn trained_run(arch: &ArchConfig, work_dir: &Path, run_dir: &Path) {
     config.max_steps = Some(3);
     config.seed = 3;
     Trainer::create(config, run_dir)
-        .and_then(|mut t| t.run(false))
+        .and_then(|mut t| t.run(&mut ()))
         .expect("fixture run trains");
-}
-
-/// `n` colourful 24×24 PNGs in `dir`.
-pub fn write_images(dir: &Path, n: usize) {
-    std::fs::create_dir_all(dir).expect("create image folder");
-    for i in 0..n {
-        let mut img = RgbImage::from_pixel(
-            24,
-            24,
-            Rgb([(i * 53 % 256) as u8, (i * 101 % 256) as u8, 180]),
-        );
-        for y in 0..24 {
-            img.put_pixel(((i * 3) % 24) as u32, y, Rgb([10, 10, 10]));
-        }
-        img.save(dir.join(format!("{i}.png")))
-            .expect("write fixture image");
-    }
 }
 
 /// f32 values as a little-endian raw file (what NumPy's `fromfile` reads).

@@ -130,7 +130,7 @@ fn classifier_cases(work: &Path) -> Vec<serde_json::Value> {
     let mut config = ClassifierConfig::new(16, 3, "shapes");
     config.epochs = 1;
     let run = work.join("classifier");
-    train_classifier(config, &run, false).unwrap();
+    train_classifier(config, &run, &mut ()).unwrap();
     let arch = run_layout::read_manifest(&run).unwrap().model;
     let (_, ck) = run_layout::latest_checkpoint(&run).unwrap().unwrap();
     let mut cases = Vec::new();

@@ -51,12 +51,12 @@ pub fn save(
             "discriminator",
             ck.opt_d.named_state(&ck.discriminator),
         ));
-        crate::atomic::write_atomic(
+        crate::error::write_file(
             &tmp_dir.join(OPTIMIZER_FILE),
             &tensor_file::to_bytes(&moments, metadata.clone())?,
         )?;
         let state = serde_json::to_vec_pretty(&ck.state).expect("state serialises");
-        crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), &state)
+        crate::error::write_file(&tmp_dir.join(STATE_FILE), &state)
     })
 }
 

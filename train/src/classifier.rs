@@ -7,19 +7,25 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{D, Device, Tensor};
+use gan_contract::metadata;
 use gan_models::ArchConfig;
+use gan_models::run_layout;
 use gan_models::run_layout::{CLASSIFIER_FILE, CONFIG_FILE, METRICS_FILE, STATE_FILE};
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
 use crate::data::{self, DataSource, LabelledDataset};
 use crate::error::{Result, TrainError};
+use crate::events::{Event, Observer};
 use crate::net::{Net, batch_tensor};
 use crate::rng::{SeededRng, Stream};
 
 /// A classifier run's `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierConfig {
+    /// `config.json` format version (`gan_models::run_layout::CONFIG_FORMAT` when written).
+    #[serde(default = "run_layout::unversioned_format")]
+    pub format: u32,
     /// Always [`ArchConfig::Classifier`]; its `classes` comes from the data.
     pub model: ArchConfig,
     /// `mnist:DIR` or `shapes`.
@@ -36,6 +42,7 @@ impl ClassifierConfig {
     /// Defaults for a classifier of `image_size` × `image_size` × `channels` on `data`.
     pub fn new(image_size: usize, channels: usize, data: impl Into<String>) -> Self {
         ClassifierConfig {
+            format: run_layout::CONFIG_FORMAT,
             model: ArchConfig::Classifier {
                 image_size,
                 channels,
@@ -64,60 +71,39 @@ pub struct ClassifierSummary {
     pub checkpoint: PathBuf,
 }
 
-/// Train a classifier into the new run folder `run_dir`.
+/// Train a classifier into the new run folder `run_dir`, reporting to `observer`.
 pub fn train_classifier(
-    mut config: ClassifierConfig,
+    config: ClassifierConfig,
     run_dir: &Path,
-    progress: bool,
+    observer: &mut dyn Observer,
 ) -> Result<ClassifierSummary> {
-    let ArchConfig::Classifier {
-        image_size,
-        channels,
-        ..
-    } = config.model
-    else {
-        return Err(TrainError::InvalidConfig(
-            "train_classifier needs the classifier architecture".into(),
-        ));
-    };
-    if !(0.0..1.0).contains(&config.validation_fraction) || config.batch_size == 0 {
-        return Err(TrainError::InvalidConfig(
-            "--validation must be in [0, 1) and --batch-size at least 1".into(),
-        ));
-    }
-    if run_dir.join(CONFIG_FILE).exists() {
-        return Err(TrainError::bad_file(
-            run_dir,
-            "already holds a run (config.json); choose another --out",
-        ));
-    }
-    let source: DataSource = config.data.parse().expect("parsing cannot fail");
-    let shape = [channels, image_size, image_size];
-    let labelled = data::load_labelled(&source, &shape, config.seed)?;
-    config.model = ArchConfig::Classifier {
-        image_size,
-        channels,
-        classes: labelled.classes,
-    };
+    let (config, labelled) = prepare(config, run_dir)?;
     let (train, validation) = split(&labelled, config.validation_fraction, config.seed);
     if train.len() < config.batch_size || validation.is_empty() {
-        return Err(TrainError::InvalidConfig(format!(
-            "{} has {} samples: too few for batches of {} and a validation split",
-            config.data,
-            labelled.labels.len(),
-            config.batch_size
-        )));
+        return Err(TrainError::invalid(
+            "batch_size",
+            format!(
+                "{} has {} samples: too few for batches of {} and a validation split",
+                config.data,
+                labelled.labels.len(),
+                config.batch_size
+            ),
+        ));
     }
     std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-    let json = serde_json::to_vec_pretty(&config).expect("config serialises");
-    crate::atomic::write_atomic(&run_dir.join(CONFIG_FILE), &json)?;
+    let json = serde_json::to_vec_pretty(&config)
+        .map_err(|e| TrainError::bad_file(run_dir, e.to_string()))?;
+    crate::error::write_file(&run_dir.join(CONFIG_FILE), &json)?;
 
     let device = Device::Cpu;
     let mut init = SeededRng::new(config.seed, Stream::Init);
     let net = Net::init(config.model.classifier()?, &mut init, &device)?;
     let mut adam = Adam::new(&net, config.lr, 0.9, 0.999)?;
     let steps_per_epoch = train.len() / config.batch_size;
-    let bar = crate::progress_bar(progress, config.epochs * steps_per_epoch as u64);
+    observer.event(Event::Started {
+        done: 0,
+        total: config.epochs * steps_per_epoch as u64,
+    });
     let metrics_path = run_dir.join(METRICS_FILE);
     let mut metrics = String::from("epoch,step,train_loss,validation_accuracy\n");
     let started = Instant::now();
@@ -127,37 +113,29 @@ pub fn train_classifier(
         let mut loss_sum = 0.0;
         for chunk in order.chunks_exact(config.batch_size) {
             let indices: Vec<usize> = chunk.iter().map(|&k| train[k]).collect();
-            let (x, y) = batch(&labelled, &indices, &device)?;
-            let loss = candle_nn::loss::cross_entropy(&net.forward(&x, true)?, &y)?;
-            let value = loss.to_scalar::<f32>()? as f64;
-            if !value.is_finite() {
-                return Err(TrainError::NonFiniteLoss {
-                    step: step + 1,
-                    loss_d: value as f32,
-                    loss_g: f32::NAN,
-                    checkpoint: String::new(),
-                });
-            }
-            adam.step(&net, &loss.backward()?)?;
-            loss_sum += value;
+            loss_sum += train_step(&net, &mut adam, &labelled, &indices, step, &device)?;
             step += 1;
-            bar.inc(1);
+            observer.event(Event::ClassifierStep { step });
         }
         train_loss = loss_sum / steps_per_epoch as f64;
         accuracy = evaluate(&net, &labelled, &validation, &device)?;
-        bar.set_message(format!(
-            "epoch {} loss {train_loss:.4} validation accuracy {:.2}%",
-            epoch + 1,
-            100.0 * accuracy
-        ));
+        observer.event(Event::ClassifierEpoch {
+            epoch: epoch + 1,
+            train_loss,
+            validation_accuracy: accuracy,
+        });
         metrics.push_str(&format!(
             "{},{step},{train_loss:.6},{accuracy:.6}\n",
             epoch + 1
         ));
-        crate::atomic::write_atomic(&metrics_path, metrics.as_bytes())?;
+        crate::error::write_file(&metrics_path, metrics.as_bytes())?;
     }
-    bar.finish();
     let checkpoint = save(run_dir, &net, &config, step, accuracy)?;
+    observer.event(Event::CheckpointWritten {
+        step,
+        path: &checkpoint,
+    });
+    observer.event(Event::Finished);
     Ok(ClassifierSummary {
         train_samples: train.len(),
         validation_samples: validation.len(),
@@ -167,6 +145,71 @@ pub fn train_classifier(
         seconds: started.elapsed().as_secs_f64(),
         checkpoint,
     })
+}
+
+/// Check the configuration and load the labelled data; the returned configuration has the
+/// data's class count.
+fn prepare(
+    mut config: ClassifierConfig,
+    run_dir: &Path,
+) -> Result<(ClassifierConfig, LabelledDataset)> {
+    let ArchConfig::Classifier {
+        image_size,
+        channels,
+        ..
+    } = config.model
+    else {
+        return Err(TrainError::invalid(
+            "model",
+            "train_classifier needs the classifier architecture",
+        ));
+    };
+    if !(0.0..1.0).contains(&config.validation_fraction) {
+        return Err(TrainError::invalid(
+            "validation_fraction",
+            "must be in [0, 1)",
+        ));
+    }
+    if config.batch_size == 0 {
+        return Err(TrainError::invalid("batch_size", "must be at least 1"));
+    }
+    if run_dir.join(CONFIG_FILE).exists() {
+        return Err(TrainError::RunExists {
+            path: run_dir.to_path_buf(),
+        });
+    }
+    let Ok(source) = config.data.parse::<DataSource>();
+    let labelled = data::load_labelled(&source, &[channels, image_size, image_size], config.seed)?;
+    config.model = ArchConfig::Classifier {
+        image_size,
+        channels,
+        classes: labelled.classes,
+    };
+    Ok((config, labelled))
+}
+
+/// One cross-entropy step on the samples `indices`; returns the loss.
+fn train_step(
+    net: &Net,
+    adam: &mut Adam,
+    labelled: &LabelledDataset,
+    indices: &[usize],
+    step: u64,
+    device: &Device,
+) -> Result<f64> {
+    let (x, y) = batch(labelled, indices, device)?;
+    let loss = candle_nn::loss::cross_entropy(&net.forward(&x, true)?, &y)?;
+    let value = f64::from(loss.to_scalar::<f32>()?);
+    if !value.is_finite() {
+        return Err(TrainError::NonFiniteLoss {
+            step: step + 1,
+            loss_d: value as f32,
+            loss_g: f32::NAN,
+            last_checkpoint: None,
+        });
+    }
+    adam.step(net, &loss.backward()?)?;
+    Ok(value)
 }
 
 /// Indices of the training and validation samples: a seeded shuffle, the last `fraction` held out.
@@ -211,13 +254,16 @@ fn save(
     accuracy: f64,
 ) -> Result<PathBuf> {
     let metadata = HashMap::from([
-        ("gan.arch".to_string(), config.model.name().to_string()),
-        ("gan.step".to_string(), step.to_string()),
-        ("gan.validation_accuracy".to_string(), format!("{accuracy}")),
+        (metadata::ARCH.to_string(), config.model.name().to_string()),
+        (metadata::STEP.to_string(), step.to_string()),
+        (
+            metadata::VALIDATION_ACCURACY.to_string(),
+            format!("{accuracy}"),
+        ),
     ]);
     crate::checkpoint::write_folder(run_dir, step, |tmp_dir| {
         net.save(&tmp_dir.join(CLASSIFIER_FILE), metadata)?;
         let state = serde_json::json!({ "step": step, "validation_accuracy": accuracy });
-        crate::atomic::write_atomic(&tmp_dir.join(STATE_FILE), state.to_string().as_bytes())
+        crate::error::write_file(&tmp_dir.join(STATE_FILE), state.to_string().as_bytes())
     })
 }

@@ -2,12 +2,16 @@
 //! to continue training exactly.
 
 use gan_models::ArchConfig;
+use gan_models::run_layout;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// `config.json` format version (`gan_models::run_layout::CONFIG_FORMAT` when written).
+    #[serde(default = "run_layout::unversioned_format")]
+    pub format: u32,
     pub model: ArchConfig,
     /// `toy2d`, `shapes`, `mnist:DIR` or an image folder.
     pub data: String,
@@ -44,6 +48,7 @@ impl TrainConfig {
         // The toy GAN's 1,000 points make 15 batches an epoch; it needs a few thousand steps.
         let epochs = if model.is_image() { 25 } else { 300 };
         TrainConfig {
+            format: run_layout::CONFIG_FORMAT,
             model,
             data: data.into(),
             seed: 0,
@@ -68,28 +73,43 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
-        let bad = |m: &str| Err(TrainError::InvalidConfig(m.into()));
-        if self.batch_size == 0 {
-            return bad("--batch-size must be at least 1");
-        }
-        if self.g_steps == 0 {
-            return bad("--g-steps must be at least 1");
-        }
-        if !(0.0..1.0).contains(&self.label_smoothing) {
-            return bad("--label-smoothing must be in [0, 1)");
-        }
-        if !(self.lr_d > 0.0 && self.lr_g > 0.0 && (0.0..1.0).contains(&self.beta1)) {
-            return bad("learning rates must be positive and --beta1 in [0, 1)");
-        }
-        if self.instance_noise < 0.0 {
-            return bad("--instance-noise must not be negative");
-        }
-        if self.sample_every == 0 || self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
-            return bad(
-                "--sample-every, --checkpoint-every and --keep-checkpoints must be at least 1",
-            );
-        }
-        Ok(())
+        let check = |ok: bool, field: &'static str, reason: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(TrainError::invalid(field, reason))
+            }
+        };
+        check(self.batch_size > 0, "batch_size", "must be at least 1")?;
+        check(self.g_steps > 0, "g_steps", "must be at least 1")?;
+        check(
+            (0.0..1.0).contains(&self.label_smoothing),
+            "label_smoothing",
+            "must be in [0, 1)",
+        )?;
+        check(self.lr_d > 0.0, "lr_d", "must be positive")?;
+        check(self.lr_g > 0.0, "lr_g", "must be positive")?;
+        check(
+            (0.0..1.0).contains(&self.beta1),
+            "beta1",
+            "must be in [0, 1)",
+        )?;
+        check(
+            self.instance_noise >= 0.0,
+            "instance_noise",
+            "must not be negative",
+        )?;
+        check(self.sample_every > 0, "sample_every", "must be at least 1")?;
+        check(
+            self.checkpoint_every > 0,
+            "checkpoint_every",
+            "must be at least 1",
+        )?;
+        check(
+            self.keep_checkpoints > 0,
+            "keep_checkpoints",
+            "must be at least 1",
+        )
     }
 
     /// Instance-noise standard deviation at `step` (0-based).

@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
-/// Everything that can stop training. Messages name the file, tensor or step involved.
+/// Everything that can stop training. Messages name the file, tensor, step or configuration
+/// field involved (fields as in [`crate::TrainConfig`]; the CLI maps them to its flags).
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]
@@ -15,17 +16,24 @@ pub enum TrainError {
     },
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
-    #[error("{path}: no images found (searched recursively for png, jpg, jpeg, gif, bmp, webp)")]
-    EmptyFolder { path: PathBuf },
-    #[error("{0}")]
-    InvalidConfig(String),
-    #[error("training diverged at step {step}: loss_d = {loss_d}, loss_g = {loss_g}{checkpoint}")]
+    /// An image of the data set cannot be decoded (and `skip_bad` is off).
+    #[error("{path}: {reason} (set skip_bad to skip unreadable images)")]
+    UnreadableImage { path: PathBuf, reason: String },
+    /// A configuration value is out of range.
+    #[error("{field}: {reason}")]
+    InvalidConfig { field: &'static str, reason: String },
+    /// A new run was asked for in a folder that already holds one.
+    #[error("{path}: already holds a run (config.json)")]
+    RunExists { path: PathBuf },
+    #[error("training diverged at step {step}: loss_d = {loss_d}, loss_g = {loss_g}; {}",
+        last_checkpoint.as_ref().map_or_else(
+            || "no checkpoint was written before it".to_string(),
+            |p| format!("the last good checkpoint is {}", p.display())))]
     NonFiniteLoss {
         step: u64,
         loss_d: f32,
         loss_g: f32,
-        /// Where the last good checkpoint is, phrased for the message.
-        checkpoint: String,
+        last_checkpoint: Option<PathBuf>,
     },
 }
 
@@ -45,4 +53,35 @@ impl TrainError {
             reason: reason.into(),
         }
     }
+
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        TrainError::InvalidConfig {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// A divergence error that names the run's last good checkpoint.
+    #[must_use]
+    pub fn with_last_checkpoint(self, checkpoint: Option<&Path>) -> Self {
+        match self {
+            TrainError::NonFiniteLoss {
+                step,
+                loss_d,
+                loss_g,
+                ..
+            } => TrainError::NonFiniteLoss {
+                step,
+                loss_d,
+                loss_g,
+                last_checkpoint: checkpoint.map(Path::to_path_buf),
+            },
+            other => other,
+        }
+    }
+}
+
+/// Write `bytes` to `path` atomically (`gan_models::atomic`), naming the file in an error.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    gan_models::atomic::write_file(path, bytes).map_err(|e| TrainError::io(path, e))
 }

@@ -9,12 +9,12 @@
 //! custom ops that autograd differentiates like its own.
 
 pub mod adam;
-mod atomic;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod events;
 pub mod kernels;
 pub mod loss;
 pub mod metrics;
@@ -27,21 +27,5 @@ mod trainer;
 pub use classifier::{ClassifierConfig, ClassifierSummary, train_classifier};
 pub use config::TrainConfig;
 pub use error::{Result, TrainError};
+pub use events::{Event, Observer, Remedy, Warning};
 pub use trainer::{Summary, Trainer, read_config};
-
-/// The progress bar of a training loop (hidden unless `visible`).
-fn progress_bar(visible: bool, total: u64) -> indicatif::ProgressBar {
-    let bar = if visible {
-        indicatif::ProgressBar::new(total)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}",
-        )
-        .expect("template is valid")
-        .progress_chars("=> "),
-    );
-    bar
-}

@@ -81,7 +81,7 @@ impl MetricsLog {
             text.push_str(&row.to_csv());
             text.push('\n');
         }
-        crate::atomic::write_atomic(path, text.as_bytes())?;
+        crate::error::write_file(path, text.as_bytes())?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(path)

@@ -91,7 +91,7 @@ impl Net {
     }
 
     pub fn save(&self, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
-        crate::atomic::write_atomic(
+        crate::error::write_file(
             path,
             &tensor_file::to_bytes(&self.named_tensors(), metadata)?,
         )

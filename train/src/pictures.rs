@@ -4,37 +4,32 @@
 use std::path::Path;
 use std::sync::Once;
 
-use image::{Rgb, RgbImage};
+use gan_contract::grid;
+use gan_contract::pixels::{OutputRange, chw_to_rgba};
+use image::{DynamicImage, RgbImage, RgbaImage};
 use plotters::prelude::*;
 
 use crate::error::{Result, TrainError};
 
-/// Samples `[n, C, H, W]` in [-1, 1] tiled into a grid `cols` wide with a 2-pixel gutter.
+/// Samples `[n, C, H, W]` in [-1, 1] tiled into a grid `cols` wide, by the pixel rule and grid
+/// layout of `gan-contract` (so `gan generate` draws the same picture from the exported model).
 pub fn save_grid(path: &Path, values: &[f32], shape: &[usize], cols: usize) -> Result<()> {
     let [c, h, w] = [shape[0], shape[1], shape[2]];
     let n = values.len() / (c * h * w);
-    let rows = n.div_ceil(cols);
-    let pad = 2;
-    let mut grid = RgbImage::from_pixel(
-        (cols * (w + pad) + pad) as u32,
-        (rows * (h + pad) + pad) as u32,
-        Rgb([40, 40, 40]),
+    let tiles: Vec<Vec<u8>> = values
+        .chunks_exact(c * h * w)
+        .map(|sample| chw_to_rgba(sample, c, OutputRange::MinusOneToOne))
+        .collect();
+    let canvas = grid::tile(
+        tiles.iter().map(Vec::as_slice),
+        n,
+        cols,
+        (w, h),
+        grid::GUTTER,
     );
-    let to_byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
-    for (i, sample) in values.chunks_exact(c * h * w).enumerate() {
-        let (x0, y0) = (pad + (i % cols) * (w + pad), pad + (i / cols) * (h + pad));
-        for y in 0..h {
-            for x in 0..w {
-                let channel = |k: usize| to_byte(sample[(k.min(c - 1) * h + y) * w + x]);
-                grid.put_pixel(
-                    (x0 + x) as u32,
-                    (y0 + y) as u32,
-                    Rgb([channel(0), channel(1), channel(2)]),
-                );
-            }
-        }
-    }
-    save_png(path, &grid)
+    let image = RgbaImage::from_raw(canvas.width as u32, canvas.height as u32, canvas.rgba)
+        .expect("the canvas holds width × height pixels");
+    save_png(path, &DynamicImage::ImageRgba8(image).into_rgb8())
 }
 
 /// One curve per named series over the training steps.
@@ -159,5 +154,5 @@ fn save_png(path: &Path, image: &RgbImage) -> Result<()> {
             image::ImageFormat::Png,
         )
         .map_err(|e| TrainError::bad_file(path, format!("cannot encode PNG: {e}")))?;
-    crate::atomic::write_atomic(path, &bytes)
+    crate::error::write_file(path, &bytes)
 }

@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
+use gan_contract::metadata;
 use gan_models::run_layout::{self, CONFIG_FILE, METRICS_FILE};
-use indicatif::ProgressBar;
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
 use crate::config::TrainConfig;
 use crate::data::{self, DataSource, Dataset, LoadOptions};
 use crate::error::{Result, TrainError};
+use crate::events::{Event, Observer, Remedy, Warning};
 use crate::loss::{bce_with_logits, mean_probability};
 use crate::metrics::{MetricsLog, StepMetrics};
 use crate::net::{Net, batch_tensor};
@@ -51,7 +52,8 @@ pub struct Trainer {
     device: Device,
     collapse_streak: u32,
     collapse_warned: bool,
-    progress: ProgressBar,
+    /// Warnings from loading the data, reported when the run starts.
+    load_warnings: Vec<Warning>,
 }
 
 impl Trainer {
@@ -60,15 +62,14 @@ impl Trainer {
         config.validate()?;
         let config_path = run_dir.join(CONFIG_FILE);
         if config_path.exists() {
-            return Err(TrainError::bad_file(
-                run_dir,
-                "already holds a run (config.json); continue it with --resume or choose another --out",
-            ));
+            return Err(TrainError::RunExists {
+                path: run_dir.to_path_buf(),
+            });
         }
         for dir in [run_dir.to_path_buf(), run_dir.join("samples")] {
             std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         }
-        let data = load_data(&config)?;
+        let (data, load_warnings) = load_data(&config)?;
         let device = Device::Cpu;
         let mut init = SeededRng::new(config.seed, Stream::Init);
         let generator = Net::init(config.model.generator()?, &mut init, &device)?;
@@ -92,7 +93,15 @@ impl Trainer {
             opt_g,
             opt_d,
         };
-        Self::assemble(config, run_dir, data, ck, rng, metrics, device)
+        Self::assemble(
+            config,
+            run_dir,
+            (data, load_warnings),
+            ck,
+            rng,
+            metrics,
+            device,
+        )
     }
 
     /// Continue the run in `run_dir` from its newest checkpoint. `max_steps` and `epochs`, when
@@ -138,19 +147,22 @@ impl Trainer {
     fn assemble(
         config: TrainConfig,
         run_dir: &Path,
-        data: Dataset,
+        (data, load_warnings): (Dataset, Vec<Warning>),
         ck: Checkpoint,
         rng: SeededRng,
         metrics: MetricsLog,
         device: Device,
     ) -> Result<Self> {
         if data.len() < config.batch_size {
-            return Err(TrainError::InvalidConfig(format!(
-                "{} has {} samples, fewer than the batch size {}; lower --batch-size",
-                config.data,
-                data.len(),
-                config.batch_size
-            )));
+            return Err(TrainError::InvalidConfig {
+                field: "batch_size",
+                reason: format!(
+                    "{} is larger than the {} samples of {}",
+                    config.batch_size,
+                    data.len(),
+                    config.data
+                ),
+            });
         }
         let steps_per_epoch = (data.len() / config.batch_size) as u64;
         let samples = if config.model.is_image() {
@@ -174,7 +186,7 @@ impl Trainer {
             device,
             collapse_streak: 0,
             collapse_warned: false,
-            progress: ProgressBar::hidden(),
+            load_warnings,
         })
     }
 
@@ -208,59 +220,42 @@ impl Trainer {
         &self.data
     }
 
-    /// Train until [`Self::total_steps`], with a progress bar if `progress`.
-    pub fn run(&mut self, progress: bool) -> Result<Summary> {
+    /// Train until [`Self::total_steps`], reporting to `observer` as it goes.
+    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Summary> {
         let total = self.total_steps();
         let start = self.step();
         let started = Instant::now();
-        self.progress = crate::progress_bar(progress, total);
-        self.progress.set_position(start);
+        for warning in std::mem::take(&mut self.load_warnings) {
+            observer.event(Event::Warning(warning));
+        }
+        observer.event(Event::Started { done: start, total });
         if start == 0 {
-            self.save_samples()?;
+            self.save_samples(observer)?;
         }
         let mut last_checkpoint = run_layout::latest_checkpoint(&self.run_dir)
             .ok()
             .flatten()
             .map(|(_, p)| p);
         while self.step() < total {
-            let row = match self.train_step() {
-                Ok(row) => row,
-                Err(TrainError::NonFiniteLoss {
-                    step,
-                    loss_d,
-                    loss_g,
-                    ..
-                }) => {
-                    self.progress.abandon();
-                    let checkpoint = match &last_checkpoint {
-                        Some(p) => format!("; the last good checkpoint is {}", p.display()),
-                        None => "; no checkpoint was written before it".into(),
-                    };
-                    return Err(TrainError::NonFiniteLoss {
-                        step,
-                        loss_d,
-                        loss_g,
-                        checkpoint,
-                    });
-                }
-                Err(e) => return Err(e),
-            };
+            let row = self
+                .train_step()
+                .map_err(|e| e.with_last_checkpoint(last_checkpoint.as_deref()))?;
             self.metrics.append(row)?;
-            self.watch_for_collapse(row.d_fake_after);
-            self.progress.set_message(format!(
-                "loss_d {:.3} loss_g {:.3} D(x) {:.2} D(G(z)) {:.2}",
-                row.loss_d, row.loss_g, row.d_real, row.d_fake_after
-            ));
-            self.progress.inc(1);
+            observer.event(Event::Step(&row));
+            if let Some(warning) = self.watch_for_collapse(row.d_fake_after) {
+                observer.event(Event::Warning(warning));
+            }
             let step = self.step();
             if step.is_multiple_of(self.config.sample_every) || step == total {
-                self.save_samples()?;
+                self.save_samples(observer)?;
             }
             if step.is_multiple_of(self.config.checkpoint_every) || step == total {
-                last_checkpoint = Some(self.save_checkpoint()?);
+                let dir = self.save_checkpoint()?;
+                observer.event(Event::CheckpointWritten { step, path: &dir });
+                last_checkpoint = Some(dir);
             }
         }
-        self.progress.finish();
+        observer.event(Event::Finished);
         Ok(Summary {
             steps_done: self.step() - start,
             total_steps: total,
@@ -346,43 +341,57 @@ impl Trainer {
         batch_tensor(values, batch, &self.data.shape, &self.device)
     }
 
-    fn watch_for_collapse(&mut self, d_fake: f32) {
+    /// A warning the first time D(G(z)) has stayed low for [`COLLAPSE_STRETCH`] steps.
+    fn watch_for_collapse(&mut self, d_fake: f32) -> Option<Warning> {
         self.collapse_streak = if d_fake < COLLAPSE_PROBABILITY {
             self.collapse_streak + 1
         } else {
             0
         };
-        if self.collapse_streak >= COLLAPSE_STRETCH && !self.collapse_warned {
-            self.collapse_warned = true;
-            let step = self.step();
-            let c = &self.config;
-            // Suggest only the remedies this run does not use yet.
-            let remedies: Vec<&str> = [
-                (c.label_smoothing == 0.0, "--label-smoothing 0.1"),
-                (c.instance_noise == 0.0, "--instance-noise 0.1"),
-                (c.g_steps == 1, "--g-steps 2"),
-                (c.lr_d >= c.lr_g, "a lower --lr-d than --lr-g"),
-            ]
-            .into_iter()
-            .filter_map(|(unused, remedy)| unused.then_some(remedy))
-            .collect();
-            let advice = if remedies.is_empty() {
-                "Stronger settings of the remedies in use may help.".to_string()
-            } else {
-                format!("Try {}.", remedies.join(", "))
-            };
-            self.progress.suspend(|| {
-                eprintln!(
-                    "warning: D(G(z)) has stayed under {COLLAPSE_PROBABILITY} for {COLLAPSE_STRETCH} steps (now step {step}): \
-                     the discriminator overpowers the generator. {advice}"
-                )
-            });
+        if self.collapse_streak < COLLAPSE_STRETCH || self.collapse_warned {
+            return None;
         }
+        self.collapse_warned = true;
+        let c = &self.config;
+        // Suggest only the remedies this run does not use yet.
+        let remedies = [
+            (
+                c.label_smoothing == 0.0,
+                Remedy::Set {
+                    field: "label_smoothing",
+                    value: 0.1,
+                },
+            ),
+            (
+                c.instance_noise == 0.0,
+                Remedy::Set {
+                    field: "instance_noise",
+                    value: 0.1,
+                },
+            ),
+            (
+                c.g_steps == 1,
+                Remedy::Set {
+                    field: "g_steps",
+                    value: 2.0,
+                },
+            ),
+            (c.lr_d >= c.lr_g, Remedy::LowerDiscriminatorRate),
+        ]
+        .into_iter()
+        .filter_map(|(unused, remedy)| unused.then_some(remedy))
+        .collect();
+        Some(Warning::DiscriminatorWins {
+            step: self.step(),
+            probability: COLLAPSE_PROBABILITY,
+            steps: COLLAPSE_STRETCH,
+            remedies,
+        })
     }
 
     /// The fixed-noise samples (a grid, or for points a scatter against the real data) and the
     /// loss curves so far.
-    pub fn save_samples(&self) -> Result<()> {
+    pub fn save_samples(&self, observer: &mut dyn Observer) -> Result<()> {
         let step = self.step();
         let path = self
             .run_dir
@@ -406,6 +415,7 @@ impl Trainer {
                 &fake,
             )?;
         }
+        observer.event(Event::SamplesWritten { step, path: &path });
         let rows = &self.metrics.rows;
         if rows.is_empty() {
             return Ok(());
@@ -422,8 +432,11 @@ impl Trainer {
 
     fn save_checkpoint(&self) -> Result<PathBuf> {
         let metadata = HashMap::from([
-            ("gan.arch".to_string(), self.config.model.name().to_string()),
-            ("gan.step".to_string(), self.step().to_string()),
+            (
+                metadata::ARCH.to_string(),
+                self.config.model.name().to_string(),
+            ),
+            (metadata::STEP.to_string(), self.step().to_string()),
         ]);
         let dir = checkpoint::save(&self.run_dir, &self.ck, &metadata)?;
         checkpoint::prune(&self.run_dir, self.config.keep_checkpoints)?;
@@ -436,7 +449,7 @@ fn diverged(step: u64, loss_d: f32, loss_g: f32) -> TrainError {
         step,
         loss_d,
         loss_g,
-        checkpoint: String::new(),
+        last_checkpoint: None,
     }
 }
 
@@ -453,38 +466,34 @@ fn add_noise(rng: &mut SeededRng, x: &Tensor, sigma: f64) -> Result<Tensor> {
     Ok((x + noise)?)
 }
 
-fn load_data(config: &TrainConfig) -> Result<Dataset> {
-    let source: DataSource = config
-        .data
-        .parse()
-        .expect("parsing a data source cannot fail");
+/// The run's data, and a warning naming the files that `skip_bad` skipped.
+fn load_data(config: &TrainConfig) -> Result<(Dataset, Vec<Warning>)> {
+    let Ok(source) = config.data.parse::<DataSource>();
     let options = LoadOptions {
         shape: config.model.sample_shape(),
         skip_bad: config.skip_bad,
         seed: config.seed,
     };
     let (data, report) = data::load(&source, &options)?;
-    if !report.skipped.is_empty() {
-        eprintln!(
-            "warning: skipped {} unreadable file(s) in {source}:",
-            report.skipped.len()
-        );
-        for (path, reason) in report.skipped.iter().take(10) {
-            eprintln!("  {}: {reason}", path.display());
-        }
-    }
-    Ok(data)
+    let warnings = if report.skipped.is_empty() {
+        Vec::new()
+    } else {
+        vec![Warning::SkippedFiles {
+            source: source.to_string(),
+            files: report.skipped,
+        }]
+    };
+    Ok((data, warnings))
 }
 
 fn save_config(config: &TrainConfig, run_dir: &Path) -> Result<()> {
-    let json = serde_json::to_vec_pretty(config).expect("config serialises");
-    crate::atomic::write_atomic(&run_dir.join(CONFIG_FILE), &json)
+    let path = run_dir.join(CONFIG_FILE);
+    let json = serde_json::to_vec_pretty(config)
+        .map_err(|e| TrainError::bad_file(&path, format!("cannot encode: {e}")))?;
+    crate::error::write_file(&path, &json)
 }
 
-/// The configuration saved in `run_dir/config.json`.
+/// The configuration saved in `run_dir/config.json` (refused when a newer version wrote it).
 pub fn read_config(run_dir: &Path) -> Result<TrainConfig> {
-    let path = run_dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| TrainError::bad_file(&path, format!("not a valid run configuration ({e})")))
+    Ok(run_layout::read_config(run_dir)?)
 }

@@ -3,11 +3,10 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use gan_models::{ArchConfig, run_layout};
+use gan_models::{ArchConfig, TOY2D_A, TOY2D_B, run_layout};
 use gan_train::net::{Net, batch_tensor};
 use gan_train::rng::{SeededRng, Stream};
 use gan_train::{TrainConfig, TrainError, Trainer};
-use image::{Rgb, RgbImage};
 
 fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
     ArchConfig::Dcgan {
@@ -19,19 +18,9 @@ fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
     }
 }
 
-/// `n` small RGB pictures with different colours and a bar, so batches differ.
+/// `n` small RGB pictures, different enough that batches differ.
 fn image_folder(dir: &Path, n: usize) {
-    for i in 0..n {
-        let mut img = RgbImage::from_pixel(
-            20,
-            20,
-            Rgb([(i * 37 % 256) as u8, (i * 91 % 256) as u8, 200]),
-        );
-        for y in 0..20 {
-            img.put_pixel((i % 20) as u32, y, Rgb([0, 0, 0]));
-        }
-        img.save(dir.join(format!("img_{i:02}.png"))).unwrap();
-    }
+    gan_models::fixtures::write_image_folder(dir, n, 20);
 }
 
 /// A finished toy2d run of `steps` steps in `dir`; its configuration.
@@ -40,7 +29,7 @@ fn toy_run(dir: &Path, steps: u64) -> TrainConfig {
     config.max_steps = Some(steps);
     Trainer::create(config.clone(), dir)
         .unwrap()
-        .run(false)
+        .run(&mut ())
         .unwrap();
     config
 }
@@ -95,41 +84,79 @@ fn candle_networks_produce_the_described_shapes() {
     }
 }
 
+/// PyTorch's rule: after one training pass from (0, 1), running_mean = 0.1 · batch mean and
+/// running_var = 0.9 + 0.1 · the unbiased batch variance (momentum 0.1), per channel.
 #[test]
 fn batchnorm_training_updates_running_statistics_like_pytorch() {
     let arch = tiny_dcgan(16, 1);
     let device = Device::Cpu;
     let mut rng = SeededRng::new(3, Stream::Init);
     let d = Net::init(arch.discriminator().unwrap(), &mut rng, &device).unwrap();
-    let x = batch_tensor(rng.normal(4 * 256, 0.5, 2.0), 4, &[1, 16, 16], &device).unwrap();
-    let eval = || {
-        d.forward(&x, false)
+    let x = batch_tensor(rng.normal(4 * 256, 50.0, 200.0), 4, &[1, 16, 16], &device).unwrap();
+    // The input of BatchNorm layer 3, from the same weights: layers 0..3 have no BatchNorm.
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("d.safetensors");
+    d.save(&weights, Default::default()).unwrap();
+    let mut prefix = arch.discriminator().unwrap();
+    assert!(matches!(
+        prefix.layers[3],
+        gan_models::Layer::BatchNorm2d { .. }
+    ));
+    prefix.layers.truncate(3);
+    let h = Net::load(prefix, &weights, &device)
+        .unwrap()
+        .forward(&x, false)
+        .unwrap();
+    let (n, c, hh, ww) = h.dims4().unwrap();
+    let h: Vec<f32> = h.flatten_all().unwrap().to_vec1().unwrap();
+    let count = (n * hh * ww) as f64;
+    let channel = |k: usize| {
+        (0..n).flat_map(move |i| {
+            let start = (i * c + k) * hh * ww;
+            start..start + hh * ww
+        })
+    };
+    let expected: Vec<(f64, f64)> = (0..c)
+        .map(|k| {
+            let mean = channel(k).map(|j| f64::from(h[j])).sum::<f64>() / count;
+            let var = channel(k)
+                .map(|j| (f64::from(h[j]) - mean).powi(2))
+                .sum::<f64>()
+                / (count - 1.0);
+            (0.1 * mean, 0.9 + 0.1 * var)
+        })
+        .collect();
+
+    d.forward(&x, true).unwrap();
+    let stat = |name: &str| -> Vec<f32> {
+        d.params()
+            .find(|p| p.name == name)
             .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
+            .var
+            .as_tensor()
+            .to_vec1()
             .unwrap()
     };
-    let before = eval();
-    d.forward(&x, true).unwrap();
-    let after = eval();
-    assert_ne!(
-        before, after,
-        "a training pass moves the running statistics used in eval mode"
+    let (m, v) = (stat("layers.3.running_mean"), stat("layers.3.running_var"));
+    for k in 0..c {
+        let (want_m, want_v) = expected[k];
+        assert!(
+            (f64::from(m[k]) - want_m).abs() < 1e-5 * (1.0 + want_m.abs()),
+            "channel {k}: running_mean {} vs PyTorch's {want_m}",
+            m[k]
+        );
+        assert!(
+            (f64::from(v[k]) - want_v).abs() < 1e-5 * want_v,
+            "channel {k}: running_var {} vs PyTorch's {want_v}",
+            v[k]
+        );
+    }
+    assert!(
+        expected
+            .iter()
+            .any(|&(m, v)| m.abs() > 1e-3 && (v - 1.0).abs() > 1e-2),
+        "the batch statistics are not the initial ones, so the test can fail"
     );
-    let mean = d
-        .params()
-        .find(|p| p.name == "layers.3.running_mean")
-        .unwrap();
-    let var = d
-        .params()
-        .find(|p| p.name == "layers.3.running_var")
-        .unwrap();
-    let m: Vec<f32> = mean.var.as_tensor().to_vec1().unwrap();
-    let v: Vec<f32> = var.var.as_tensor().to_vec1().unwrap();
-    // momentum 0.1 from (0, 1): a tenth of the batch statistics.
-    assert!(m.iter().any(|&m| m.abs() > 1e-6));
-    assert!(v.iter().all(|&v| v > 0.9 && v < 1.5), "{v:?}");
 }
 
 #[test]
@@ -148,18 +175,18 @@ fn resume_continues_exactly() {
     let mut ten = config.clone();
     ten.max_steps = Some(10);
     let mut trainer = Trainer::create(ten, straight.path()).unwrap();
-    trainer.run(false).unwrap();
+    trainer.run(&mut ()).unwrap();
 
     let split = tempfile::tempdir().unwrap();
     let mut five = config.clone();
     five.max_steps = Some(5);
     Trainer::create(five, split.path())
         .unwrap()
-        .run(false)
+        .run(&mut ())
         .unwrap();
     let mut resumed = Trainer::resume(split.path(), Some(10), None).unwrap();
     assert_eq!(resumed.step(), 5);
-    resumed.run(false).unwrap();
+    resumed.run(&mut ()).unwrap();
 
     assert_eq!(tensors(trainer.generator()), tensors(resumed.generator()));
     assert_eq!(
@@ -192,7 +219,7 @@ fn same_seed_same_metrics() {
         config.seed = seed;
         Trainer::create(config, dir.path())
             .unwrap()
-            .run(false)
+            .run(&mut ())
             .unwrap();
         std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap()
     };
@@ -205,7 +232,7 @@ fn toy2d_learns_the_mean_and_covariance() {
     let dir = tempfile::tempdir().unwrap();
     let config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
     let mut trainer = Trainer::create(config, dir.path()).unwrap();
-    let summary = trainer.run(false).unwrap();
+    let summary = trainer.run(&mut ()).unwrap();
     assert_eq!(summary.steps_done, 4500);
     let z = SeededRng::new(99, Stream::Training).normal(2 * 4000, 0.0, 1.0);
     let z = Tensor::from_vec(z, (4000, 2), &Device::Cpu).unwrap();
@@ -218,14 +245,23 @@ fn toy2d_learns_the_mean_and_covariance() {
         .to_vec1()
         .unwrap();
     let (mean, cov) = moments(&fake);
-    // Real data: mean b = [1, 2], covariance AᵀA = [[1.01, 1.95], [1.95, 4.25]].
-    let (real_mean, real_cov) = ([1.0, 2.0], [[1.01, 1.95], [1.95, 4.25]]);
+    // The real data is X = Z·A + b with Z ~ N(0, I): mean b, covariance AᵀA.
+    let (a, b) = (TOY2D_A, TOY2D_B);
+    let real_cov: [[f64; 2]; 2] =
+        [0, 1].map(|i| [0, 1].map(|j| a[0][i] * a[0][j] + a[1][i] * a[1][j]));
+    // Each entry within a fifth of its scale √(Σᵢᵢ Σⱼⱼ) (for the variances: within 20%), and the
+    // mean within a fifth of a standard deviation: a collapsed or shifted generator fails.
     for i in 0..2 {
-        assert!((mean[i] - real_mean[i]).abs() < 0.3, "mean {mean:?}");
+        let sd = real_cov[i][i].sqrt();
+        assert!(
+            (mean[i] - b[i]).abs() < 0.2 * sd,
+            "mean {mean:?}, expected {b:?}"
+        );
         for j in 0..2 {
+            let scale = (real_cov[i][i] * real_cov[j][j]).sqrt();
             assert!(
-                (cov[i][j] - real_cov[i][j]).abs() < 0.25 * real_cov[1][1],
-                "cov {cov:?}"
+                (cov[i][j] - real_cov[i][j]).abs() < 0.2 * scale,
+                "covariance {cov:?}, expected {real_cov:?}"
             );
         }
     }
@@ -264,7 +300,7 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_last_checkpoint() {
     .unwrap();
     let err = Trainer::resume(dir.path(), Some(50), None)
         .unwrap()
-        .run(false)
+        .run(&mut ())
         .unwrap_err();
     let TrainError::NonFiniteLoss { step, .. } = err else {
         panic!("expected divergence, got {err}")
@@ -337,9 +373,9 @@ fn damaged_checkpoints_are_named_errors() {
 fn starting_over_an_existing_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = toy_run(dir.path(), 1);
-    let err = Trainer::create(config, dir.path())
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("--resume"), "{err}");
+    let err = Trainer::create(config, dir.path()).err().unwrap();
+    assert!(
+        matches!(&err, TrainError::RunExists { path } if path == dir.path()),
+        "{err}"
+    );
 }

@@ -21,15 +21,5 @@ pub fn path(p: &Path) -> &str {
 
 /// `count` 28×28 digits with labels as IDX files in `dir`; returns the `mnist:DIR` data source.
 pub fn write_mnist(dir: &Path, count: u32) -> String {
-    let mut images = vec![0, 0, 8, 3];
-    for d in [count, 28, 28] {
-        images.extend(d.to_be_bytes());
-    }
-    images.extend((0..count as usize * 784).map(|i| (i * 7 % 256) as u8));
-    let mut labels = vec![0, 0, 8, 1];
-    labels.extend(count.to_be_bytes());
-    labels.extend((0..count).map(|i| (i % 10) as u8));
-    std::fs::write(dir.join("train-images-idx3-ubyte"), images).expect("write IDX images");
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write IDX labels");
-    format!("mnist:{}", path(dir))
+    gan_models::fixtures::write_mnist(dir, count)
 }

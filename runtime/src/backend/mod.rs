@@ -4,8 +4,6 @@
 pub mod ort;
 #[cfg(feature = "tract")]
 pub mod tract;
-#[cfg(feature = "tract")]
-mod validate;
 
 use crate::error::Result;
 use crate::signature::Signature;
@@ -15,6 +13,11 @@ pub trait Engine: Send + Sync {
     fn signature(&self) -> &Signature;
     /// Engine and device, for people (`tract on the CPU, 2 threads`).
     fn runs_on(&self) -> String;
+    /// Why the model runs on the CPU although another device was asked for (a fallback the
+    /// caller allowed), for the caller to report.
+    fn fallback(&self) -> Option<&str> {
+        None
+    }
     /// Run `batch` latents (`batch × nz` values, in the input layout `input_dims` gives per
     /// sample) and return output `output_index` as f32.
     fn run(

@@ -20,6 +20,8 @@ pub struct OrtEngine {
     signature: Signature,
     /// Where it actually runs (after any allowed fallback).
     device: Device,
+    /// Why the requested device was not used, when a CPU fallback was allowed and taken.
+    fallback: Option<String>,
     threads: usize,
 }
 
@@ -63,8 +65,11 @@ fn environment(options: &LoadOptions) -> Result<&'static Environment> {
 }
 
 impl OrtEngine {
-    pub fn load(path: &Path, options: &LoadOptions, threads: usize) -> Result<Self> {
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Self> {
         let env = environment(options)?;
+        let threads = options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let session = |device: Device| -> std::result::Result<Session, String> {
             let mut builder = Session::builder(env).map_err(|e| e.to_string())?;
             builder = builder
@@ -77,12 +82,13 @@ impl OrtEngine {
             }
             builder.commit_from_file(path).map_err(|e| e.to_string())
         };
-        let (session, device) = match session(options.device) {
-            Ok(s) => (s, options.device),
-            Err(e) if options.device != Device::Cpu && options.allow_fallback => {
-                eprintln!("warning: {e}; falling back to the CPU as allowed");
-                (session(Device::Cpu).map_err(|e| bad(path, e))?, Device::Cpu)
-            }
+        let (session, device, fallback) = match session(options.device) {
+            Ok(s) => (s, options.device, None),
+            Err(e) if options.device != Device::Cpu && options.allow_fallback => (
+                session(Device::Cpu).map_err(|e| bad(path, e))?,
+                Device::Cpu,
+                Some(format!("the {:?} device failed ({e})", options.device)),
+            ),
             Err(e) if options.device != Device::Cpu => {
                 return Err(backend_error(format!(
                     "cannot use the {:?} device: {e} (allow a CPU fallback to run anyway)",
@@ -96,6 +102,7 @@ impl OrtEngine {
             session: Mutex::new(session),
             signature,
             device,
+            fallback,
             threads,
         })
     }
@@ -175,6 +182,10 @@ fn signature_of(session: &Session) -> Signature {
 impl Engine for OrtEngine {
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     fn runs_on(&self) -> String {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use gan_models::image_files::{decode_on_white, image_files};
-use image::{DynamicImage, GrayImage, imageops::FilterType};
+use image::{DynamicImage, imageops::FilterType};
 
 use super::{Dataset, Mnist};
 use crate::error::{Result, TrainError};
@@ -31,32 +31,27 @@ pub fn read_image_folder(
             Ok(image) => values.extend(to_sample(&image, shape)),
             Err(reason) if skip_bad => report.skipped.push((path.clone(), reason)),
             Err(reason) => {
-                return Err(TrainError::bad_file(
-                    path,
-                    format!("{reason} (use --skip-bad to skip it)"),
-                ));
+                return Err(TrainError::UnreadableImage {
+                    path: path.clone(),
+                    reason,
+                });
             }
         }
     }
     if values.is_empty() {
-        return Err(TrainError::EmptyFolder {
-            path: dir.to_path_buf(),
-        });
+        return Err(TrainError::bad_file(
+            dir,
+            "every image in it was unreadable and skipped",
+        ));
     }
     Ok((Dataset::new(shape.to_vec(), values), report))
 }
 
 /// MNIST digits at `shape` (resized and repeated to 3 channels if the model wants that).
 pub fn digits_to_dataset(mnist: &Mnist, shape: &[usize]) -> Dataset {
-    let size = mnist.rows * mnist.cols;
     let values = mnist
-        .pixels
-        .chunks_exact(size)
-        .flat_map(|pixels| {
-            let gray = GrayImage::from_raw(mnist.cols as u32, mnist.rows as u32, pixels.to_vec())
-                .expect("chunk holds rows × cols bytes");
-            to_sample(&DynamicImage::ImageLuma8(gray), shape)
-        })
+        .images()
+        .flat_map(|gray| to_sample(&DynamicImage::ImageLuma8(gray), shape))
         .collect();
     Dataset::new(shape.to_vec(), values)
 }
@@ -140,7 +135,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("broken.png") && err.contains("--skip-bad"),
+            err.contains("broken.png") && err.contains("skip_bad"),
             "{err}"
         );
 
@@ -154,8 +149,10 @@ mod tests {
     fn empty_or_missing_folders_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("readme.md"), "no pictures").unwrap();
-        let err = read_image_folder(dir.path(), &[1, 4, 4], false).unwrap_err();
-        assert!(matches!(err, TrainError::EmptyFolder { .. }), "{err}");
+        let err = read_image_folder(dir.path(), &[1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no images found"), "{err}");
         let missing = dir.path().join("nope");
         let err = read_image_folder(&missing, &[1, 4, 4], false)
             .unwrap_err()

@@ -5,52 +5,13 @@ mod image_folder;
 mod shapes;
 mod toy2d;
 
-use std::path::PathBuf;
-
+pub use gan_models::DataSource;
 pub use gan_models::mnist::{Mnist, read_mnist};
 pub use image_folder::{LoadReport, read_image_folder};
 pub use shapes::{labelled_shapes, shapes};
 pub use toy2d::toy2d_points;
 
 use crate::error::{Result, TrainError};
-
-/// Where training data comes from, as written on the command line.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DataSource {
-    /// `toy2d`: the 2-D Gaussian of the toy GAN, generated in memory.
-    Toy2d,
-    /// `shapes`: 1,024 pictures of discs and squares, generated in memory.
-    Shapes,
-    /// `mnist:DIR`: MNIST IDX files in DIR.
-    Mnist(PathBuf),
-    /// `DIR`: a folder of images, searched recursively.
-    ImageFolder(PathBuf),
-}
-
-impl std::str::FromStr for DataSource {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Ok(match s {
-            "toy2d" => DataSource::Toy2d,
-            "shapes" => DataSource::Shapes,
-            _ => match s.strip_prefix("mnist:") {
-                Some(dir) => DataSource::Mnist(PathBuf::from(dir)),
-                None => DataSource::ImageFolder(PathBuf::from(s)),
-            },
-        })
-    }
-}
-
-impl std::fmt::Display for DataSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DataSource::Toy2d => write!(f, "toy2d"),
-            DataSource::Shapes => write!(f, "shapes"),
-            DataSource::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
-            DataSource::ImageFolder(dir) => write!(f, "{}", dir.display()),
-        }
-    }
-}
 
 /// Samples of one shape, stored contiguously.
 #[derive(Debug, Clone)]
@@ -119,9 +80,10 @@ pub fn load_labelled(source: &DataSource, shape: &[usize], seed: u64) -> Result<
                 classes: 2,
             })
         }
-        other => Err(TrainError::InvalidConfig(format!(
-            "the classifier needs labelled data (mnist:DIR or shapes), not {other}"
-        ))),
+        other => Err(TrainError::invalid(
+            "data",
+            format!("the classifier needs labelled data (mnist:DIR or shapes), not {other}"),
+        )),
     }
 }
 
@@ -143,11 +105,13 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<(Dataset, Load
         DataSource::Toy2d if wants_points => {
             Ok((toy2d_points(1000, options.seed), LoadReport::default()))
         }
-        DataSource::Toy2d => Err(TrainError::InvalidConfig(
-            "the toy2d data set is 2-D points; train it with --model toy2d".into(),
+        DataSource::Toy2d => Err(TrainError::invalid(
+            "model",
+            "the toy2d data set holds 2-D points; only the toy2d model trains on it",
         )),
-        _ if wants_points => Err(TrainError::InvalidConfig(
-            "--model toy2d trains on --data toy2d, not on images".into(),
+        _ if wants_points => Err(TrainError::invalid(
+            "data",
+            "the toy2d model trains on the toy2d data set, not on images",
         )),
         DataSource::Shapes => Ok((
             shapes(1024, &options.shape, options.seed),

@@ -1,0 +1,172 @@
+//! How the binaries show what the libraries report: training events as a progress bar and
+//! messages, and library errors that name configuration fields reworded with the flags a
+//! person typed.
+
+use gan_train::{Event, Observer, Remedy, TrainError, Warning};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A progress bar for a loop of `total` steps (hidden unless `visible`).
+pub fn progress_bar(visible: bool, total: u64) -> ProgressBar {
+    let bar = if visible {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} ETA {eta} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Renders training events on the terminal: a bar with the latest losses, warnings above it.
+pub struct TrainingReport {
+    bar: ProgressBar,
+    visible: bool,
+}
+
+impl TrainingReport {
+    pub fn new(visible: bool) -> Self {
+        TrainingReport {
+            bar: ProgressBar::hidden(),
+            visible,
+        }
+    }
+}
+
+impl Observer for TrainingReport {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { done, total } => {
+                self.bar = progress_bar(self.visible, total);
+                self.bar.set_position(done);
+            }
+            Event::Step(m) => {
+                self.bar.set_message(format!(
+                    "loss_d {:.3} loss_g {:.3} D(x) {:.2} D(G(z)) {:.2}",
+                    m.loss_d, m.loss_g, m.d_real, m.d_fake_after
+                ));
+                self.bar.set_position(m.step);
+            }
+            Event::ClassifierStep { step } => self.bar.set_position(step),
+            Event::ClassifierEpoch {
+                epoch,
+                train_loss,
+                validation_accuracy,
+            } => self.bar.set_message(format!(
+                "epoch {epoch} loss {train_loss:.4} validation accuracy {:.2}%",
+                100.0 * validation_accuracy
+            )),
+            Event::Warning(warning) => {
+                let text = warning_text(&warning);
+                self.bar.suspend(|| eprintln!("warning: {text}"));
+            }
+            Event::Finished => self.bar.finish(),
+            Event::SamplesWritten { .. } | Event::CheckpointWritten { .. } => {}
+        }
+    }
+}
+
+/// The command-line flag that sets a configuration field.
+pub fn flag(field: &str) -> String {
+    match field {
+        "validation_fraction" => "--validation".into(),
+        "model" => "--model".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// A warning in the flags' words.
+pub fn warning_text(warning: &Warning) -> String {
+    match warning {
+        Warning::DiscriminatorWins {
+            step,
+            probability,
+            steps,
+            remedies,
+        } => {
+            let advice = if remedies.is_empty() {
+                "Stronger settings of the remedies in use may help.".to_string()
+            } else {
+                let list: Vec<String> = remedies
+                    .iter()
+                    .map(|remedy| match remedy {
+                        Remedy::Set { field, value } => format!("{} {value}", flag(field)),
+                        Remedy::LowerDiscriminatorRate => {
+                            format!("a lower {} than {}", flag("lr_d"), flag("lr_g"))
+                        }
+                    })
+                    .collect();
+                format!("Try {}.", list.join(", "))
+            };
+            format!(
+                "D(G(z)) has stayed under {probability} for {steps} steps (now step {step}): the discriminator overpowers the generator. {advice}"
+            )
+        }
+        Warning::SkippedFiles { source, files } => {
+            let mut text = format!("skipped {} unreadable file(s) in {source}:", files.len());
+            for (path, reason) in files.iter().take(10) {
+                text.push_str(&format!("\n  {}: {reason}", path.display()));
+            }
+            text
+        }
+    }
+}
+
+/// A training error in the flags' words.
+pub fn train_error(error: TrainError) -> anyhow::Error {
+    match error {
+        TrainError::InvalidConfig { field, reason } => {
+            anyhow::anyhow!("{}: {reason}", flag(field))
+        }
+        TrainError::UnreadableImage { path, reason } => anyhow::anyhow!(
+            "{}: {reason} (use {} to skip it)",
+            path.display(),
+            flag("skip_bad")
+        ),
+        TrainError::RunExists { path } => anyhow::anyhow!(
+            "{}: already holds a run (config.json); continue it with --resume or choose another --out",
+            path.display()
+        ),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_map_to_the_flags_that_set_them() {
+        assert_eq!(flag("batch_size"), "--batch-size");
+        assert_eq!(flag("lr_d"), "--lr-d");
+        assert_eq!(flag("validation_fraction"), "--validation");
+    }
+
+    #[test]
+    fn the_collapse_warning_names_flags() {
+        let text = warning_text(&Warning::DiscriminatorWins {
+            step: 300,
+            probability: 0.01,
+            steps: 100,
+            remedies: vec![
+                Remedy::Set {
+                    field: "label_smoothing",
+                    value: 0.1,
+                },
+                Remedy::LowerDiscriminatorRate,
+            ],
+        });
+        assert!(
+            text.contains("--label-smoothing 0.1") && text.contains("a lower --lr-d than --lr-g"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_reported_by_flag() {
+        let e = train_error(TrainError::invalid("g_steps", "must be at least 1"));
+        assert_eq!(e.to_string(), "--g-steps: must be at least 1");
+    }
+}

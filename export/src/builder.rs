@@ -1,0 +1,151 @@
+//! The graph builder: an ONNX graph under construction (nodes in order, initialisers, fresh value
+//! names) and the small constructors for attributes and typed graph inputs/outputs. Lowering
+//! (`lower.rs`) and every pass (`passes/`) write through it.
+
+use crate::onnx::{
+    AttributeProto, Dimension, DimensionValue, GraphProto, NodeProto, TensorProto,
+    TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto, attribute_type, data_type,
+};
+
+/// The batch axis of graph inputs and outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// A symbolic dimension named `batch`.
+    Dynamic,
+    Fixed(usize),
+}
+
+/// An ONNX graph under construction: nodes in order, initializers, and fresh value names.
+#[derive(Default)]
+pub struct GraphBuilder {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    next_value: usize,
+}
+
+impl GraphBuilder {
+    pub fn fresh(&mut self, hint: &str) -> String {
+        self.next_value += 1;
+        format!("{hint}_{}", self.next_value)
+    }
+
+    pub fn constant_f32(&mut self, name: &str, shape: &[usize], values: &[f32]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.push_initializer(name, shape, data_type::FLOAT, raw)
+    }
+
+    pub fn constant_i64(&mut self, name: &str, values: &[i64]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.push_initializer(name, &[values.len()], data_type::INT64, raw)
+    }
+
+    fn push_initializer(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        data_type: i32,
+        raw_data: Vec<u8>,
+    ) -> String {
+        self.initializers.push(TensorProto {
+            dims: shape.iter().map(|&d| d as i64).collect(),
+            data_type,
+            name: name.to_string(),
+            raw_data,
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// Append a node computing `output` from `inputs`.
+    pub fn node(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        output: &str,
+        attributes: Vec<AttributeProto>,
+    ) {
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.to_string()],
+            name: name.to_string(),
+            op_type: op.to_string(),
+            domain: String::new(),
+            attribute: attributes,
+        });
+    }
+
+    pub fn finish(
+        self,
+        name: &str,
+        inputs: Vec<ValueInfoProto>,
+        outputs: Vec<ValueInfoProto>,
+    ) -> GraphProto {
+        GraphProto {
+            node: self.nodes,
+            name: name.to_string(),
+            initializer: self.initializers,
+            doc_string: String::new(),
+            input: inputs,
+            output: outputs,
+        }
+    }
+}
+
+pub fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_type::INTS,
+        ints: ints.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn attr_int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_type::INT,
+        i,
+        ..Default::default()
+    }
+}
+
+pub fn attr_string(name: &str, s: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_type::STRING,
+        s: s.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn attr_float(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_type::FLOAT,
+        f,
+        ..Default::default()
+    }
+}
+
+/// A graph input or output: `elem_type` with the batch axis first, then `dims`.
+pub fn value_info(name: &str, elem_type: i32, batch: Batch, dims: &[usize]) -> ValueInfoProto {
+    let batch_dim = match batch {
+        Batch::Dynamic => DimensionValue::DimParam("batch".into()),
+        Batch::Fixed(n) => DimensionValue::DimValue(n as i64),
+    };
+    let dim = std::iter::once(batch_dim)
+        .chain(dims.iter().map(|&d| DimensionValue::DimValue(d as i64)))
+        .map(|v| Dimension { value: Some(v) })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TypeProtoTensor {
+                elem_type,
+                shape: Some(TensorShapeProto { dim }),
+            }),
+        }),
+        doc_string: String::new(),
+    }
+}

@@ -1,0 +1,194 @@
+//! Lowering a `gan_models::Network` with its weights to ONNX nodes: one node (or a few) per
+//! layer, walking the same layer list training runs, with the optional rewrites of `passes/`
+//! applied as each layer is lowered.
+
+use std::collections::HashMap;
+
+use gan_models::weights::{Tensor, Weights};
+use gan_models::{Activation, Layer, Network, ParamRole};
+
+use crate::ExportError;
+use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
+use crate::passes::{fold_bn, subpixel};
+
+/// Every parameter of `net` read from `weights`, per layer and role (all checked up front, so a
+/// missing or misshapen tensor fails before anything is written).
+fn read_params(
+    net: &Network,
+    weights: &mut Weights,
+) -> Result<Vec<HashMap<ParamRole, Tensor>>, ExportError> {
+    let mut per_layer: Vec<HashMap<ParamRole, Tensor>> =
+        net.layers.iter().map(|_| HashMap::new()).collect();
+    for entry in net.params() {
+        let tensor = weights.take(&entry.name, &entry.spec.shape)?;
+        per_layer[entry.layer_index].insert(entry.spec.role, tensor);
+    }
+    Ok(per_layer)
+}
+
+/// How a network is lowered.
+pub struct Lowering<'a> {
+    pub fold_bn: bool,
+    pub subpixel: bool,
+    /// A layer whose output also becomes a graph output, under this name.
+    pub tap: Option<(usize, &'a str)>,
+    pub input: &'a str,
+    pub output: &'a str,
+}
+
+/// Append the nodes of `net` to `graph`, reading from value `input` and writing the network's
+/// output to value `output`. With `fold_bn`, each BatchNorm2d that follows a (transposed)
+/// convolution is folded into that convolution's weights and bias.
+pub fn lower_network(
+    graph: &mut GraphBuilder,
+    net: &Network,
+    weights: &mut Weights,
+    lowering: &Lowering,
+) -> Result<(), ExportError> {
+    let Lowering {
+        fold_bn: fold,
+        subpixel: rewrite_subpixel,
+        tap,
+        input,
+        output,
+    } = *lowering;
+    let mut params = read_params(net, weights)?;
+    let mut current = input.to_string();
+    let mut i = 0;
+    while i < net.layers.len() {
+        let layer = &net.layers[i];
+        let folds = fold
+            && matches!(layer, Layer::Conv2d { .. } | Layer::ConvTranspose2d { .. })
+            && matches!(net.layers.get(i + 1), Some(Layer::BatchNorm2d { .. }));
+        let consumed = if folds { 2 } else { 1 };
+        let is_last = i + consumed == net.layers.len();
+        let last_layer = i + consumed - 1;
+        let out = match tap {
+            _ if is_last => output.to_string(),
+            // A tapped value is a graph output under its own name.
+            Some((layer, name)) if layer == last_layer => name.to_string(),
+            _ => graph.fresh(&format!("layers.{last_layer}")),
+        };
+        let name = format!("layers.{i}");
+        let mut own = std::mem::take(&mut params[i]);
+        if folds {
+            let Layer::BatchNorm2d { eps, .. } = net.layers[i + 1] else {
+                unreachable!("checked above")
+            };
+            fold_bn::fold_batch_norm(layer, &mut own, &params[i + 1], eps)?;
+        }
+        match *layer {
+            Layer::ConvTranspose2d {
+                kernel,
+                stride,
+                padding,
+                ..
+            } if rewrite_subpixel && subpixel::applies(kernel, stride, padding) => {
+                let weight = &own[&ParamRole::Weight];
+                subpixel::lower(
+                    graph,
+                    &name,
+                    weight,
+                    own.get(&ParamRole::Bias),
+                    &current,
+                    &out,
+                );
+            }
+            _ => lower_layer(graph, layer, &name, &own, &current, &out),
+        }
+        current = out;
+        i += consumed;
+    }
+    Ok(())
+}
+
+fn lower_layer(
+    graph: &mut GraphBuilder,
+    layer: &Layer,
+    name: &str,
+    params: &HashMap<ParamRole, Tensor>,
+    input: &str,
+    output: &str,
+) {
+    let mut inputs = vec![input.to_string()];
+    let mut add_params = |graph: &mut GraphBuilder, roles: &[ParamRole]| {
+        for &role in roles {
+            if let Some(t) = params.get(&role) {
+                inputs.push(graph.constant_f32(
+                    &format!("{name}.{}", role.suffix()),
+                    &t.shape,
+                    &t.values,
+                ));
+            }
+        }
+    };
+    let conv_attrs = |kernel: usize, stride: usize, padding: usize| {
+        let (k, s, p) = (kernel as i64, stride as i64, padding as i64);
+        vec![
+            attr_ints("kernel_shape", &[k, k]),
+            attr_ints("strides", &[s, s]),
+            attr_ints("pads", &[p, p, p, p]),
+            attr_ints("dilations", &[1, 1]),
+            attr_int("group", 1),
+        ]
+    };
+    let (op, attributes) = match *layer {
+        Layer::Linear { .. } => {
+            add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
+            ("Gemm", vec![attr_int("transB", 1)])
+        }
+        Layer::Conv2d {
+            kernel,
+            stride,
+            padding,
+            ..
+        } => {
+            add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
+            ("Conv", conv_attrs(kernel, stride, padding))
+        }
+        Layer::ConvTranspose2d {
+            kernel,
+            stride,
+            padding,
+            ..
+        } => {
+            add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
+            ("ConvTranspose", conv_attrs(kernel, stride, padding))
+        }
+        Layer::BatchNorm2d { eps, momentum, .. } => {
+            add_params(
+                graph,
+                &[
+                    ParamRole::Scale,
+                    ParamRole::Shift,
+                    ParamRole::RunningMean,
+                    ParamRole::RunningVar,
+                ],
+            );
+            // ONNX's momentum weighs the old running value: PyTorch's 0.1 is ONNX's 0.9.
+            (
+                "BatchNormalization",
+                vec![
+                    attr_float("epsilon", eps as f32),
+                    attr_float("momentum", (1.0 - momentum) as f32),
+                ],
+            )
+        }
+        Layer::Activation(Activation::Relu) => ("Relu", vec![]),
+        Layer::Activation(Activation::LeakyRelu { slope }) => {
+            ("LeakyRelu", vec![attr_float("alpha", slope as f32)])
+        }
+        Layer::Activation(Activation::Tanh) => ("Tanh", vec![]),
+        Layer::Activation(Activation::Sigmoid) => ("Sigmoid", vec![]),
+        Layer::Reshape { ref shape } => {
+            // 0 copies the batch dimension from the input.
+            let dims: Vec<i64> = std::iter::once(0)
+                .chain(shape.iter().map(|&d| d as i64))
+                .collect();
+            inputs.push(graph.constant_i64(&format!("{name}.shape"), &dims));
+            ("Reshape", vec![])
+        }
+    };
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    graph.node(op, name, &refs, output, attributes);
+}

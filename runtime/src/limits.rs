@@ -1,0 +1,25 @@
+//! Limits on what a model file may be, whichever backend opens it.
+
+use std::path::Path;
+
+use crate::error::{Result, RuntimeError};
+
+/// Largest accepted model file.
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+/// Fail early on a file larger than any model, before reading it.
+pub(crate) fn check_file_size(path: &Path) -> Result<()> {
+    let size = std::fs::metadata(path)
+        .map_err(|source| RuntimeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if size > MAX_MODEL_BYTES {
+        return Err(RuntimeError::BadModel {
+            path: path.to_path_buf(),
+            reason: format!("{size} bytes is larger than any model this runtime accepts"),
+        });
+    }
+    Ok(())
+}

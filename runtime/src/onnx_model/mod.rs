@@ -1,0 +1,225 @@
+//! [`OnnxModel`]: the one place in the workspace that opens and runs an ONNX file with tract.
+//!
+//! Opening a model reads it under a size cap, decodes it, validates it before tract sees it
+//! ([`validate`]: tensor sizes against their data, external data inside the model's folder, no
+//! control flow), describes its inputs, outputs and metadata ([`Signature`]) and parses it.
+//! Running it compiles one optimised plan per input shape (a pinned batch runs about twice as
+//! fast as a symbolic one), kept for later calls, on a private multi-threaded executor. Every
+//! tract call runs under one panic guard, so a hostile file is an error, never an abort.
+//! The generator, `gan-eval`'s classifier and `gan-export`'s self-check all go through here.
+
+mod describe;
+mod validate;
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tract_linalg::multithread::{Executor, multithread_tract_scope};
+use tract_onnx::prelude::*;
+
+use crate::error::{Result, RuntimeError};
+use crate::limits::check_file_size;
+use crate::signature::Signature;
+
+pub(crate) use validate::MAX_ELEMENTS;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// One output of a run: its shape and its values as f32 (integer outputs are widened).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// An ONNX model opened, validated and ready to run with tract. `Send + Sync`: share it between
+/// threads; compiled plans are reused.
+pub struct OnnxModel {
+    path: PathBuf,
+    model: InferenceModel,
+    signature: Signature,
+    plans: Mutex<HashMap<Vec<usize>, Plan>>,
+    executor: Executor,
+    threads: usize,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("path", &self.path)
+            .field("signature", &self.signature)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxModel {
+    /// Open the ONNX file at `path`, run with `threads` intra-op threads (default: the
+    /// machine's cores).
+    pub fn open(path: impl AsRef<Path>, threads: Option<usize>) -> Result<Self> {
+        let path = path.as_ref();
+        check_file_size(path)?;
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |reason: String| RuntimeError::BadModel {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let onnx = tract_onnx::onnx();
+        let proto = guarded(|| {
+            onnx.proto_model_for_read(&mut &bytes[..])
+                .map_err(|e| format!("cannot decode: {e}"))
+        })
+        .map_err(bad)?;
+        validate::validate(&proto).map_err(bad)?;
+        let signature = describe::signature_of(&proto);
+        let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
+        let model = guarded(|| {
+            onnx.parse(&proto, dir.as_deref())
+                .map(|r| r.model)
+                .map_err(|e| format!("{e:#}"))
+        })
+        .map_err(bad)?;
+        let threads = threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        Ok(OnnxModel {
+            path: path.to_path_buf(),
+            model,
+            signature,
+            plans: Mutex::new(HashMap::new()),
+            executor: Executor::multithread(threads),
+            threads,
+        })
+    }
+
+    /// The file this model came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Inputs (initialisers excluded), outputs and metadata, as the file declares them.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// A metadata entry (`metadata_props`).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.signature.metadata.get(key).map(String::as_str)
+    }
+
+    /// Intra-op threads this model runs with.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Run the model on one f32 input of `shape` (batch first) and return the outputs at the
+    /// graph-order indices `wanted`.
+    pub fn run(
+        &self,
+        input: &[f32],
+        shape: &[usize],
+        wanted: &[usize],
+    ) -> Result<Vec<OutputTensor>> {
+        let plan = self.plan(shape, wanted)?;
+        let shape = shape.to_vec();
+        let executor = self.executor.clone();
+        guarded(move || {
+            let input = Tensor::from_shape(&shape, input).map_err(|e| format!("{e:#}"))?;
+            let outputs = multithread_tract_scope(executor, || plan.run(tvec!(input.into())))
+                .map_err(|e| format!("{e:#}"))?;
+            wanted
+                .iter()
+                .map(|&i| {
+                    let output = outputs[i].cast_to::<f32>().map_err(|e| format!("{e:#}"))?;
+                    let view = output
+                        .to_plain_array_view::<f32>()
+                        .map_err(|e| format!("{e:#}"))?;
+                    Ok(OutputTensor {
+                        shape: view.shape().to_vec(),
+                        values: view.iter().copied().collect(),
+                    })
+                })
+                .collect()
+        })
+        .map_err(|reason| RuntimeError::Backend {
+            backend: "tract",
+            reason: format!("{}: {reason}", self.path.display()),
+        })
+    }
+
+    /// The optimised plan for an input of `shape`, built once.
+    fn plan(&self, shape: &[usize], wanted: &[usize]) -> Result<Plan> {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let plan = match plans.get(shape) {
+            Some(plan) => plan.clone(),
+            None => {
+                let model = self.model.clone();
+                let fact = f32::fact(shape);
+                let plan = guarded(move || {
+                    let typed = model
+                        .with_input_fact(0, fact.into())
+                        .and_then(|m| m.into_optimized())
+                        .map_err(|e| format!("{e:#}"))?;
+                    check_sizes(&typed)?;
+                    typed.into_runnable().map_err(|e| format!("{e:#}"))
+                })
+                .map_err(|reason| RuntimeError::BadModel {
+                    path: self.path.clone(),
+                    reason,
+                })?;
+                plans.insert(shape.to_vec(), plan.clone());
+                plan
+            }
+        };
+        let count = plan.model().outputs.len();
+        if let Some(missing) = wanted.iter().find(|&&i| i >= count) {
+            return Err(RuntimeError::BadModel {
+                path: self.path.clone(),
+                reason: format!("it has {count} outputs; output {missing} does not exist"),
+            });
+        }
+        Ok(plan)
+    }
+}
+
+/// Run `f`, turning a panic inside tract into an error: a bad file must never bring down the
+/// program that embeds us.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()));
+        Err(format!(
+            "tract failed on this model: {}",
+            what.unwrap_or_else(|| "unknown error".into())
+        ))
+    })
+}
+
+/// Every intermediate tensor of the pinned-shape model must be of a sane size.
+fn check_sizes(model: &TypedModel) -> Result<(), String> {
+    for node in &model.nodes {
+        for output in &node.outputs {
+            let volume = output
+                .fact
+                .shape
+                .as_concrete()
+                .map(|s| s.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)));
+            if let Some(v) = volume
+                && v.is_none_or(|v| v > MAX_ELEMENTS)
+            {
+                return Err(format!(
+                    "node {} would produce a tensor of shape {:?}",
+                    node.name, output.fact.shape
+                ));
+            }
+        }
+    }
+    Ok(())
+}
