@@ -99,8 +99,7 @@ fn export(run_dir: &Path, out: &Path) -> Result<()> {
 fn fresh_folder(out: &Path) -> PathBuf {
     let name = out
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "demo".into());
+        .map_or_else(|| "demo".into(), |n| n.to_string_lossy().into_owned());
     std::iter::once(out.to_path_buf())
         .chain((2..).map(|i| out.with_file_name(format!("{name}-{i}"))))
         .find(|p| !p.exists())

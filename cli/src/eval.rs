@@ -33,8 +33,8 @@ pub struct ClassifierArgs {
     #[arg(long, default_value_t = 50)]
     batch_size: usize,
     /// Input normalisation: minus1_1, zero_1 or imagenet (default: the classifier's metadata).
-    #[arg(long)]
-    normalize: Option<String>,
+    #[arg(long, value_parser = |s: &str| s.parse::<Normalize>())]
+    normalize: Option<Normalize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -99,7 +99,7 @@ fn inception(args: IsArgs) -> Result<()> {
     let output = match args
         .logits_output
         .as_deref()
-        .or(classifier.metadata("gan.logits_output"))
+        .or(classifier.declared_logits_output())
     {
         Some(name) => classifier.output_index(name)?,
         None => 0,
@@ -179,7 +179,7 @@ fn fid(args: FidArgs) -> Result<()> {
     let Some(name) = args
         .features_output
         .as_deref()
-        .or(classifier.metadata("gan.features_output"))
+        .or(classifier.declared_features_output())
     else {
         bail!(
             "{} does not say which output holds its features: name it with --features-output (outputs: {})",
@@ -251,16 +251,16 @@ fn fid(args: FidArgs) -> Result<()> {
 
 fn load_classifier(args: &ClassifierArgs) -> Result<(Classifier, Preprocess)> {
     let classifier = Classifier::load(&args.classifier, args.batch_size)?;
-    let normalize: Normalize = match args
-        .normalize
-        .as_deref()
-        .or(classifier.metadata("gan.normalize"))
-    {
-        Some(name) => name.parse().map_err(anyhow::Error::msg)?,
-        None => bail!(
+    let declared = classifier
+        .declared_normalize()
+        .map(str::parse::<Normalize>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{}: gan.normalize: {e}", args.classifier.display()))?;
+    let Some(normalize) = args.normalize.or(declared) else {
+        bail!(
             "{} does not say how its input is scaled: give --normalize minus1_1, zero_1 or imagenet (torchvision's Inception v3: imagenet)",
             args.classifier.display()
-        ),
+        );
     };
     let [channels, height, width] = classifier.input_shape();
     Ok((

@@ -1,7 +1,12 @@
 //! The subcommands of the `gan` and `gan-export` binaries. Each is a thin layer over a library
 //! crate: parse arguments, call the library, print a summary. This is also the one crate that
 //! sees both candle and ONNX, so the export's self-check reference (candle's forward pass)
-//! lives here.
+//! lives here. Libraries report (training events, errors naming configuration fields); this
+//! crate renders: [`report`] turns events into progress bars and field names into flags.
+//!
+//! ```
+//! assert_eq!(gan_cli::report::flag("batch_size"), "--batch-size");
+//! ```
 
 mod args;
 pub mod bench;

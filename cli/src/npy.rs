@@ -42,7 +42,7 @@ pub fn read_f32_matrix(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
     let dims: Vec<usize> = shape
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse())
+        .map(str::parse)
         .collect::<Result<_, _>>()
         .map_err(|_| fail("bad shape"))?;
     let [rows, cols] = dims[..] else {
@@ -77,7 +77,8 @@ pub fn write_f32_matrix(path: &Path, rows: usize, cols: usize, values: &[f32]) -
     bytes.extend((header.len() as u16).to_le_bytes());
     bytes.extend(header.as_bytes());
     bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    gan_models::atomic::write_file(path, &bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

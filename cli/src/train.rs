@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use gan_models::ArchConfig;
 use gan_models::run_layout::read_manifest;
+use gan_models::{ArchConfig, RunModel};
 use gan_train::{ClassifierConfig, TrainConfig, Trainer, train_classifier};
 
 use crate::report::{self, TrainingReport};
@@ -105,7 +105,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let mut trainer = match &args.resume {
         Some(dir) => {
-            if read_manifest(dir).is_ok_and(|m| !m.model.is_gan()) {
+            if read_manifest(dir).is_ok_and(|m| matches!(m.model, RunModel::Classifier(_))) {
                 bail!(
                     "{} is a classifier run; classifier runs cannot be resumed, train a new one",
                     dir.display()
@@ -140,15 +140,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
     } else {
         0.0
     };
-    let last = summary
-        .last
-        .map(|m| {
+    let last = summary.last.map_or_else(
+        || "no steps".into(),
+        |m| {
             format!(
                 "loss_d {:.4}, loss_g {:.4}, D(x) {:.3}, D(G(z)) {:.3}",
                 m.loss_d, m.loss_g, m.d_real, m.d_fake_after
             )
-        })
-        .unwrap_or_else(|| "no steps".into());
+        },
+    );
     println!(
         "trained {} steps ({} of {}) in {:.1} s, {per_step:.1} ms/step; {last}; checkpoint: {}",
         summary.steps_done,
@@ -157,8 +157,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         summary.seconds,
         summary
             .checkpoint
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "none".into())
+            .map_or_else(|| "none".into(), |p| p.display().to_string())
     );
     Ok(())
 }

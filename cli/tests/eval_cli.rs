@@ -6,13 +6,13 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{gan, path, text};
-use gan_models::ArchConfig;
+use gan_models::ClassifierArch;
 use gan_models::weights::{Tensor, Weights, to_safetensors};
 
 const SIZE: usize = 16;
 
-fn classifier_arch() -> ArchConfig {
-    ArchConfig::Classifier {
+fn classifier_arch() -> ClassifierArch {
+    ClassifierArch {
         image_size: SIZE,
         channels: 3,
         classes: 2,
@@ -49,7 +49,7 @@ fn classifier(dir: &Path, edit: impl Fn(&str, &mut Tensor)) -> PathBuf {
     let file = ck.join("classifier.safetensors");
     let mut weights = Weights::read(&file).unwrap();
     let tensors: Vec<(String, Tensor)> = classifier_arch()
-        .classifier()
+        .network()
         .unwrap()
         .params()
         .into_iter()

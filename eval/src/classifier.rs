@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use gan_contract::metadata;
 use gan_runtime::OnnxModel;
 
 use crate::pictures::{Picture, Preprocess};
@@ -87,6 +88,21 @@ impl Classifier {
     /// output names).
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.model.metadata(key)
+    }
+
+    /// The output the file's metadata names as class scores (`gan.logits_output`).
+    pub fn declared_logits_output(&self) -> Option<&str> {
+        self.metadata(metadata::LOGITS_OUTPUT)
+    }
+
+    /// The output the file's metadata names as FID features (`gan.features_output`).
+    pub fn declared_features_output(&self) -> Option<&str> {
+        self.metadata(metadata::FEATURES_OUTPUT)
+    }
+
+    /// How the file's metadata says inputs are scaled (`gan.normalize`).
+    pub fn declared_normalize(&self) -> Option<&str> {
+        self.metadata(metadata::NORMALIZE)
     }
 
     /// Index of the output called `name` (an error lists the outputs there are).

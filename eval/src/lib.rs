@@ -9,7 +9,18 @@
 //! from class probabilities (f64 softmax, fixed-seed shuffle, splits); [`frechet`] computes the
 //! Fréchet distance between feature statistics through symmetric eigendecompositions.
 //!
-//! It never sees candle: everything here works on exported files.
+//! It never sees candle: everything here works on exported files, opened through
+//! `gan-runtime`'s one ONNX boundary (validated, panic-guarded).
+//!
+//! ```
+//! // Two classes, each image certain of its class, both classes equally common: IS = 2.
+//! let probs: Vec<f64> = (0..20)
+//!     .flat_map(|i| if i % 2 == 0 { [1.0, 0.0] } else { [0.0, 1.0] })
+//!     .collect();
+//! let score = gan_eval::inception_score(&probs, 2, 2)?;
+//! assert!((score.mean - 2.0).abs() < 1e-12 && score.std < 1e-12);
+//! # Ok::<(), gan_eval::EvalError>(())
+//! ```
 
 mod classifier;
 pub mod frechet;

@@ -32,7 +32,7 @@ impl std::str::FromStr for Normalize {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
-            "minus1_1" => Ok(Normalize::Minus1To1),
+            gan_contract::metadata::NORMALIZE_MINUS1_1 => Ok(Normalize::Minus1To1),
             "zero_1" => Ok(Normalize::ZeroTo1),
             "imagenet" => Ok(Normalize::Imagenet),
             other => Err(format!(

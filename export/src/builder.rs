@@ -12,6 +12,7 @@ use crate::onnx::{
 pub enum Batch {
     /// A symbolic dimension named `batch`.
     Dynamic,
+    /// The same size for every run.
     Fixed(usize),
 }
 
@@ -66,7 +67,10 @@ impl GraphBuilder {
         attributes: Vec<AttributeProto>,
     ) {
         self.nodes.push(NodeProto {
-            input: inputs.iter().map(|s| s.to_string()).collect(),
+            input: inputs
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             output: vec![output.to_string()],
             name: name.to_string(),
             op_type: op.to_string(),

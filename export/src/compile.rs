@@ -8,7 +8,7 @@ use gan_contract::pixels::OutputRange;
 use gan_contract::tensor;
 use gan_models::run_layout::RunManifest;
 use gan_models::weights::Weights;
-use gan_models::{ArchConfig, CLASSIFIER_FEATURES, Network};
+use gan_models::{ArchConfig, CLASSIFIER_FEATURES, Network, RunModel};
 use prost::Message;
 
 use crate::builder::{Batch, GraphBuilder, value_info};
@@ -95,7 +95,7 @@ pub(crate) fn compile(
 /// Lower the network and the outputs its role adds.
 fn lower_role(
     graph: &mut GraphBuilder,
-    arch: &ArchConfig,
+    arch: &RunModel,
     net: &Network,
     role: Role,
     weights: &mut Weights,
@@ -111,7 +111,7 @@ fn lower_role(
     let lowering = Lowering {
         fold_bn: options.fold_bn,
         subpixel: options.subpixel,
-        tap: arch.features_layer().map(|layer| (layer, tensor::FEATURES)),
+        tap: features_layer(arch).map(|layer| (layer, tensor::FEATURES)),
         input,
         output: main,
     };
@@ -147,12 +147,20 @@ fn lower_role(
     }
     Ok(GraphPlan {
         role,
-        features_layer: arch.features_layer(),
+        features_layer: features_layer(arch),
         batch: options.batch,
         channels: sample[0],
         input: GraphValue::float(input, net.input_shape.clone()),
         outputs,
     })
+}
+
+/// The layer tapped as the `features` output: the classifier's.
+fn features_layer(model: &RunModel) -> Option<usize> {
+    match model {
+        RunModel::Classifier(arch) => Some(arch.features_layer()),
+        RunModel::Gan(_) => None,
+    }
 }
 
 /// Input and main output names of each role's graph.
@@ -165,42 +173,23 @@ pub(crate) fn io_names(role: Role) -> (&'static str, &'static str) {
 }
 
 /// The `metadata_props` of a model, keys from `gan_contract::metadata`.
-fn metadata(arch: &ArchConfig, role: Role, steps: &str, data: &str) -> Vec<(&'static str, String)> {
-    let sample = arch.sample_shape();
+fn metadata(model: &RunModel, role: Role, steps: &str, data: &str) -> Vec<(&'static str, String)> {
+    let sample = model.sample_shape();
     let mut props = vec![
         (meta::ROLE, role.name().to_string()),
-        (meta::ARCH, arch.name().to_string()),
+        (meta::ARCH, model.name().to_string()),
     ];
-    if let ArchConfig::Classifier { classes, .. } = *arch {
-        props.extend([
-            (meta::CLASSES, classes.to_string()),
+    match model {
+        RunModel::Classifier(arch) => props.extend([
+            (meta::CLASSES, arch.classes.to_string()),
             (meta::CHANNELS, sample[0].to_string()),
             (meta::HEIGHT, sample[1].to_string()),
             (meta::WIDTH, sample[2].to_string()),
             (meta::NORMALIZE, meta::NORMALIZE_MINUS1_1.to_string()),
             (meta::LOGITS_OUTPUT, tensor::LOGITS.to_string()),
             (meta::FEATURES_OUTPUT, tensor::FEATURES.to_string()),
-        ]);
-    } else {
-        props.extend([
-            (meta::NZ, arch.latent_dim().to_string()),
-            (meta::LATENT, LATENT_NORMAL.to_string()),
-        ]);
-        if arch.is_image() {
-            props.extend([
-                (meta::CHANNELS, sample[0].to_string()),
-                (meta::HEIGHT, sample[1].to_string()),
-                (meta::WIDTH, sample[2].to_string()),
-                (meta::RANGE, OutputRange::MinusOneToOne.as_str().to_string()),
-                (meta::LAYOUT, LAYOUT_NCHW.to_string()),
-            ]);
-        } else {
-            props.extend([
-                (meta::DIMS, sample[0].to_string()),
-                (meta::RANGE, meta::RANGE_UNBOUNDED.to_string()),
-                (meta::LAYOUT, LAYOUT_POINTS.to_string()),
-            ]);
-        }
+        ]),
+        RunModel::Gan(arch) => props.extend(gan_metadata(arch)),
     }
     props.extend([
         (meta::TRAIN_STEPS, steps.to_string()),
@@ -209,7 +198,32 @@ fn metadata(arch: &ArchConfig, role: Role, steps: &str, data: &str) -> Vec<(&'st
     props
 }
 
-fn doc_string(arch: &ArchConfig, role: Role, net: &Network, plan: &GraphPlan) -> String {
+/// What a GAN's files say about its latent and samples.
+fn gan_metadata(arch: &ArchConfig) -> Vec<(&'static str, String)> {
+    let sample = arch.sample_shape();
+    let mut props = vec![
+        (meta::NZ, arch.latent_dim().to_string()),
+        (meta::LATENT, LATENT_NORMAL.to_string()),
+    ];
+    if arch.is_image() {
+        props.extend([
+            (meta::CHANNELS, sample[0].to_string()),
+            (meta::HEIGHT, sample[1].to_string()),
+            (meta::WIDTH, sample[2].to_string()),
+            (meta::RANGE, OutputRange::MinusOneToOne.as_str().to_string()),
+            (meta::LAYOUT, LAYOUT_NCHW.to_string()),
+        ]);
+    } else {
+        props.extend([
+            (meta::DIMS, sample[0].to_string()),
+            (meta::RANGE, meta::RANGE_UNBOUNDED.to_string()),
+            (meta::LAYOUT, LAYOUT_POINTS.to_string()),
+        ]);
+    }
+    props
+}
+
+fn doc_string(arch: &RunModel, role: Role, net: &Network, plan: &GraphPlan) -> String {
     let dims = |d: &[usize]| {
         d.iter()
             .map(ToString::to_string)
@@ -246,7 +260,7 @@ fn doc_string(arch: &ArchConfig, role: Role, net: &Network, plan: &GraphPlan) ->
         Role::Classifier => format!(
             "Classifier for `gan eval`. Feed `image`: float32 [batch, {}] scaled to [-1, 1]. Outputs `logits` [batch, {}] (softmax gives class probabilities) and `features` [batch, {CLASSIFIER_FEATURES}], the penultimate activations used for FID.",
             dims(&arch.sample_shape()),
-            net.output_shape().map(|s| s[0]).unwrap_or(0)
+            net.output_shape().map_or(0, |s| s[0])
         ),
     }
 }

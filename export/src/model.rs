@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use gan_models::atomic;
-use gan_models::run_layout;
+use gan_models::{RunModel, run_layout};
 
 use crate::builder::Batch;
 use crate::compile::{GraphPlan, compile};
@@ -14,22 +14,31 @@ use crate::{ExportError, Role, triton};
 /// Opsets whose operators this exporter's graphs are valid in.
 pub const OPSETS: std::ops::RangeInclusive<i64> = 13..=21;
 
+/// Which networks of a GAN run to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
+    /// Only the generator.
     Generator,
+    /// Only the discriminator.
     Discriminator,
+    /// Every network of the run.
     Both,
 }
 
+/// How to export a run.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// Which networks.
     pub which: Which,
     /// A checkpoint folder (or a file in one); default: the run's newest.
     pub checkpoint: Option<PathBuf>,
+    /// ONNX opset ([`OPSETS`]).
     pub opset: i64,
+    /// Fold eval-mode BatchNorm into the convolution before it.
     pub fold_bn: bool,
     /// Rewrite stride-2 transposed convolutions into their sub-pixel form (faster in tract).
     pub subpixel: bool,
+    /// The batch axis of inputs and outputs.
     pub batch: Batch,
     /// Add the RGBA8 `pixels` output to the generator.
     pub pixels: bool,
@@ -55,8 +64,11 @@ impl Default for ExportOptions {
 /// One written model.
 #[derive(Debug, Clone)]
 pub struct Exported {
+    /// Which network.
     pub role: Role,
+    /// The published file.
     pub path: PathBuf,
+    /// Its size.
     pub bytes: u64,
     /// The self-check's largest difference from the reference, relative to the output scale.
     pub max_difference: f32,
@@ -96,11 +108,11 @@ pub fn export_run(
     let checkpoint = checkpoint_dir(run_dir, options.checkpoint.as_deref())?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| ExportError::file(out_dir, format!("cannot create the output folder: {e}")))?;
-    let roles: Vec<Role> = match (options.which, arch.is_gan()) {
+    let roles: Vec<Role> = match (options.which, arch) {
         (Which::Both, _) => arch.roles().to_vec(),
-        (Which::Generator, true) => vec![Role::Generator],
-        (Which::Discriminator, true) => vec![Role::Discriminator],
-        (_, false) => {
+        (Which::Generator, RunModel::Gan(_)) => vec![Role::Generator],
+        (Which::Discriminator, RunModel::Gan(_)) => vec![Role::Discriminator],
+        (_, RunModel::Classifier(_)) => {
             return Err(ExportError::Invalid(format!(
                 "{} is a classifier run: it has no generator or discriminator (leave out --which)",
                 run_dir.display()

@@ -1,5 +1,7 @@
 //! The subset of the ONNX protobuf schema this exporter writes, as prost messages. Field numbers
-//! are those of `onnx.proto` (ONNX 1.x); no protoc is needed at build time.
+//! are those of `onnx.proto` (ONNX 1.x); no protoc is needed at build time. Each message and
+//! field means what `onnx.proto` documents for it, so they are not documented again here.
+#![allow(missing_docs)]
 
 /// Re-exported so callers can decode and encode these messages without naming prost.
 pub use prost::Message;

@@ -1,5 +1,6 @@
 //! The architectures of the chapter, as hyper-parameters that expand into [`Network`]s.
 
+use gan_contract::metadata::role;
 use serde::{Deserialize, Serialize};
 
 use crate::{Activation, Layer, ModelError, Network};
@@ -12,17 +13,8 @@ const BN_MOMENTUM: f64 = 0.1;
 pub const TOY2D_A: [[f64; 2]; 2] = [[1.0, 2.0], [-0.1, 0.5]];
 pub const TOY2D_B: [f64; 2] = [1.0, 2.0];
 
-/// Which architecture, without its hyper-parameters (for command lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchKind {
-    Toy2d,
-    Mlp,
-    Dcgan,
-    Classifier,
-}
-
-/// An architecture with all hyper-parameters that shape its networks. Serialised into a run's
-/// `config.json`; together with the checkpoint's tensors it rebuilds both networks exactly.
+/// A GAN architecture with all hyper-parameters that shape its two networks. Serialised into a
+/// run's `config.json`; together with the checkpoint's tensors it rebuilds both networks exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "lowercase")]
 pub enum ArchConfig {
@@ -38,13 +30,6 @@ pub enum ArchConfig {
         ngf: usize,
         ndf: usize,
     },
-    /// Not a GAN: the small CNN that `gan eval` scores samples with (digits by default). Its
-    /// penultimate activations ([`Self::features_layer`]) are the feature vector for FID.
-    Classifier {
-        image_size: usize,
-        channels: usize,
-        classes: usize,
-    },
 }
 
 /// One network of a run: a GAN has a generator and a discriminator, a classifier run one
@@ -59,9 +44,9 @@ pub enum Role {
 impl Role {
     pub fn name(self) -> &'static str {
         match self {
-            Role::Generator => "generator",
-            Role::Discriminator => "discriminator",
-            Role::Classifier => "classifier",
+            Role::Generator => role::GENERATOR,
+            Role::Discriminator => role::DISCRIMINATOR,
+            Role::Classifier => role::CLASSIFIER,
         }
     }
 
@@ -76,58 +61,21 @@ impl Role {
     }
 }
 
-/// Width of the classifier's feature vector.
-pub const CLASSIFIER_FEATURES: usize = 128;
-
 impl ArchConfig {
-    pub fn kind(&self) -> ArchKind {
-        match self {
-            ArchConfig::Toy2d => ArchKind::Toy2d,
-            ArchConfig::Mlp { .. } => ArchKind::Mlp,
-            ArchConfig::Dcgan { .. } => ArchKind::Dcgan,
-            ArchConfig::Classifier { .. } => ArchKind::Classifier,
-        }
-    }
-
     /// Lower-case name (`toy2d`, `mlp`, `dcgan`).
     pub fn name(&self) -> &'static str {
-        match self.kind() {
-            ArchKind::Toy2d => "toy2d",
-            ArchKind::Mlp => "mlp",
-            ArchKind::Dcgan => "dcgan",
-            ArchKind::Classifier => "classifier",
+        match self {
+            ArchConfig::Toy2d => "toy2d",
+            ArchConfig::Mlp { .. } => "mlp",
+            ArchConfig::Dcgan { .. } => "dcgan",
         }
     }
 
-    /// The networks of a run of this architecture.
-    pub fn roles(&self) -> &'static [Role] {
-        if self.is_gan() {
-            &[Role::Generator, Role::Discriminator]
-        } else {
-            &[Role::Classifier]
-        }
-    }
-
-    /// The network playing `role`.
-    pub fn network(&self, role: Role) -> Result<Network, ModelError> {
-        match role {
-            Role::Generator => self.generator(),
-            Role::Discriminator => self.discriminator(),
-            Role::Classifier => self.classifier(),
-        }
-    }
-
-    /// Whether this is a GAN (a generator and a discriminator) rather than the classifier.
-    pub fn is_gan(&self) -> bool {
-        self.kind() != ArchKind::Classifier
-    }
-
-    /// Size of the latent vector `z ~ N(0, I)` (0 for the classifier, which has none).
+    /// Size of the latent vector `z ~ N(0, I)`.
     pub fn latent_dim(&self) -> usize {
         match *self {
             ArchConfig::Toy2d => 2,
             ArchConfig::Mlp { nz } | ArchConfig::Dcgan { nz, .. } => nz,
-            ArchConfig::Classifier { .. } => 0,
         }
     }
 
@@ -137,11 +85,6 @@ impl ArchConfig {
             ArchConfig::Toy2d => vec![2],
             ArchConfig::Mlp { .. } => vec![1, 28, 28],
             ArchConfig::Dcgan {
-                image_size,
-                channels,
-                ..
-            }
-            | ArchConfig::Classifier {
                 image_size,
                 channels,
                 ..
@@ -188,72 +131,7 @@ impl ArchConfig {
                 }
                 Ok(())
             }
-            ArchConfig::Classifier {
-                image_size,
-                channels,
-                classes,
-            } => {
-                if !(8..=256).contains(&image_size) || image_size % 4 != 0 {
-                    return bad(format!(
-                        "classifier image size {image_size} is not a multiple of 4 from 8 to 256"
-                    ));
-                }
-                if channels != 1 && channels != 3 {
-                    return bad(format!("channels must be 1 or 3, not {channels}"));
-                }
-                if classes < 2 {
-                    return bad(format!(
-                        "a classifier needs at least 2 classes, not {classes}"
-                    ));
-                }
-                Ok(())
-            }
         }
-    }
-
-    fn not_a_gan(&self) -> ModelError {
-        ModelError::InvalidConfig(
-            "the classifier is not a GAN: it has no generator or discriminator".into(),
-        )
-    }
-
-    /// The classifier: [`Self::sample_shape`] in [-1, 1] → `[classes]` logits. Two stride-2
-    /// convolutions, then a 128-wide hidden layer whose pre-activation output is the feature
-    /// vector (after the ReLU, units that never fire would make the FID covariance singular).
-    pub fn classifier(&self) -> Result<Network, ModelError> {
-        self.validate()?;
-        let ArchConfig::Classifier {
-            image_size,
-            channels,
-            classes,
-        } = *self
-        else {
-            return Err(ModelError::InvalidConfig(format!(
-                "{} is a GAN, not the classifier",
-                self.name()
-            )));
-        };
-        let flat = 64 * (image_size / 4) * (image_size / 4);
-        let layers = vec![
-            conv(channels, 32, 2, 1, true),
-            Layer::Activation(Activation::Relu),
-            conv(32, 64, 2, 1, true),
-            Layer::Activation(Activation::Relu),
-            Layer::Reshape { shape: vec![flat] },
-            linear(flat, CLASSIFIER_FEATURES),
-            Layer::Activation(Activation::Relu),
-            linear(CLASSIFIER_FEATURES, classes),
-        ];
-        self.checked(Network {
-            input_shape: self.sample_shape(),
-            layers,
-        })
-    }
-
-    /// Index of the classifier layer whose output is the feature vector (`features` in ONNX).
-    pub fn features_layer(&self) -> Option<usize> {
-        // The hidden Linear layer, before its ReLU.
-        self.classifier().ok().map(|net| net.layers.len() - 3)
     }
 
     /// The generator: `[nz]` → [`Self::sample_shape`], output in [-1, 1] for images.
@@ -298,9 +176,8 @@ impl ArchConfig {
                 layers.push(Layer::Activation(Activation::Tanh));
                 layers
             }
-            ArchConfig::Classifier { .. } => return Err(self.not_a_gan()),
         };
-        self.checked(Network {
+        checked(Network {
             input_shape: vec![self.latent_dim()],
             layers,
         })
@@ -339,18 +216,18 @@ impl ArchConfig {
                 layers.push(Layer::Reshape { shape: vec![1] });
                 layers
             }
-            ArchConfig::Classifier { .. } => return Err(self.not_a_gan()),
         };
-        self.checked(Network {
+        checked(Network {
             input_shape: self.sample_shape(),
             layers,
         })
     }
+}
 
-    fn checked(&self, network: Network) -> Result<Network, ModelError> {
-        network.shapes()?;
-        Ok(network)
-    }
+/// `network` once its shapes are known to chain.
+pub(crate) fn checked(network: Network) -> Result<Network, ModelError> {
+    network.shapes()?;
+    Ok(network)
 }
 
 /// Stride-2 blocks between the 4×4 seed and the last layer: 64 px has 3.
@@ -358,7 +235,7 @@ fn dcgan_blocks(image_size: usize) -> u32 {
     image_size.trailing_zeros() - 3
 }
 
-fn linear(in_features: usize, out_features: usize) -> Layer {
+pub(crate) fn linear(in_features: usize, out_features: usize) -> Layer {
     Layer::Linear {
         in_features,
         out_features,
@@ -366,7 +243,7 @@ fn linear(in_features: usize, out_features: usize) -> Layer {
     }
 }
 
-fn conv(
+pub(crate) fn conv(
     in_channels: usize,
     out_channels: usize,
     stride: usize,

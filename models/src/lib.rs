@@ -2,18 +2,33 @@
 //!
 //! A [`Network`] is an ordered list of [`Layer`]s with a per-sample input shape. Training
 //! (`gan-train`) builds candle computations from it and the ONNX exporter walks the same list, so
-//! the two cannot drift apart. [`ArchConfig`] is the one place that turns user-facing
+//! the two cannot drift apart. [`ArchConfig`] is the one place that turns a GAN's
 //! hyper-parameters (image size, channels, nz, ngf, ndf) into generator and discriminator
-//! descriptions (and the one non-GAN network, the classifier `gan eval` scores with): adding an
+//! descriptions; [`ClassifierArch`] describes the one non-GAN network, the classifier
+//! `gan eval` scores with; [`RunModel`] is either, as a run folder records it. Adding an
 //! architecture is a change here and nowhere else.
 //!
-//! It never sees candle or ONNX. Besides the descriptions it holds the two things the trainer
-//! and the exporter must agree on without depending on each other: the run-folder layout
-//! ([`run_layout`]) and the checkpoint tensor format ([`weights`], safetensors), plus what training and
-//! evaluation both read: MNIST IDX files ([`mnist`]) and image folders ([`image_files`]).
+//! It never sees candle or ONNX. Besides the descriptions it holds what the trainer and the
+//! exporter must agree on without depending on each other: the run-folder layout
+//! ([`run_layout`], with the `config.json` format version) and the checkpoint tensor format
+//! ([`weights`], safetensors); what training and evaluation both read: data sources
+//! ([`DataSource`]), MNIST IDX files ([`mnist`]) and image folders ([`image_files`]); the one
+//! crash-safe file writer ([`atomic`]); and, for other crates' tests, `fixtures` (feature
+//! `fixtures`).
+//!
+//! ```
+//! use gan_models::{ArchConfig, Role, RunModel};
+//!
+//! let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
+//! assert_eq!(arch.generator()?.output_shape()?, vec![3, 64, 64]);
+//! assert_eq!(arch.discriminator()?.output_shape()?, vec![1]);
+//! assert_eq!(RunModel::Gan(arch).roles(), [Role::Generator, Role::Discriminator]);
+//! # Ok::<(), gan_models::ModelError>(())
+//! ```
 
 mod arch;
 pub mod atomic;
+mod classifier;
 mod data_source;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
@@ -22,12 +37,15 @@ mod layer;
 pub mod mnist;
 mod network;
 pub mod run_layout;
+mod run_model;
 pub mod weights;
 
-pub use arch::{ArchConfig, ArchKind, CLASSIFIER_FEATURES, Role, TOY2D_A, TOY2D_B};
+pub use arch::{ArchConfig, Role, TOY2D_A, TOY2D_B};
+pub use classifier::{CLASSIFIER_FEATURES, ClassifierArch};
 pub use data_source::DataSource;
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
 pub use network::{Network, ParamEntry};
+pub use run_model::RunModel;
 
 /// A file that cannot be used (a checkpoint, a run configuration), with the reason.
 #[derive(Debug, thiserror::Error)]

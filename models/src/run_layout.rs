@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::{ArchConfig, FileError};
+use crate::{FileError, RunModel};
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -43,7 +43,7 @@ pub fn unversioned_format() -> u32 {
 pub struct RunManifest {
     #[serde(default = "unversioned_format")]
     pub format: u32,
-    pub model: ArchConfig,
+    pub model: RunModel,
     /// The training data as given on the command line (`toy2d`, `mnist:DIR`, `DIR`).
     pub data: String,
 }

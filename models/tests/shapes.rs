@@ -1,4 +1,4 @@
-use gan_models::{ArchConfig, Layer, ModelError, ParamRole};
+use gan_models::{ArchConfig, ClassifierArch, Layer, ModelError, ParamRole, Role, RunModel};
 
 fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
     ArchConfig::Dcgan {
@@ -139,34 +139,32 @@ fn config_round_trips_through_json() {
 
 #[test]
 fn classifier_has_logits_and_a_feature_tap_but_no_gan() {
-    let digits = ArchConfig::Classifier {
+    let digits = ClassifierArch {
         image_size: 28,
         channels: 1,
         classes: 10,
     };
-    let net = digits.classifier().unwrap();
+    let net = digits.network().unwrap();
     let shapes = net.shapes().unwrap();
     assert_eq!(net.input_shape, vec![1, 28, 28]);
     assert_eq!(net.output_shape().unwrap(), vec![10]);
-    let tap = digits.features_layer().unwrap();
+    let tap = digits.features_layer();
+    assert!(matches!(net.layers[tap], gan_models::Layer::Linear { .. }));
     assert_eq!(shapes[tap + 1], vec![gan_models::CLASSIFIER_FEATURES]);
-    assert!(!digits.is_gan());
+    let run = RunModel::Classifier(digits);
+    assert_eq!(run.roles(), [Role::Classifier]);
     assert!(
-        digits
-            .generator()
+        run.network(Role::Generator)
             .unwrap_err()
             .to_string()
-            .contains("not a GAN")
+            .contains("no generator")
     );
-    assert!(ArchConfig::Toy2d.classifier().is_err());
-    assert_eq!(ArchConfig::Toy2d.features_layer(), None);
-    let odd = ArchConfig::Classifier {
+    let odd = ClassifierArch {
         image_size: 30,
-        channels: 1,
-        classes: 10,
+        ..digits
     };
     assert!(
-        odd.classifier()
+        odd.network()
             .unwrap_err()
             .to_string()
             .contains("multiple of 4")

@@ -14,6 +14,9 @@
  */
 #define GAN_BACKEND_TRACT 0
 
+/**
+ * ONNX Runtime (this library must be built with its `ort` feature).
+ */
 #define GAN_BACKEND_ORT 1
 
 /**
@@ -21,8 +24,14 @@
  */
 #define GAN_DEVICE_CPU 0
 
+/**
+ * CUDA through ONNX Runtime.
+ */
 #define GAN_DEVICE_CUDA 1
 
+/**
+ * TensorRT through ONNX Runtime.
+ */
 #define GAN_DEVICE_TENSORRT 2
 
 /**
@@ -30,16 +39,28 @@
  */
 #define GAN_RANGE_FROM_MODEL 0
 
+/**
+ * Output values in [-1, 1].
+ */
 #define GAN_RANGE_MINUS1_1 1
 
+/**
+ * Output values in [0, 1].
+ */
 #define GAN_RANGE_0_1 2
 
+/**
+ * Output values in [0, 255].
+ */
 #define GAN_RANGE_0_255 3
 
 /**
  * Result of every call.
  */
 typedef enum GanStatus {
+  /**
+   * Success.
+   */
   GAN_STATUS_OK = 0,
   /**
    * A required pointer was null.
@@ -80,12 +101,21 @@ typedef struct GanGenerator GanGenerator;
  * Load options; start from `gan_options_default`. Zero means "not given" for the numbers.
  */
 typedef struct GanLoadOptions {
+  /**
+   * `GAN_BACKEND_*`.
+   */
   int32_t backend;
+  /**
+   * `GAN_DEVICE_*`.
+   */
   int32_t device;
   /**
    * Non-zero: run on the CPU (logged) when the device cannot be used.
    */
   int32_t allow_fallback;
+  /**
+   * Intra-op threads (0: the machine's cores).
+   */
   uint32_t threads;
   /**
    * ONNX Runtime library path, or null for `ORT_DYLIB_PATH`.
@@ -95,9 +125,21 @@ typedef struct GanLoadOptions {
    * For models without metadata.
    */
   uint32_t latent_dim;
+  /**
+   * Image shape, for models without metadata.
+   */
   uint32_t channels;
+  /**
+   * Image height, for models without metadata.
+   */
   uint32_t height;
+  /**
+   * Image width, for models without metadata.
+   */
   uint32_t width;
+  /**
+   * `GAN_RANGE_*`.
+   */
   int32_t output_range;
 } GanLoadOptions;
 

@@ -1,5 +1,6 @@
 //! The C ABI, for game engines and other languages. The header `include/gan_runtime.h` is
-//! generated from this file by cbindgen (`build.rs`).
+//! generated from this file by cbindgen (`GAN_UPDATE_HEADER=1 cargo test -p gan-runtime --test
+//! header`; the same test fails when the committed header is stale).
 //!
 //! Every function returns a [`GanStatus`]; on failure [`gan_last_error`] describes it. Null
 //! pointers, too-small buffers and handles that `gan_generator_load` did not return (or that
@@ -18,6 +19,7 @@ use crate::{Backend, Device, Generator, LoadOptions, OutputRange};
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GanStatus {
+    /// Success.
     Ok = 0,
     /// A required pointer was null.
     NullPointer = 1,
@@ -37,33 +39,46 @@ pub enum GanStatus {
 
 /// Backends for [`GanLoadOptions::backend`].
 pub const GAN_BACKEND_TRACT: i32 = 0;
+/// ONNX Runtime (this library must be built with its `ort` feature).
 pub const GAN_BACKEND_ORT: i32 = 1;
 /// Devices for [`GanLoadOptions::device`].
 pub const GAN_DEVICE_CPU: i32 = 0;
+/// CUDA through ONNX Runtime.
 pub const GAN_DEVICE_CUDA: i32 = 1;
+/// TensorRT through ONNX Runtime.
 pub const GAN_DEVICE_TENSORRT: i32 = 2;
 /// Ranges for [`GanLoadOptions::output_range`] (0: from the model's metadata).
 pub const GAN_RANGE_FROM_MODEL: i32 = 0;
+/// Output values in [-1, 1].
 pub const GAN_RANGE_MINUS1_1: i32 = 1;
+/// Output values in [0, 1].
 pub const GAN_RANGE_0_1: i32 = 2;
+/// Output values in [0, 255].
 pub const GAN_RANGE_0_255: i32 = 3;
 
 /// Load options; start from `gan_options_default`. Zero means "not given" for the numbers.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct GanLoadOptions {
+    /// `GAN_BACKEND_*`.
     pub backend: i32,
+    /// `GAN_DEVICE_*`.
     pub device: i32,
     /// Non-zero: run on the CPU (logged) when the device cannot be used.
     pub allow_fallback: i32,
+    /// Intra-op threads (0: the machine's cores).
     pub threads: u32,
     /// ONNX Runtime library path, or null for `ORT_DYLIB_PATH`.
     pub ort_library: *const c_char,
     /// For models without metadata.
     pub latent_dim: u32,
+    /// Image shape, for models without metadata.
     pub channels: u32,
+    /// Image height, for models without metadata.
     pub height: u32,
+    /// Image width, for models without metadata.
     pub width: u32,
+    /// `GAN_RANGE_*`.
     pub output_range: i32,
 }
 
@@ -85,7 +100,8 @@ fn set_error(message: impl Into<String>) {
 }
 
 fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
-    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Run `f` with panics turned into `Internal` and errors recorded.

@@ -13,8 +13,11 @@ const DEFAULT_MAX_BATCH: usize = 64;
 /// One generated picture: `width × height` RGBA8 pixels, row-major, alpha 255.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rgba8 {
+    /// Pixels per row.
     pub width: u32,
+    /// Rows.
     pub height: u32,
+    /// `width × height × 4` bytes.
     pub pixels: Vec<u8>,
 }
 
@@ -78,6 +81,7 @@ impl Generator {
         Ok(generator)
     }
 
+    /// Values per latent vector (`nz`).
     pub fn latent_dim(&self) -> usize {
         self.info.latent_dim
     }
@@ -87,10 +91,12 @@ impl Generator {
         (self.info.width, self.info.height)
     }
 
+    /// Channels of the model's output (1, 3 or 4).
     pub fn channels(&self) -> usize {
         self.info.channels
     }
 
+    /// Everything resolved about the model: latent, image shape, range, output.
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -106,6 +112,7 @@ impl Generator {
         self.engine.fallback()
     }
 
+    /// Inputs, outputs and metadata as the file declares them.
     pub fn signature(&self) -> &Signature {
         self.engine.signature()
     }
@@ -166,9 +173,10 @@ impl Generator {
         let mut out = Vec::with_capacity(z.len() / nz * self.sample_len());
         for chunk in z.chunks(self.max_batch * nz) {
             let batch = chunk.len() / nz;
-            let values = self
-                .engine
-                .run(chunk, batch, input_dims, self.info.output_index)?;
+            let shape: Vec<usize> = std::iter::once(batch)
+                .chain(input_dims.iter().copied())
+                .collect();
+            let values = self.engine.run(chunk, &shape, self.info.output_index)?;
             if values.len() != batch * self.sample_len() {
                 return Err(RuntimeError::BadModel {
                     path: self.path.clone(),

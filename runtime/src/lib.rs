@@ -15,6 +15,8 @@
 //!
 //! This crate depends on none of the training or export crates and never sees candle.
 
+#![warn(missing_docs)]
+
 mod backend;
 mod error;
 pub mod ffi;

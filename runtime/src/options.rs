@@ -17,15 +17,21 @@ pub enum Backend {
 /// Where the ONNX Runtime backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Device {
+    /// The CPU (every backend).
     #[default]
     Cpu,
+    /// An NVIDIA GPU through ONNX Runtime's CUDA provider.
     Cuda,
+    /// An NVIDIA GPU through ONNX Runtime's TensorRT provider.
     TensorRt,
 }
 
+/// How to load a generator; `Default` is tract on all cores, trusting the model's metadata.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
+    /// Which engine runs the model.
     pub backend: Backend,
+    /// Where the `ort` backend runs it.
     pub device: Device,
     /// Run on the CPU (with a logged warning) when the requested device cannot be used,
     /// instead of failing.

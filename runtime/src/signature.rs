@@ -12,7 +12,9 @@ use crate::options::{LoadOptions, OutputRange};
 /// A graph input or output: its name and dims (`None` for symbolic ones).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueSig {
+    /// As the graph names it.
     pub name: String,
+    /// Per axis: the size, or `None` when symbolic.
     pub dims: Vec<Option<usize>>,
     /// True for float32.
     pub is_f32: bool,
@@ -21,26 +23,35 @@ pub struct ValueSig {
 /// The inputs, outputs and metadata of a model as a backend reads them.
 #[derive(Debug, Clone, Default)]
 pub struct Signature {
+    /// Graph inputs, initialisers excluded.
     pub inputs: Vec<ValueSig>,
+    /// Graph outputs.
     pub outputs: Vec<ValueSig>,
+    /// `metadata_props`.
     pub metadata: HashMap<String, String>,
 }
 
 /// Everything the generator needs to know about a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
+    /// Values per latent vector.
     pub latent_dim: usize,
     /// The latent input is `[N, nz, 1, 1]` rather than `[N, nz]`.
     pub latent_4d: bool,
+    /// Image channels (1, 3 or 4).
     pub channels: usize,
+    /// Image height.
     pub height: usize,
+    /// Image width.
     pub width: usize,
+    /// How output values map to pixels.
     pub range: OutputRange,
     /// Which graph output is the image.
     pub output_index: usize,
 }
 
 impl ModelInfo {
+    /// Resolve what a model is from its metadata first, then its graph shapes, then `options`; `path` names the file in errors.
     pub fn resolve(sig: &Signature, options: &LoadOptions, path: &Path) -> Result<Self> {
         let bad = |reason: String| RuntimeError::BadModel {
             path: path.to_path_buf(),

@@ -33,7 +33,10 @@ fn tiny_generator() -> Vec<u8> {
         |op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>| NodeProto {
             op_type: op.into(),
             name: output.into(),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
+            input: inputs
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             output: vec![output.into()],
             attribute,
             ..Default::default()

@@ -131,7 +131,10 @@ fn classifier_cases(work: &Path) -> Vec<serde_json::Value> {
     config.epochs = 1;
     let run = work.join("classifier");
     train_classifier(config, &run, &mut ()).unwrap();
-    let arch = run_layout::read_manifest(&run).unwrap().model;
+    let gan_models::RunModel::Classifier(arch) = run_layout::read_manifest(&run).unwrap().model
+    else {
+        panic!("a classifier run's manifest names the classifier")
+    };
     let (_, ck) = run_layout::latest_checkpoint(&run).unwrap().unwrap();
     let mut cases = Vec::new();
     for (name, batch) in [("dyn", Batch::Dynamic), ("b5", Batch::Fixed(5))] {
@@ -147,7 +150,7 @@ fn classifier_cases(work: &Path) -> Vec<serde_json::Value> {
             ("logits", None, 2),
             (
                 "features",
-                arch.features_layer(),
+                Some(arch.features_layer()),
                 gan_models::CLASSIFIER_FEATURES,
             ),
         ] {

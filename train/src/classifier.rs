@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use candle_core::{D, Device, Tensor};
 use gan_contract::metadata;
-use gan_models::ArchConfig;
+use gan_models::ClassifierArch;
 use gan_models::run_layout;
 use gan_models::run_layout::{CLASSIFIER_FILE, CONFIG_FILE, METRICS_FILE, STATE_FILE};
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,8 @@ pub struct ClassifierConfig {
     /// `config.json` format version (`gan_models::run_layout::CONFIG_FORMAT` when written).
     #[serde(default = "run_layout::unversioned_format")]
     pub format: u32,
-    /// Always [`ArchConfig::Classifier`]; its `classes` comes from the data.
-    pub model: ArchConfig,
+    /// Its `classes` comes from the data.
+    pub model: ClassifierArch,
     /// `mnist:DIR` or `shapes`.
     pub data: String,
     pub seed: u64,
@@ -43,7 +43,7 @@ impl ClassifierConfig {
     pub fn new(image_size: usize, channels: usize, data: impl Into<String>) -> Self {
         ClassifierConfig {
             format: run_layout::CONFIG_FORMAT,
-            model: ArchConfig::Classifier {
+            model: ClassifierArch {
                 image_size,
                 channels,
                 classes: 10,
@@ -97,7 +97,7 @@ pub fn train_classifier(
 
     let device = Device::Cpu;
     let mut init = SeededRng::new(config.seed, Stream::Init);
-    let net = Net::init(config.model.classifier()?, &mut init, &device)?;
+    let net = Net::init(config.model.network()?, &mut init, &device)?;
     let mut adam = Adam::new(&net, config.lr, 0.9, 0.999)?;
     let steps_per_epoch = train.len() / config.batch_size;
     observer.event(Event::Started {
@@ -130,7 +130,7 @@ pub fn train_classifier(
         ));
         crate::error::write_file(&metrics_path, metrics.as_bytes())?;
     }
-    let checkpoint = save(run_dir, &net, &config, step, accuracy)?;
+    let checkpoint = save(run_dir, &net, step, accuracy)?;
     observer.event(Event::CheckpointWritten {
         step,
         path: &checkpoint,
@@ -153,17 +153,11 @@ fn prepare(
     mut config: ClassifierConfig,
     run_dir: &Path,
 ) -> Result<(ClassifierConfig, LabelledDataset)> {
-    let ArchConfig::Classifier {
+    let ClassifierArch {
         image_size,
         channels,
         ..
-    } = config.model
-    else {
-        return Err(TrainError::invalid(
-            "model",
-            "train_classifier needs the classifier architecture",
-        ));
-    };
+    } = config.model;
     if !(0.0..1.0).contains(&config.validation_fraction) {
         return Err(TrainError::invalid(
             "validation_fraction",
@@ -180,11 +174,7 @@ fn prepare(
     }
     let Ok(source) = config.data.parse::<DataSource>();
     let labelled = data::load_labelled(&source, &[channels, image_size, image_size], config.seed)?;
-    config.model = ArchConfig::Classifier {
-        image_size,
-        channels,
-        classes: labelled.classes,
-    };
+    config.model.classes = labelled.classes;
     Ok((config, labelled))
 }
 
@@ -246,15 +236,12 @@ fn evaluate(net: &Net, data: &LabelledDataset, indices: &[usize], device: &Devic
     Ok(correct as f64 / indices.len() as f64)
 }
 
-fn save(
-    run_dir: &Path,
-    net: &Net,
-    config: &ClassifierConfig,
-    step: u64,
-    accuracy: f64,
-) -> Result<PathBuf> {
+fn save(run_dir: &Path, net: &Net, step: u64, accuracy: f64) -> Result<PathBuf> {
     let metadata = HashMap::from([
-        (metadata::ARCH.to_string(), config.model.name().to_string()),
+        (
+            metadata::ARCH.to_string(),
+            metadata::role::CLASSIFIER.to_string(),
+        ),
         (metadata::STEP.to_string(), step.to_string()),
         (
             metadata::VALIDATION_ACCURACY.to_string(),

@@ -7,6 +7,22 @@
 //! a run bit for bit. [`classifier`] trains the (non-GAN) digit classifier that `gan eval` uses.
 //! On the CPU the layers run on [`kernels`] (im2col + gemm convolutions, fused BatchNorm), candle
 //! custom ops that autograd differentiates like its own.
+//!
+//! The library never prints: a run reports its progress, files and warnings as [`Event`]s to an
+//! [`Observer`] the caller passes in (the `gan` binary draws a progress bar from them), and its
+//! errors name configuration fields, not command-line flags.
+//!
+//! ```no_run
+//! use gan_models::ArchConfig;
+//! use gan_train::{TrainConfig, Trainer};
+//!
+//! let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
+//! config.max_steps = Some(100);
+//! let mut trainer = Trainer::create(config, std::path::Path::new("runs/toy"))?;
+//! let summary = trainer.run(&mut ())?; // `()` ignores the events
+//! println!("{} steps in {:.1} s", summary.steps_done, summary.seconds);
+//! # Ok::<(), gan_train::TrainError>(())
+//! ```
 
 pub mod adam;
 pub mod checkpoint;

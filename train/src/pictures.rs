@@ -137,9 +137,9 @@ fn render(
         let area = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
         let drawn = area
             .fill(&WHITE)
-            .map_err(|e| e.into())
+            .map_err(std::convert::Into::into)
             .and_then(|_| draw(&area))
-            .and_then(|_| area.present().map_err(|e| e.into()));
+            .and_then(|_| area.present().map_err(std::convert::Into::into));
         drawn.map_err(|e| TrainError::bad_file(path, format!("cannot draw plot: {e}")))?;
     }
     let image = RgbImage::from_raw(w, h, buffer).expect("buffer is w × h × 3");

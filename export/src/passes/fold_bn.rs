@@ -101,18 +101,35 @@ mod tests {
         ])
     }
 
+    /// A 1×1 convolution `in_channels` → 2.
+    fn conv_1x1(in_channels: usize, transposed: bool) -> Layer {
+        let (out_channels, kernel, stride, padding, bias) = (2, 1, 1, 0, false);
+        if transposed {
+            Layer::ConvTranspose2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                bias,
+            }
+        } else {
+            Layer::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                bias,
+            }
+        }
+    }
+
     /// A 1×1 convolution with 2 output channels and 1 input channel: y_c = w_c·x (+ b_c), then
     /// BN: (y − μ)·γ/√(σ²+ε) + β. Folded, it must give the same y for any x.
     #[test]
     fn folded_convolution_computes_conv_then_batch_norm() {
-        let conv = Layer::Conv2d {
-            in_channels: 1,
-            out_channels: 2,
-            kernel: 1,
-            stride: 1,
-            padding: 0,
-            bias: true,
-        };
+        let conv = conv_1x1(1, false);
         let (w, b) = ([2.0f32, -1.0], [0.5f32, 0.25]);
         let (gamma, beta, mean, var) = (
             [1.5f32, 0.5],
@@ -149,14 +166,7 @@ mod tests {
     /// A transposed convolution's output channels are axis 1 of its weight `[in, out, k, k]`.
     #[test]
     fn transposed_convolution_scales_axis_one_and_gains_a_bias() {
-        let conv = Layer::ConvTranspose2d {
-            in_channels: 2,
-            out_channels: 2,
-            kernel: 1,
-            stride: 1,
-            padding: 0,
-            bias: false,
-        };
+        let conv = conv_1x1(2, true);
         // weight[in][out]: [[1, 1], [1, 1]]
         let mut params = HashMap::from([(ParamRole::Weight, tensor(&[2, 2, 1, 1], &[1.0; 4]))]);
         let bn = batch_norm(&[2.0, 3.0], &[1.0, -1.0], &[0.0, 1.0], &[1.0, 1.0]);
@@ -167,14 +177,7 @@ mod tests {
 
     #[test]
     fn mismatched_channels_are_an_error() {
-        let conv = Layer::Conv2d {
-            in_channels: 1,
-            out_channels: 2,
-            kernel: 1,
-            stride: 1,
-            padding: 0,
-            bias: false,
-        };
+        let conv = conv_1x1(1, false);
         let mut params = HashMap::from([(ParamRole::Weight, tensor(&[2, 1, 1, 1], &[1.0, 1.0]))]);
         let bn = batch_norm(&[1.0; 3], &[0.0; 3], &[0.0; 3], &[1.0; 3]);
         assert!(fold_batch_norm(&conv, &mut params, &bn, 1e-5).is_err());

@@ -18,13 +18,6 @@ pub trait Engine: Send + Sync {
     fn fallback(&self) -> Option<&str> {
         None
     }
-    /// Run `batch` latents (`batch × nz` values, in the input layout `input_dims` gives per
-    /// sample) and return output `output_index` as f32.
-    fn run(
-        &self,
-        z: &[f32],
-        batch: usize,
-        input_dims: &[usize],
-        output_index: usize,
-    ) -> Result<Vec<f32>>;
+    /// Run one input of `shape` (batch first) and return output `output` as f32.
+    fn run(&self, input: &[f32], shape: &[usize], output: usize) -> Result<Vec<f32>>;
 }

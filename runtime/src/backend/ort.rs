@@ -36,7 +36,9 @@ fn backend_error(reason: impl std::fmt::Display) -> RuntimeError {
 /// failed load is reported and may be retried with another library.
 fn environment(options: &LoadOptions) -> Result<&'static Environment> {
     static ENV: Mutex<Option<&'static Environment>> = Mutex::new(None);
-    let mut env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let mut env = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(env) = *env {
         return Ok(env);
     }
@@ -67,9 +69,9 @@ fn environment(options: &LoadOptions) -> Result<&'static Environment> {
 impl OrtEngine {
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Self> {
         let env = environment(options)?;
-        let threads = options
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = options.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
         let session = |device: Device| -> std::result::Result<Session, String> {
             let mut builder = Session::builder(env).map_err(|e| e.to_string())?;
             builder = builder
@@ -195,21 +197,15 @@ impl Engine for OrtEngine {
         }
     }
 
-    fn run(
-        &self,
-        z: &[f32],
-        batch: usize,
-        input_dims: &[usize],
-        output_index: usize,
-    ) -> Result<Vec<f32>> {
-        let shape: Vec<i64> = std::iter::once(batch)
-            .chain(input_dims.iter().copied())
-            .map(|d| d as i64)
-            .collect();
-        let input = Tensor::from_array((shape, z.to_vec())).map_err(backend_error)?;
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+    fn run(&self, input: &[f32], shape: &[usize], output: usize) -> Result<Vec<f32>> {
+        let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        let input = Tensor::from_array((shape, input.to_vec())).map_err(backend_error)?;
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let outputs = session.run(ort::inputs![input]).map_err(backend_error)?;
-        let (_, values) = outputs[output_index]
+        let (_, values) = outputs[output]
             .try_extract_tensor::<f32>()
             .map_err(backend_error)?;
         Ok(values.to_vec())

@@ -15,17 +15,8 @@ impl Engine for OnnxModel {
         format!("tract on the CPU, {} threads", self.threads())
     }
 
-    fn run(
-        &self,
-        z: &[f32],
-        batch: usize,
-        input_dims: &[usize],
-        output_index: usize,
-    ) -> Result<Vec<f32>> {
-        let shape: Vec<usize> = std::iter::once(batch)
-            .chain(input_dims.iter().copied())
-            .collect();
-        let mut outputs = OnnxModel::run(self, z, &shape, &[output_index])?;
+    fn run(&self, input: &[f32], shape: &[usize], output: usize) -> Result<Vec<f32>> {
+        let mut outputs = OnnxModel::run(self, input, shape, &[output])?;
         Ok(outputs.pop().map(|o| o.values).unwrap_or_default())
     }
 }

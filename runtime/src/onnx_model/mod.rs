@@ -30,7 +30,9 @@ type Plan = Arc<TypedRunnableModel>;
 /// One output of a run: its shape and its values as f32 (integer outputs are widened).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputTensor {
+    /// Dims, batch first.
     pub shape: Vec<usize>,
+    /// Values, row-major.
     pub values: Vec<f32>,
 }
 
@@ -85,7 +87,9 @@ impl OnnxModel {
         })
         .map_err(bad)?;
         let threads = threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            })
             .max(1);
         Ok(OnnxModel {
             path: path.to_path_buf(),
@@ -154,7 +158,10 @@ impl OnnxModel {
 
     /// The optimised plan for an input of `shape`, built once.
     fn plan(&self, shape: &[usize], wanted: &[usize]) -> Result<Plan> {
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let mut plans = self
+            .plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let plan = match plans.get(shape) {
             Some(plan) => plan.clone(),
             None => {
@@ -163,7 +170,7 @@ impl OnnxModel {
                 let plan = guarded(move || {
                     let typed = model
                         .with_input_fact(0, fact.into())
-                        .and_then(|m| m.into_optimized())
+                        .and_then(tract_onnx::prelude::InferenceModelExt::into_optimized)
                         .map_err(|e| format!("{e:#}"))?;
                     check_sizes(&typed)?;
                     typed.into_runnable().map_err(|e| format!("{e:#}"))

@@ -74,8 +74,7 @@ fn validate_tensor(t: &TensorProto) -> Result<(), String> {
             .external_data
             .iter()
             .find(|e| e.key == "location")
-            .map(|e| e.value.as_str())
-            .unwrap_or("");
+            .map_or("", |e| e.value.as_str());
         return validate_external(name, location);
     }
     // Element size and which typed field may hold the data instead of raw_data.

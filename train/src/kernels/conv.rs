@@ -287,7 +287,9 @@ pub fn forward_and_filter(
                             false,
                             chunks.parallel_products,
                         );
-                        let mut out = b_parts[chunk].lock().unwrap_or_else(|e| e.into_inner());
+                        let mut out = b_parts[chunk]
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                         channels_to_batch(&by_channel, n, g.cb, g.positions(), &mut out);
                     }
                     if let (Some(db), Some(acc)) = (db, acc.as_mut()) {

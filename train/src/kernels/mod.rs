@@ -104,7 +104,10 @@ pub fn batch_norm_act(
     let y = x
         .contiguous()?
         .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)?;
-    let stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let stats = stats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     Ok((y, stats))
 }
 

@@ -227,7 +227,10 @@ impl CustomOp3 for BatchNormAct {
         let stats = super::profile::timed("batch_norm", || {
             norm::forward(d, x, gamma, beta, self.eps, self.slope, &mut y)
         });
-        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+        *self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stats;
         Ok((CpuStorage::F32(y), xl.shape().clone()))
     }
 
@@ -245,7 +248,11 @@ impl CustomOp3 for BatchNormAct {
             c,
             l: x.elem_count() / (n * c).max(1),
         };
-        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         with_values(x, |xv| {
             with_values(y, |yv| {
                 with_values(dy, |dyv| {

@@ -19,7 +19,9 @@ pub fn timed<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     }
     let start = Instant::now();
     let result = f();
-    let mut times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut times = TIMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let entry = times.entry(name).or_default();
     entry.0 += start.elapsed();
     entry.1 += 1;
@@ -28,7 +30,9 @@ pub fn timed<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
 
 /// The totals so far (name, time, calls), and reset them.
 pub fn take() -> Vec<(&'static str, Duration, u64)> {
-    let mut times = TIMES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut times = TIMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     std::mem::take(&mut *times)
         .into_iter()
         .map(|(name, (time, calls))| (name, time, calls))

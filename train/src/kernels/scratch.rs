@@ -16,7 +16,9 @@ pub struct Scratch {
 
 /// Borrow a buffer of `len` elements.
 pub fn take(len: usize) -> Scratch {
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // The smallest buffer that is long enough, else the longest one (grown once).
     let pick = pool
         .iter()
@@ -49,6 +51,8 @@ impl DerefMut for Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let buffer = std::mem::take(&mut self.buffer);
-        POOL.lock().unwrap_or_else(|e| e.into_inner()).push(buffer);
+        POOL.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(buffer);
     }
 }
