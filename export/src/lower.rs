@@ -75,7 +75,8 @@ pub fn lower_network(
             let Layer::BatchNorm2d { eps, .. } = net.layers[i + 1] else {
                 unreachable!("checked above")
             };
-            fold_bn::fold_batch_norm(layer, &mut own, &params[i + 1], eps)?;
+            let transposed = matches!(layer, Layer::ConvTranspose2d { .. });
+            fold_bn::fold_batch_norm(transposed, &mut own, &params[i + 1], eps)?;
         }
         match *layer {
             Layer::ConvTranspose2d {

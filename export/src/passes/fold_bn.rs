@@ -5,15 +5,16 @@
 
 use std::collections::HashMap;
 
+use gan_models::ParamRole;
 use gan_models::weights::Tensor;
-use gan_models::{Layer, ParamRole};
 
 use crate::ExportError;
 
 /// Scale the convolution's output channels by γ/√(σ²+ε) and give it the bias β − μ·γ/√(σ²+ε)
 /// (plus its own bias, scaled).
+/// `transposed`: the convolution is a ConvTranspose2d, whose weight is `[in, out, k, k]`.
 pub fn fold_batch_norm(
-    conv: &Layer,
+    transposed: bool,
     conv_params: &mut HashMap<ParamRole, Tensor>,
     bn: &HashMap<ParamRole, Tensor>,
     eps: f64,
@@ -40,9 +41,10 @@ pub fn fold_batch_norm(
     let shape = weight.shape.clone();
     // Output channels are axis 0 of a Conv weight [out, in, k, k] and axis 1 of a
     // ConvTranspose weight [in, out, k, k].
-    let (channels, inner) = match conv {
-        Layer::ConvTranspose2d { .. } => (shape[1], shape[2] * shape[3]),
-        _ => (shape[0], shape[1] * shape[2] * shape[3]),
+    let (channels, inner) = if transposed {
+        (shape[1], shape[2] * shape[3])
+    } else {
+        (shape[0], shape[1] * shape[2] * shape[3])
     };
     if scale.len() != channels {
         return Err(ExportError::Invalid(format!(
@@ -101,35 +103,10 @@ mod tests {
         ])
     }
 
-    /// A 1×1 convolution `in_channels` → 2.
-    fn conv_1x1(in_channels: usize, transposed: bool) -> Layer {
-        let (out_channels, kernel, stride, padding, bias) = (2, 1, 1, 0, false);
-        if transposed {
-            Layer::ConvTranspose2d {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                bias,
-            }
-        } else {
-            Layer::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                bias,
-            }
-        }
-    }
-
     /// A 1×1 convolution with 2 output channels and 1 input channel: y_c = w_c·x (+ b_c), then
     /// BN: (y − μ)·γ/√(σ²+ε) + β. Folded, it must give the same y for any x.
     #[test]
     fn folded_convolution_computes_conv_then_batch_norm() {
-        let conv = conv_1x1(1, false);
         let (w, b) = ([2.0f32, -1.0], [0.5f32, 0.25]);
         let (gamma, beta, mean, var) = (
             [1.5f32, 0.5],
@@ -143,7 +120,7 @@ mod tests {
             (ParamRole::Bias, tensor(&[2], &b)),
         ]);
         fold_batch_norm(
-            &conv,
+            false,
             &mut params,
             &batch_norm(&gamma, &beta, &mean, &var),
             eps,
@@ -166,20 +143,18 @@ mod tests {
     /// A transposed convolution's output channels are axis 1 of its weight `[in, out, k, k]`.
     #[test]
     fn transposed_convolution_scales_axis_one_and_gains_a_bias() {
-        let conv = conv_1x1(2, true);
         // weight[in][out]: [[1, 1], [1, 1]]
         let mut params = HashMap::from([(ParamRole::Weight, tensor(&[2, 2, 1, 1], &[1.0; 4]))]);
         let bn = batch_norm(&[2.0, 3.0], &[1.0, -1.0], &[0.0, 1.0], &[1.0, 1.0]);
-        fold_batch_norm(&conv, &mut params, &bn, 0.0).unwrap();
+        fold_batch_norm(true, &mut params, &bn, 0.0).unwrap();
         assert_eq!(params[&ParamRole::Weight].values, [2.0, 3.0, 2.0, 3.0]);
         assert_eq!(params[&ParamRole::Bias].values, [1.0, -4.0]);
     }
 
     #[test]
     fn mismatched_channels_are_an_error() {
-        let conv = conv_1x1(1, false);
         let mut params = HashMap::from([(ParamRole::Weight, tensor(&[2, 1, 1, 1], &[1.0, 1.0]))]);
         let bn = batch_norm(&[1.0; 3], &[0.0; 3], &[0.0; 3], &[1.0; 3]);
-        assert!(fold_batch_norm(&conv, &mut params, &bn, 1e-5).is_err());
+        assert!(fold_batch_norm(false, &mut params, &bn, 1e-5).is_err());
     }
 }
