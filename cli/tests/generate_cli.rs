@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{gan, path as s, text, write_mnist};
+use common::{gan, path as s, text, train, write_mnist};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -16,18 +16,7 @@ fn ok(out: Output) -> String {
 fn model(dir: &Path) -> PathBuf {
     let data = write_mnist(dir, 64);
     let run = dir.join("run");
-    ok(gan(&[
-        "train",
-        "--model",
-        "mlp",
-        "--data",
-        &data,
-        "--out",
-        s(&run),
-        "--max-steps",
-        "2",
-        "--quiet",
-    ]));
+    ok(train("mlp", &data, &run, &["--max-steps", "2", "--quiet"]));
     let out = ok(gan(&[
         "export",
         "--run",

@@ -2,25 +2,18 @@
 
 mod common;
 
-use common::{gan, path, text, write_mnist};
+use common::{gan, path, text, train, write_mnist};
 
 #[test]
 fn toy2d_run_writes_a_complete_run_folder() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let out = gan(&[
-        "train",
-        "--model",
+    let out = train(
         "toy2d",
-        "--data",
         "toy2d",
-        "--out",
-        path(&run),
-        "--max-steps",
-        "30",
-        "--sample-every",
-        "10",
-    ]);
+        &run,
+        &["--max-steps", "30", "--sample-every", "10"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("trained 30 steps"),
@@ -79,17 +72,7 @@ fn mlp_trains_on_idx_digits() {
     let dir = tempfile::tempdir().unwrap();
     let data = write_mnist(dir.path(), 70);
     let run = dir.path().join("run");
-    let out = gan(&[
-        "train",
-        "--model",
-        "mlp",
-        "--data",
-        &data,
-        "--out",
-        path(&run),
-        "--max-steps",
-        "2",
-    ]);
+    let out = train("mlp", &data, &run, &["--max-steps", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(run.join("samples/step_000002.png").is_file());
     let grid = image::open(run.join("samples/step_000002.png")).unwrap();
@@ -106,12 +89,8 @@ fn bad_images_are_named_or_skipped_with_a_count() {
     let data = dir.path().join("data");
     gan_models::fixtures::write_image_folder(&data, 4, 24);
     std::fs::write(data.join("broken.jpg"), b"\xff\xd8\xff not really a jpeg").unwrap();
-    let train = |run: &str, skip_bad: bool| {
-        let run = dir.path().join(run);
-        let mut args = vec![
-            "train",
-            "--model",
-            "dcgan",
+    let train_dcgan = |run: &str, skip_bad: bool| {
+        let mut extra = vec![
             "--image-size",
             "16",
             "--ngf",
@@ -120,19 +99,15 @@ fn bad_images_are_named_or_skipped_with_a_count() {
             "4",
             "--batch-size",
             "2",
-            "--data",
-            path(&data),
-            "--out",
-            path(&run),
             "--max-steps",
             "1",
         ];
         if skip_bad {
-            args.push("--skip-bad");
+            extra.push("--skip-bad");
         }
-        gan(&args)
+        train("dcgan", path(&data), &dir.path().join(run), &extra)
     };
-    let out = train("strict", false);
+    let out = train_dcgan("strict", false);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -140,7 +115,7 @@ fn bad_images_are_named_or_skipped_with_a_count() {
         "{err}"
     );
 
-    let out = train("lenient", true);
+    let out = train_dcgan("lenient", true);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("skipped 1 unreadable file"),

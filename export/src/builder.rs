@@ -96,40 +96,33 @@ impl GraphBuilder {
     }
 }
 
-pub fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
-    AttributeProto {
+/// An attribute of type `kind`, filled by `set`.
+fn attribute(name: &str, kind: i32, set: impl FnOnce(&mut AttributeProto)) -> AttributeProto {
+    let mut attribute = AttributeProto {
         name: name.into(),
-        r#type: attribute_type::INTS,
-        ints: ints.to_vec(),
+        r#type: kind,
         ..Default::default()
-    }
+    };
+    set(&mut attribute);
+    attribute
+}
+
+pub fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
+    attribute(name, attribute_type::INTS, |a| a.ints = ints.to_vec())
 }
 
 pub fn attr_int(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::INT,
-        i,
-        ..Default::default()
-    }
+    attribute(name, attribute_type::INT, |a| a.i = i)
 }
 
 pub fn attr_string(name: &str, s: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::STRING,
-        s: s.as_bytes().to_vec(),
-        ..Default::default()
-    }
+    attribute(name, attribute_type::STRING, |a| {
+        a.s = s.as_bytes().to_vec();
+    })
 }
 
 pub fn attr_float(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::FLOAT,
-        f,
-        ..Default::default()
-    }
+    attribute(name, attribute_type::FLOAT, |a| a.f = f)
 }
 
 /// A graph input or output: `elem_type` with the batch axis first, then `dims`.

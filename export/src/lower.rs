@@ -143,18 +143,20 @@ fn lower_layer(
             stride,
             padding,
             ..
-        } => {
-            add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
-            ("Conv", conv_attrs(kernel, stride, padding))
         }
-        Layer::ConvTranspose2d {
+        | Layer::ConvTranspose2d {
             kernel,
             stride,
             padding,
             ..
         } => {
             add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
-            ("ConvTranspose", conv_attrs(kernel, stride, padding))
+            let op = if matches!(layer, Layer::ConvTranspose2d { .. }) {
+                "ConvTranspose"
+            } else {
+                "Conv"
+            };
+            (op, conv_attrs(kernel, stride, padding))
         }
         Layer::BatchNorm2d { eps, momentum, .. } => {
             add_params(

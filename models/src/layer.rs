@@ -132,26 +132,28 @@ impl Layer {
                 kernel,
                 bias: has_bias,
                 ..
-            } => std::iter::once(spec(
-                ParamRole::Weight,
-                vec![out_channels, in_channels, kernel, kernel],
-                WEIGHT_INIT,
-            ))
-            .chain(bias(has_bias, out_channels))
-            .collect(),
-            Layer::ConvTranspose2d {
+            }
+            | Layer::ConvTranspose2d {
                 in_channels,
                 out_channels,
                 kernel,
                 bias: has_bias,
                 ..
-            } => std::iter::once(spec(
-                ParamRole::Weight,
-                vec![in_channels, out_channels, kernel, kernel],
-                WEIGHT_INIT,
-            ))
-            .chain(bias(has_bias, out_channels))
-            .collect(),
+            } => {
+                // PyTorch's layouts: Conv2d [out, in, k, k], ConvTranspose2d [in, out, k, k].
+                let (first, second) = if matches!(self, Layer::ConvTranspose2d { .. }) {
+                    (in_channels, out_channels)
+                } else {
+                    (out_channels, in_channels)
+                };
+                std::iter::once(spec(
+                    ParamRole::Weight,
+                    vec![first, second, kernel, kernel],
+                    WEIGHT_INIT,
+                ))
+                .chain(bias(has_bias, out_channels))
+                .collect()
+            }
             Layer::BatchNorm2d { channels, .. } => vec![
                 spec(
                     ParamRole::Scale,
@@ -184,10 +186,8 @@ impl Layer {
                 stride,
                 padding,
                 ..
-            } => {
-                format!("Conv2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
             }
-            Layer::ConvTranspose2d {
+            | Layer::ConvTranspose2d {
                 in_channels,
                 out_channels,
                 kernel,
@@ -195,9 +195,12 @@ impl Layer {
                 padding,
                 ..
             } => {
-                format!(
-                    "ConvTranspose2d({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})"
-                )
+                let op = if matches!(self, Layer::ConvTranspose2d { .. }) {
+                    "ConvTranspose2d"
+                } else {
+                    "Conv2d"
+                };
+                format!("{op}({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
             }
             Layer::BatchNorm2d { channels, .. } => format!("BatchNorm2d({channels})"),
             Layer::Activation(a) => format!("{a:?}"),

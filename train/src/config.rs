@@ -73,43 +73,35 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
-        let check = |ok: bool, field: &'static str, reason: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(TrainError::invalid(field, reason))
-            }
-        };
-        check(self.batch_size > 0, "batch_size", "must be at least 1")?;
-        check(self.g_steps > 0, "g_steps", "must be at least 1")?;
-        check(
-            (0.0..1.0).contains(&self.label_smoothing),
-            "label_smoothing",
-            "must be in [0, 1)",
-        )?;
-        check(self.lr_d > 0.0, "lr_d", "must be positive")?;
-        check(self.lr_g > 0.0, "lr_g", "must be positive")?;
-        check(
-            (0.0..1.0).contains(&self.beta1),
-            "beta1",
-            "must be in [0, 1)",
-        )?;
-        check(
-            self.instance_noise >= 0.0,
-            "instance_noise",
-            "must not be negative",
-        )?;
-        check(self.sample_every > 0, "sample_every", "must be at least 1")?;
-        check(
-            self.checkpoint_every > 0,
-            "checkpoint_every",
-            "must be at least 1",
-        )?;
-        check(
-            self.keep_checkpoints > 0,
-            "keep_checkpoints",
-            "must be at least 1",
-        )
+        let at_least_1 = "must be at least 1";
+        let checks = [
+            (self.batch_size > 0, "batch_size", at_least_1),
+            (self.g_steps > 0, "g_steps", at_least_1),
+            (
+                (0.0..1.0).contains(&self.label_smoothing),
+                "label_smoothing",
+                "must be in [0, 1)",
+            ),
+            (self.lr_d > 0.0, "lr_d", "must be positive"),
+            (self.lr_g > 0.0, "lr_g", "must be positive"),
+            (
+                (0.0..1.0).contains(&self.beta1),
+                "beta1",
+                "must be in [0, 1)",
+            ),
+            (
+                self.instance_noise >= 0.0,
+                "instance_noise",
+                "must not be negative",
+            ),
+            (self.sample_every > 0, "sample_every", at_least_1),
+            (self.checkpoint_every > 0, "checkpoint_every", at_least_1),
+            (self.keep_checkpoints > 0, "keep_checkpoints", at_least_1),
+        ];
+        match checks.into_iter().find(|(ok, ..)| !ok) {
+            Some((_, field, reason)) => Err(TrainError::invalid(field, reason)),
+            None => Ok(()),
+        }
     }
 
     /// Instance-noise standard deviation at `step` (0-based).

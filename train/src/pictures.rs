@@ -7,6 +7,7 @@ use std::sync::Once;
 use gan_contract::grid;
 use gan_contract::pixels::{OutputRange, chw_to_rgba};
 use image::{DynamicImage, RgbImage, RgbaImage};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::error::{Result, TrainError};
@@ -63,12 +64,7 @@ pub fn plot_losses(path: &Path, steps: &[u64], series: &[(&str, Vec<f32>)]) -> R
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()?;
-        Ok(())
+        draw_legend(&mut chart)
     })
 }
 
@@ -106,16 +102,22 @@ pub fn plot_scatter(path: &Path, title: &str, real: &[f32], fake: &[f32]) -> Res
                 .label(name)
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()?;
-        Ok(())
+        draw_legend(&mut chart)
     })
 }
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+type Chart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The series' names in a box on the chart.
+fn draw_legend(chart: &mut Chart<'_>) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()?;
+    Ok(())
+}
 
 /// Draw on a white RGB canvas with the bundled font and save it as PNG.
 fn render(

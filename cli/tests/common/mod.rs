@@ -11,6 +11,21 @@ pub fn gan(args: &[&str]) -> Output {
         .expect("gan runs")
 }
 
+/// `gan train --model MODEL --data DATA --out OUT` followed by `extra`.
+pub fn train(model: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--out",
+        path(out),
+    ];
+    args.extend_from_slice(extra);
+    gan(&args)
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
