@@ -73,6 +73,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let reference = crate::reference::candle_reference(&args.run);
     let exported = gan_export::export_run(&args.run, &args.out, &options, &reference)
+        .map_err(crate::report::export_error)
         .with_context(|| format!("cannot export the run in {}", args.run.display()))?;
     for model in &exported {
         println!(

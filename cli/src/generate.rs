@@ -71,6 +71,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let options = load_options(&args)?;
     let started = std::time::Instant::now();
     let generator = Generator::load(&args.model, &options)
+        .map_err(crate::report::runtime_error)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     if let Some(reason) = generator.fallback() {
         eprintln!("warning: {reason}; running on the CPU as --allow-fallback permits");

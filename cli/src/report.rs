@@ -133,6 +133,36 @@ pub fn train_error(error: TrainError) -> anyhow::Error {
     }
 }
 
+/// An export error in the flags' words.
+pub fn export_error(error: gan_export::ExportError) -> anyhow::Error {
+    match error {
+        gan_export::ExportError::InvalidOption { field, reason } => {
+            anyhow::anyhow!("{}: {reason}", flag(field))
+        }
+        other => other.into(),
+    }
+}
+
+/// A runtime error in the flags' words (a foreign model's missing metadata names the flag that
+/// supplies it).
+pub fn runtime_error(error: gan_runtime::RuntimeError) -> anyhow::Error {
+    match error {
+        gan_runtime::RuntimeError::MissingOption { path, what, option } => {
+            let hint = if option == "image_shape" {
+                " C,H,W"
+            } else {
+                ""
+            };
+            anyhow::anyhow!(
+                "{}: {what} is not in the model's metadata; pass {}{hint}",
+                path.display(),
+                flag(option)
+            )
+        }
+        other => other.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +192,16 @@ mod tests {
             text.contains("--label-smoothing 0.1") && text.contains("a lower --lr-d than --lr-g"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn missing_metadata_names_the_flag_that_supplies_it() {
+        let e = runtime_error(gan_runtime::RuntimeError::MissingOption {
+            path: "g.onnx".into(),
+            what: "the image shape",
+            option: "image_shape",
+        });
+        assert!(e.to_string().contains("pass --image-shape C,H,W"), "{e}");
     }
 
     #[test]

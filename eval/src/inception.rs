@@ -60,7 +60,7 @@ pub fn inception_score(probs: &[f64], k: usize, splits: usize) -> Result<Incepti
     }
     if n < 10 * splits {
         return Err(EvalError::Invalid(format!(
-            "{n} samples is too few for {splits} splits: the Inception Score needs at least 10 per split ({}); use more samples or fewer --splits",
+            "{n} samples is too few for {splits} splits: the Inception Score needs at least 10 per split ({}); use more samples or fewer splits",
             10 * splits
         )));
     }

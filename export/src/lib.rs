@@ -60,7 +60,15 @@ pub enum ExportError {
     /// A run file (configuration, checkpoint) cannot be used.
     #[error(transparent)]
     File(#[from] gan_models::FileError),
-    /// The options contradict each other or the run.
+    /// An option (a field of [`ExportOptions`]) does not suit the run or the other options.
+    #[error("{field}: {reason}")]
+    InvalidOption {
+        /// The field of [`ExportOptions`].
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The run's tensors do not fit its description.
     #[error("{0}")]
     Invalid(String),
     /// The written file did not compute what the checkpoint computes.

@@ -82,28 +82,35 @@ pub fn export_run(
     reference: &Reference,
 ) -> Result<Vec<Exported>, ExportError> {
     if !OPSETS.contains(&options.opset) {
-        return Err(ExportError::Invalid(format!(
-            "opset {} is not supported; use {} to {}",
-            options.opset,
-            OPSETS.start(),
-            OPSETS.end()
-        )));
+        return Err(ExportError::InvalidOption {
+            field: "opset",
+            reason: format!(
+                "{} is not supported; use {} to {}",
+                options.opset,
+                OPSETS.start(),
+                OPSETS.end()
+            ),
+        });
     }
     if options.batch == Batch::Fixed(0) {
-        return Err(ExportError::Invalid("--batch must be at least 1".into()));
+        return Err(ExportError::InvalidOption {
+            field: "batch",
+            reason: "must be at least 1".into(),
+        });
     }
     let manifest = run_layout::read_manifest(run_dir)?;
     let arch = &manifest.model;
     if options.pixels && !arch.is_image() {
-        return Err(ExportError::Invalid(format!(
-            "--pixels needs an image model; {} makes points",
-            arch.name()
-        )));
+        return Err(ExportError::InvalidOption {
+            field: "pixels",
+            reason: format!("needs an image model; {} makes points", arch.name()),
+        });
     }
     if options.triton_repo.is_some() && options.batch != Batch::Dynamic {
-        return Err(ExportError::Invalid(
-            "--triton-repo needs --batch dynamic (Triton batches requests itself)".into(),
-        ));
+        return Err(ExportError::InvalidOption {
+            field: "triton_repo",
+            reason: "needs a dynamic batch (Triton batches requests itself)".into(),
+        });
     }
     let checkpoint = checkpoint_dir(run_dir, options.checkpoint.as_deref())?;
     std::fs::create_dir_all(out_dir)
@@ -113,10 +120,13 @@ pub fn export_run(
         (Which::Generator, RunModel::Gan(_)) => vec![Role::Generator],
         (Which::Discriminator, RunModel::Gan(_)) => vec![Role::Discriminator],
         (_, RunModel::Classifier(_)) => {
-            return Err(ExportError::Invalid(format!(
-                "{} is a classifier run: it has no generator or discriminator (leave out --which)",
-                run_dir.display()
-            )));
+            return Err(ExportError::InvalidOption {
+                field: "which",
+                reason: format!(
+                    "{} is a classifier run: it has no generator or discriminator (export both)",
+                    run_dir.display()
+                ),
+            });
         }
     };
     let mut exported = Vec::new();

@@ -21,7 +21,7 @@ pub enum RuntimeError {
         reason: String,
     },
     /// The file does not say something the caller must then give as an option.
-    #[error("{}: {what} is not in the model's metadata; pass it as an option ({option})", path.display())]
+    #[error("{}: {what} is not in the model's metadata; pass it as option {option}", path.display())]
     MissingOption {
         /// The model file.
         path: PathBuf,

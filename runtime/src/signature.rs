@@ -97,7 +97,7 @@ impl ModelInfo {
             .latent_dim
             .or(meta(metadata::NZ))
             .or(input.dims[1])
-            .ok_or_else(|| missing("the latent size", "latent_dim / --latent-dim"))?;
+            .ok_or_else(|| missing("the latent size", "latent_dim"))?;
         if input.dims[1].is_some_and(|d| d != latent_dim) {
             return Err(bad(format!(
                 "input {} takes {:?} latent values, not {latent_dim}",
@@ -132,7 +132,7 @@ impl ModelInfo {
             .image_shape
             .or(from_meta)
             .or(from_graph)
-            .ok_or_else(|| missing("the image shape", "image_shape / --image-shape C,H,W"))?;
+            .ok_or_else(|| missing("the image shape", "image_shape"))?;
         if !matches!(channels, 1 | 3 | 4) || height == 0 || width == 0 || height * width > 1 << 24 {
             return Err(bad(format!(
                 "image shape {channels}×{height}×{width} is not a picture (1, 3 or 4 channels)"
@@ -152,7 +152,7 @@ impl ModelInfo {
                     .get(metadata::RANGE)
                     .and_then(|r| OutputRange::parse(r))
             })
-            .ok_or_else(|| missing("the output range", "output_range / --output-range"))?;
+            .ok_or_else(|| missing("the output range", "output_range"))?;
         Ok(ModelInfo {
             latent_dim,
             latent_4d,

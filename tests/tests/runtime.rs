@@ -214,8 +214,13 @@ fn foreign_models_load_with_options_and_errors_name_the_missing_one() {
     foreign(&f.model, &path);
     let err = Generator::load(&path, &tract()).unwrap_err();
     assert!(
-        matches!(err, RuntimeError::MissingOption { .. })
-            && err.to_string().contains("--image-shape"),
+        matches!(
+            err,
+            RuntimeError::MissingOption {
+                option: "image_shape",
+                ..
+            }
+        ) && err.to_string().contains("option image_shape"),
         "{err}"
     );
     let with_shape = LoadOptions {
@@ -223,7 +228,7 @@ fn foreign_models_load_with_options_and_errors_name_the_missing_one() {
         ..tract()
     };
     let err = Generator::load(&path, &with_shape).unwrap_err().to_string();
-    assert!(err.contains("--output-range"), "{err}");
+    assert!(err.contains("option output_range"), "{err}");
     let complete = LoadOptions {
         output_range: Some(OutputRange::MinusOneToOne),
         ..with_shape

@@ -46,7 +46,7 @@ fn environment(options: &LoadOptions) -> Result<&'static Environment> {
         .ort_library
         .clone()
         .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(Into::into))
-        .ok_or_else(|| backend_error("no ONNX Runtime library given: set ORT_DYLIB_PATH or pass its path (--ort-library)"))?;
+        .ok_or_else(|| backend_error("no ONNX Runtime library given: set ORT_DYLIB_PATH or pass its path (option ort_library)"))?;
     if !library.is_file() {
         return Err(backend_error(format!(
             "ONNX Runtime library {} not found",
