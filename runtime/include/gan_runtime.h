@@ -93,7 +93,7 @@ typedef enum GanStatus {
 } GanStatus;
 
 /**
- * An opaque loaded generator.
+ * An opaque loaded generator (a handle: never dereferenced, on either side).
  */
 typedef struct GanGenerator GanGenerator;
 
@@ -174,10 +174,11 @@ enum GanStatus gan_generator_load(const char *path,
                                   struct GanGenerator **out);
 
 /**
- * Free a generator. Null is ignored; a handle that is not live is reported, not freed.
+ * Free a generator. Null is ignored; a handle that is not live is reported, not freed. Calls
+ * running on other threads finish first with the generator they started with.
  *
  * # Safety
- * `generator` must be null or a value `gan_generator_load` returned.
+ * None beyond the types: any value is accepted and checked against the live handles.
  */
 enum GanStatus gan_generator_free(struct GanGenerator *generator);
 

@@ -5,13 +5,19 @@
 //! Every function returns a [`GanStatus`]; on failure [`gan_last_error`] describes it. Null
 //! pointers, too-small buffers and handles that `gan_generator_load` did not return (or that
 //! were freed) are errors, and no panic crosses the boundary.
+//!
+//! A handle is a key, not memory: `gan_generator_load` registers an `Arc<Generator>` under a
+//! never-reused address and returns that address, which the C side never dereferences and
+//! neither do we. Each call clones the `Arc` out of the registry under its lock, so a
+//! `gan_generator_free` on another thread only drops the registry's reference: a call in flight
+//! finishes with the generator it started with, and later calls get `BAD_HANDLE`.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::{Backend, Device, Generator, LoadOptions, OutputRange};
 
@@ -82,26 +88,47 @@ pub struct GanLoadOptions {
     pub output_range: i32,
 }
 
-/// An opaque loaded generator.
+/// An opaque loaded generator (a handle: never dereferenced, on either side).
 pub struct GanGenerator {
-    inner: Generator,
+    _opaque: [u8; 0],
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-/// Addresses of live handles: lets every call reject a bogus or freed handle safely.
-static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+/// The live generators by handle address, and the next address to hand out.
+struct Registry {
+    live: HashMap<usize, Arc<Generator>>,
+    next: usize,
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// Handles are multiples of this (never 0, so never null), and never reused.
+const HANDLE_STRIDE: usize = 16;
 
 fn set_error(message: impl Into<String>) {
     let text = message.into().replace('\0', " ");
     LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(text).unwrap_or_default());
 }
 
-fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
-    LIVE.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Run `f` on the registry under its lock.
+fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
+    let mut guard = REGISTRY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(guard.get_or_insert_with(|| Registry {
+        live: HashMap::new(),
+        next: HANDLE_STRIDE,
+    }))
+}
+
+fn not_live() -> (GanStatus, String) {
+    (
+        GanStatus::BadHandle,
+        "not a live generator handle (never loaded, or already freed)".into(),
+    )
 }
 
 /// Run `f` with panics turned into `Internal` and errors recorded.
@@ -122,22 +149,13 @@ fn boundary(f: impl FnOnce() -> Result<(), (GanStatus, String)>) -> GanStatus {
     }
 }
 
-fn handle<'a>(generator: *const GanGenerator) -> Result<&'a GanGenerator, (GanStatus, String)> {
+/// The generator behind a handle, shared: it stays alive for this call even if another thread
+/// frees the handle meanwhile.
+fn handle(generator: *const GanGenerator) -> Result<Arc<Generator>, (GanStatus, String)> {
     if generator.is_null() {
         return Err((GanStatus::NullPointer, "generator is null".into()));
     }
-    if !live()
-        .as_ref()
-        .is_some_and(|set| set.contains(&(generator as usize)))
-    {
-        return Err((
-            GanStatus::BadHandle,
-            "not a live generator handle (never loaded, or already freed)".into(),
-        ));
-    }
-    // SAFETY: the address is in LIVE, so it came from Box::into_raw in gan_generator_load and
-    // has not been freed.
-    Ok(unsafe { &*generator })
+    with_registry(|r| r.live.get(&generator.addr()).cloned()).ok_or_else(not_live)
 }
 
 /// The last error message of this thread ("" after a success). Valid until the next call on
@@ -248,35 +266,32 @@ pub unsafe extern "C" fn gan_generator_load(
         };
         let generator =
             Generator::load(path, &options).map_err(|e| (GanStatus::LoadFailed, e.to_string()))?;
-        let raw = Box::into_raw(Box::new(GanGenerator { inner: generator }));
-        live().get_or_insert_with(HashSet::new).insert(raw as usize);
+        let address = with_registry(|r| {
+            let address = r.next;
+            r.next += HANDLE_STRIDE;
+            r.live.insert(address, Arc::new(generator));
+            address
+        });
         // SAFETY: checked non-null, writable per the contract.
-        unsafe { out.write(raw) };
+        unsafe { out.write(std::ptr::without_provenance_mut(address)) };
         Ok(())
     })
 }
 
-/// Free a generator. Null is ignored; a handle that is not live is reported, not freed.
+/// Free a generator. Null is ignored; a handle that is not live is reported, not freed. Calls
+/// running on other threads finish first with the generator they started with.
 ///
 /// # Safety
-/// `generator` must be null or a value `gan_generator_load` returned.
+/// None beyond the types: any value is accepted and checked against the live handles.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gan_generator_free(generator: *mut GanGenerator) -> GanStatus {
     boundary(|| {
         if generator.is_null() {
             return Ok(());
         }
-        if !live()
-            .as_mut()
-            .is_some_and(|set| set.remove(&(generator as usize)))
-        {
-            return Err((
-                GanStatus::BadHandle,
-                "not a live generator handle (never loaded, or already freed)".into(),
-            ));
-        }
-        // SAFETY: it was live, so it came from Box::into_raw and is freed exactly once.
-        drop(unsafe { Box::from_raw(generator) });
+        let removed = with_registry(|r| r.live.remove(&generator.addr())).ok_or_else(not_live)?;
+        // Outside the lock: the generator itself goes when the last call using it returns.
+        drop(removed);
         Ok(())
     })
 }
@@ -296,7 +311,7 @@ pub unsafe extern "C" fn gan_generator_latent_dim(
             return Err((GanStatus::NullPointer, "out is null".into()));
         }
         // SAFETY: checked non-null, writable per the contract.
-        unsafe { out.write(g.inner.latent_dim() as u32) };
+        unsafe { out.write(g.latent_dim() as u32) };
         Ok(())
     })
 }
@@ -321,12 +336,12 @@ pub unsafe extern "C" fn gan_generator_image_shape(
                 "width, height and channels must not be null".into(),
             ));
         }
-        let (w, h) = g.inner.image_size();
+        let (w, h) = g.image_size();
         // SAFETY: checked non-null, writable per the contract.
         unsafe {
             width.write(w as u32);
             height.write(h as u32);
-            channels.write(g.inner.channels() as u32);
+            channels.write(g.channels() as u32);
         }
         Ok(())
     })
@@ -356,7 +371,7 @@ pub unsafe extern "C" fn gan_generator_generate_rgba8(
         if n_seeds == 0 {
             return Err((GanStatus::InvalidArgument, "n_seeds is 0".into()));
         }
-        let (w, h) = g.inner.image_size();
+        let (w, h) = g.image_size();
         let needed = n_seeds
             .checked_mul(w * h * 4)
             .ok_or((GanStatus::InvalidArgument, "n_seeds is too large".into()))?;
@@ -369,7 +384,6 @@ pub unsafe extern "C" fn gan_generator_generate_rgba8(
         // SAFETY: the caller promises n_seeds readable values.
         let seeds = unsafe { std::slice::from_raw_parts(seeds, n_seeds) };
         let images = g
-            .inner
             .generate(seeds)
             .map_err(|e| (GanStatus::GenerateFailed, e.to_string()))?;
         // SAFETY: out holds at least `needed` writable bytes (checked above).

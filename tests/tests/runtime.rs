@@ -402,3 +402,85 @@ fn c_abi_rejects_null_pointers_bad_handles_and_small_buffers() {
         );
     }
 }
+
+/// The use-after-free scenario: eight threads generate on one handle while another thread
+/// frees it. Every call must return OK (it started before the free, or won the race) or
+/// BAD_HANDLE (after it), never touch freed memory, and once the free has returned every call
+/// is BAD_HANDLE. Run under valgrind or ASan, a use-after-free would also be reported there.
+#[test]
+fn freeing_a_handle_while_threads_generate_is_safe() {
+    use gan_runtime::ffi::{
+        GanGenerator, GanStatus, gan_generator_free, gan_generator_generate_rgba8,
+        gan_generator_load,
+    };
+    use std::ffi::CString;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let f = fixture(ArchConfig::Mlp { nz: 100 });
+    let path = CString::new(f.model.to_str().unwrap()).unwrap();
+    for round in 0..5 {
+        let mut handle: *mut GanGenerator = std::ptr::null_mut();
+        // SAFETY: valid C string and out pointer.
+        assert_eq!(
+            unsafe { gan_generator_load(path.as_ptr(), std::ptr::null(), &mut handle) },
+            GanStatus::Ok
+        );
+        let address = handle as usize;
+        let freed = AtomicBool::new(false);
+        let (ok, bad) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for t in 0..8u64 {
+                let (freed, ok, bad) = (&freed, &ok, &bad);
+                scope.spawn(move || {
+                    let handle = address as *const GanGenerator;
+                    let mut out = vec![0u8; 2 * 28 * 28 * 4];
+                    let started = std::time::Instant::now();
+                    for i in 0u64.. {
+                        assert!(
+                            started.elapsed().as_secs() < 60,
+                            "thread {t}: the free never took effect"
+                        );
+                        let was_freed = freed.load(Ordering::SeqCst);
+                        let seeds = [t * 1000 + i, i];
+                        // SAFETY: valid seeds and buffer; the handle is checked by the callee.
+                        let status = unsafe {
+                            gan_generator_generate_rgba8(
+                                handle,
+                                seeds.as_ptr(),
+                                2,
+                                out.as_mut_ptr(),
+                                out.len(),
+                            )
+                        };
+                        match status {
+                            GanStatus::Ok => {
+                                assert!(!was_freed, "thread {t}: OK after the free returned");
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            GanStatus::BadHandle => {
+                                bad.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                            other => panic!("thread {t}, call {i}: {other:?}"),
+                        }
+                    }
+                });
+            }
+            let freed = &freed;
+            scope.spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(5 + 5 * round));
+                let handle = address as *mut GanGenerator;
+                // SAFETY: any value is accepted.
+                assert_eq!(unsafe { gan_generator_free(handle) }, GanStatus::Ok);
+                freed.store(true, Ordering::SeqCst);
+            });
+        });
+        // SAFETY: any value is accepted.
+        assert_eq!(unsafe { gan_generator_free(handle) }, GanStatus::BadHandle);
+        let (ok, bad) = (ok.into_inner(), bad.into_inner());
+        assert_eq!(
+            bad, 8,
+            "round {round}: every thread ends on BAD_HANDLE ({ok} OK calls)"
+        );
+    }
+}
