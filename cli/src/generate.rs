@@ -23,12 +23,17 @@ pub struct GenerateArgs {
     n: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output PNG: a grid (or with --sheet, a sprite sheet).
-    #[arg(long, default_value = "grid.png")]
-    out: PathBuf,
-    /// Grid columns (default: a square-ish grid).
+    /// Output PNG: a grid (or with --sheet, a sprite sheet). Default `grid.png`, unless --each
+    /// is given without it (then only the per-sample files are written).
     #[arg(long)]
-    cols: Option<usize>,
+    out: Option<PathBuf>,
+    /// Grid columns (default: a square-ish grid).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    cols: Option<u32>,
+    /// Largest grid or sheet, in pixels: a bigger one is refused before any work, with the size
+    /// it would need (write --each files instead, or raise this).
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
     /// Also write one PNG per sample into this folder.
     #[arg(long)]
     each: Option<PathBuf>,
@@ -67,6 +72,11 @@ pub struct GenerateArgs {
     output_range: Option<String>,
 }
 
+/// Default `--max-pixels`: a 16,384 × 16,384 picture (1 GiB of RGBA).
+const DEFAULT_MAX_PIXELS: u64 = 1 << 28;
+/// Latents generated at once: memory stays bounded whatever `--n` is.
+const BATCH: usize = 64;
+
 pub fn run(args: GenerateArgs) -> Result<()> {
     let options = load_options(&args)?;
     let started = std::time::Instant::now();
@@ -76,40 +86,101 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if let Some(reason) = generator.fallback() {
         eprintln!("warning: {reason}; running on the CPU as --allow-fallback permits");
     }
-    let nz = generator.latent_dim();
-    let (labels, latents) = latents(&args, &generator)?;
-    if let Some(path) = &args.save_latents {
-        npy::write_f32_matrix(path, labels.len(), nz, &latents)?;
-    }
-    let images = generator.generate_latents(&latents)?;
+    let source = LatentSource::new(&args, &generator)?;
+    let count = source.len();
     let (w, h) = generator.image_size();
+    let picture = match (&args.out, &args.each) {
+        (Some(out), _) => Some(out.clone()),
+        (None, Some(_)) => None,
+        (None, None) => Some(PathBuf::from("grid.png")),
+    };
     let cols = args
         .cols
-        .unwrap_or_else(|| (images.len() as f64).sqrt().ceil() as usize)
+        .map_or_else(|| (count as f64).sqrt().ceil() as usize, |c| c as usize)
         .max(1);
-    if args.sheet {
-        write_sheet(&args.out, &images, &labels, cols, (w, h))?;
-    } else {
-        save_grid(&args.out, &images, cols)?;
+    if picture.is_some() {
+        check_picture_size(count, cols, (w, h), args.sheet, args.max_pixels)?;
+    }
+    if let Some(path) = &args.save_latents {
+        let nz = generator.latent_dim();
+        let mut batches = (0..count)
+            .step_by(BATCH)
+            .map(|first| source.latents(first..(first + BATCH).min(count)));
+        npy::write_f32_matrix_streamed(path, count, nz, || batches.next().transpose())?;
     }
     if let Some(dir) = &args.each {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for (image, label) in images.iter().zip(&labels) {
-            save_png(
-                &dir.join(format!("{label}.png")),
-                &RgbaImage::from(image.clone()),
-            )?;
-        }
     }
+    let bar = crate::report::progress_bar(count > 4 * BATCH, count as u64);
+    let mut kept = Vec::with_capacity(if picture.is_some() { count } else { 0 });
+    for first in (0..count).step_by(BATCH) {
+        let range = first..(first + BATCH).min(count);
+        let images = generator.generate_latents(&source.latents(range.clone())?)?;
+        if let Some(dir) = &args.each {
+            for (i, image) in range.clone().zip(&images) {
+                save_png(
+                    &dir.join(format!("{}.png", source.label(i))),
+                    &to_image(image)?,
+                )?;
+            }
+        }
+        if picture.is_some() {
+            kept.extend(images);
+        }
+        bar.inc(range.len() as u64);
+    }
+    bar.finish_and_clear();
+    let written = match &picture {
+        Some(out) if args.sheet => {
+            let labels: Vec<String> = (0..count).map(|i| source.label(i)).collect();
+            write_sheet(out, &kept, &labels, cols, (w, h))?;
+            out.display().to_string()
+        }
+        Some(out) => {
+            save_grid(out, &kept, cols)?;
+            out.display().to_string()
+        }
+        None => String::new(),
+    };
+    let each = args
+        .each
+        .as_ref()
+        .map(|d| format!("{} files in {}", count, d.display()));
     println!(
-        "{} images {w}×{h} from {} ({}) in {:.2} s → {}",
-        images.len(),
+        "{count} images {w}×{h} from {} ({}) in {:.2} s → {}",
         args.model.display(),
         generator.runs_on(),
         started.elapsed().as_secs_f64(),
-        args.out.display()
+        [Some(written).filter(|s| !s.is_empty()), each]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
+}
+
+/// Refuse a grid or sheet larger than `max_pixels` before generating anything.
+fn check_picture_size(
+    count: usize,
+    cols: usize,
+    tile: (usize, usize),
+    sheet: bool,
+    max_pixels: u64,
+) -> Result<()> {
+    let gutter = if sheet { 0 } else { grid::GUTTER };
+    let what = if sheet { "sheet" } else { "grid" };
+    let size = grid::canvas_size(count, cols, tile, gutter)
+        .filter(|&(w, h)| w <= u32::MAX as usize && h <= u32::MAX as usize);
+    match size {
+        Some((w, h)) if (w as u64).saturating_mul(h as u64) <= max_pixels => Ok(()),
+        Some((w, h)) => bail!(
+            "a {what} of {count} images in {cols} columns would be {w}×{h} = {} pixels ({:.1} GiB), over --max-pixels {max_pixels}; write --each files instead, use fewer images, or raise --max-pixels",
+            w as u64 * h as u64,
+            (w as f64 * h as f64 * 4.0) / f64::from(1u32 << 30)
+        ),
+        None => bail!("a {what} of {count} images in {cols} columns is too large for any picture"),
+    }
 }
 
 fn load_options(args: &GenerateArgs) -> Result<LoadOptions> {
@@ -147,60 +218,108 @@ fn load_options(args: &GenerateArgs) -> Result<LoadOptions> {
     })
 }
 
-/// The latents to generate from, each with a label used for file and frame names.
-fn latents(args: &GenerateArgs, generator: &Generator) -> Result<(Vec<String>, Vec<f32>)> {
-    let nz = generator.latent_dim();
-    if let Some(path) = &args.latents {
-        let (rows, cols, values) = npy::read_f32_matrix(path)?;
-        if cols != nz {
-            bail!(
-                "{}: latents have {cols} values each; the model takes {nz}",
-                path.display()
-            );
+/// Where the latents come from: seeds, a spherical path between two seeds, or a NumPy file.
+/// Latent `i` is computed when asked for, so memory does not grow with the count.
+enum LatentSource {
+    Seeds {
+        first: u64,
+        n: usize,
+        nz: usize,
+    },
+    Path {
+        a: u64,
+        b: u64,
+        ends: (Vec<f32>, Vec<f32>),
+        steps: usize,
+    },
+    File {
+        values: Vec<f32>,
+        nz: usize,
+    },
+}
+
+impl LatentSource {
+    fn new(args: &GenerateArgs, generator: &Generator) -> Result<Self> {
+        let nz = generator.latent_dim();
+        if let Some(path) = &args.latents {
+            let (_, cols, values) = npy::read_f32_matrix(path)?;
+            if cols != nz {
+                bail!(
+                    "{}: latents have {cols} values each; the model takes {nz}",
+                    path.display()
+                );
+            }
+            if values.is_empty() {
+                bail!("{}: holds no latents", path.display());
+            }
+            return Ok(LatentSource::File { values, nz });
         }
-        return Ok((
-            (0..rows).map(|i| format!("latent_{i:04}")).collect(),
-            values,
-        ));
+        if let Some(spec) = &args.interpolate {
+            let parts: Vec<&str> = spec.split(':').collect();
+            let [a, b, steps] = parts[..] else {
+                bail!("--interpolate {spec}: expected A:B:STEPS")
+            };
+            let parse = |s: &str| {
+                s.parse::<u64>()
+                    .with_context(|| format!("--interpolate {spec}: {s} is not a number"))
+            };
+            let (a, b) = (parse(a)?, parse(b)?);
+            let steps = usize::try_from(parse(steps)?)
+                .with_context(|| format!("--interpolate {spec}: too many steps"))?;
+            if steps < 2 {
+                bail!("--interpolate {spec}: STEPS must be at least 2");
+            }
+            let ends = (generator.latent_for_seed(a), generator.latent_for_seed(b));
+            return Ok(LatentSource::Path { a, b, ends, steps });
+        }
+        if args.n == 0 {
+            bail!("--n must be at least 1");
+        }
+        Ok(LatentSource::Seeds {
+            first: args.seed,
+            n: args.n,
+            nz,
+        })
     }
-    if let Some(spec) = &args.interpolate {
-        let parts: Vec<&str> = spec.split(':').collect();
-        let [a, b, steps] = parts[..] else {
-            bail!("--interpolate {spec}: expected A:B:STEPS")
-        };
-        let parse = |s: &str| {
-            s.parse::<u64>()
-                .with_context(|| format!("--interpolate {spec}: {s} is not a number"))
-        };
-        let (a, b, steps) = (parse(a)?, parse(b)?, parse(steps)? as usize);
-        if steps < 2 {
-            bail!("--interpolate {spec}: STEPS must be at least 2");
+
+    fn len(&self) -> usize {
+        match self {
+            LatentSource::Seeds { n, .. } => *n,
+            LatentSource::Path { steps, .. } => *steps,
+            LatentSource::File { values, nz } => values.len() / nz,
         }
-        let path = gan_runtime::latent::slerp(
-            &generator.latent_for_seed(a),
-            &generator.latent_for_seed(b),
-            steps,
-        );
-        return Ok((
-            (0..steps)
-                .map(|i| format!("interp_{a}_{b}_{i:03}"))
+    }
+
+    /// The name of sample `i`, for files and atlas frames.
+    fn label(&self, i: usize) -> String {
+        match self {
+            LatentSource::Seeds { first, .. } => format!("seed_{}", first.wrapping_add(i as u64)),
+            LatentSource::Path { a, b, .. } => format!("interp_{a}_{b}_{i:03}"),
+            LatentSource::File { .. } => format!("latent_{i:04}"),
+        }
+    }
+
+    /// The latents of samples `range`, concatenated.
+    fn latents(&self, range: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        Ok(match self {
+            LatentSource::Seeds { first, nz, .. } => range
+                .flat_map(|i| gan_runtime::latent_for_seed(first.wrapping_add(i as u64), *nz))
                 .collect(),
-            path.concat(),
-        ));
+            LatentSource::Path { ends, steps, .. } => range
+                .flat_map(|i| {
+                    let t = i as f64 / (*steps - 1) as f64;
+                    gan_runtime::latent::slerp_point(&ends.0, &ends.1, t)
+                })
+                .collect(),
+            LatentSource::File { values, nz } => values[range.start * nz..range.end * nz].to_vec(),
+        })
     }
-    if args.n == 0 {
-        bail!("--n must be at least 1");
-    }
-    let seeds: Vec<u64> = (0..args.n as u64)
-        .map(|i| args.seed.wrapping_add(i))
-        .collect();
-    Ok((
-        seeds.iter().map(|s| format!("seed_{s}")).collect(),
-        seeds
-            .iter()
-            .flat_map(|&s| generator.latent_for_seed(s))
-            .collect(),
-    ))
+}
+
+/// A generated picture as an `image` buffer.
+fn to_image(image: &Rgba8) -> Result<RgbaImage> {
+    RgbaImage::from_raw(image.width, image.height, image.pixels.clone())
+        .context("the generator returned a picture of the wrong size")
 }
 
 /// `images` (all the same size) as a PNG grid `cols` wide, laid out as `gan_contract::grid` says.

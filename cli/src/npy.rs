@@ -1,5 +1,6 @@
 //! NumPy `.npy` files of float32 `[N, D]` arrays: latents in and out, for interop with Python.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -66,6 +67,18 @@ pub fn read_f32_matrix(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
 
 /// Write `values` as a float32 `[rows, cols]` array (format version 1.0).
 pub fn write_f32_matrix(path: &Path, rows: usize, cols: usize, values: &[f32]) -> Result<()> {
+    let mut once = Some(values.to_vec());
+    write_f32_matrix_streamed(path, rows, cols, || Ok(once.take()))
+}
+
+/// Write a float32 `[rows, cols]` array whose values `next_batch` hands over a batch at a time
+/// (`None` at the end), atomically: a failed write leaves no file.
+pub fn write_f32_matrix_streamed(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    mut next_batch: impl FnMut() -> Result<Option<Vec<f32>>>,
+) -> Result<()> {
     let mut header =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     // Pad so the data starts on a 64-byte boundary, header ending in a newline.
@@ -73,12 +86,38 @@ pub fn write_f32_matrix(path: &Path, rows: usize, cols: usize, values: &[f32]) -
         header.push(' ');
     }
     header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    gan_models::atomic::write_file(path, &bytes)
-        .with_context(|| format!("cannot write {}", path.display()))
+    let mut failure = None;
+    let written = gan_models::atomic::write_file_with(path, |file| {
+        file.write_all(b"\x93NUMPY\x01\x00")?;
+        file.write_all(&(header.len() as u16).to_le_bytes())?;
+        file.write_all(header.as_bytes())?;
+        let mut count = 0usize;
+        loop {
+            match next_batch() {
+                Ok(Some(batch)) => {
+                    count += batch.len();
+                    for v in batch {
+                        file.write_all(&v.to_le_bytes())?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("a batch failed"));
+                }
+            }
+        }
+        if Some(count) != rows.checked_mul(cols) {
+            return Err(std::io::Error::other(format!(
+                "{count} values for a {rows}×{cols} array"
+            )));
+        }
+        Ok(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -148,3 +148,81 @@ fn bad_arguments_are_clear_errors() {
     let out = gan(&["generate", "--model", s(&dir.path().join("missing.onnx"))]);
     assert!(text(&out.stderr).contains("missing.onnx"));
 }
+
+/// Requests are bounded before any work: pictures over `--max-pixels` are refused with the size
+/// they would need, `--cols 0` is refused, `--each` alone writes no grid, and a write that
+/// fails exits non-zero and leaves no file.
+#[test]
+fn requests_are_bounded_and_failed_writes_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let generate = |extra: &[&str]| {
+        let mut args = vec!["generate", "--model", s(&model)];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_gan"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let refused = |out: &Output, needle: &str| {
+        // 1: refused by gan; 2: refused by the argument parser.
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{}",
+            text(&out.stdout)
+        );
+        let err = text(&out.stderr);
+        assert!(err.contains(needle), "{err}");
+    };
+
+    // A hundred million interpolation steps: refused at once, not grown to gigabytes.
+    let started = std::time::Instant::now();
+    let out = generate(&["--interpolate", "1:2:100000000", "--out", "walk.png"]);
+    refused(&out, "--max-pixels");
+    assert!(started.elapsed().as_secs() < 30);
+    assert!(!dir.path().join("walk.png").exists());
+    // A grid wider than any picture, and one over a lowered limit.
+    refused(
+        &generate(&["--n", "2", "--cols", "126322568"]),
+        "--max-pixels",
+    );
+    refused(
+        &generate(&["--n", "4", "--max-pixels", "1000", "--out", "g.png"]),
+        "62×62 = 3844 pixels",
+    );
+    refused(&generate(&["--n", "2", "--cols", "0"]), "--cols");
+
+    // --each alone: one file per sample, streamed in batches, and no grid.png.
+    let each = dir.path().join("each");
+    let out = ok(generate(&["--n", "150", "--each", s(&each)]));
+    assert!(out.contains("150 files"), "{out}");
+    assert_eq!(std::fs::read_dir(&each).unwrap().count(), 150);
+    assert!(
+        !dir.path().join("grid.png").exists(),
+        "--each alone wrote a grid"
+    );
+
+    // An output that cannot be written (its folder is a file): an error, no file, no success.
+    std::fs::write(dir.path().join("a-file"), "x").unwrap();
+    for extra in [
+        &["--n", "1", "--out", "a-file/one.png"][..],
+        &["--n", "2", "--sheet", "--out", "a-file/sheet.png"],
+        &[
+            "--n",
+            "1",
+            "--save-latents",
+            "a-file/z.npy",
+            "--out",
+            "ok.png",
+        ],
+        &["--n", "1", "--each", "a-file/each"],
+    ] {
+        let out = generate(extra);
+        refused(&out, "a-file");
+        assert!(
+            !text(&out.stdout).contains("images"),
+            "{extra:?} reported success"
+        );
+    }
+}

@@ -50,14 +50,33 @@ pub fn latent_for_seed(seed: u64, dim: usize) -> Vec<f32> {
     out
 }
 
-/// `steps` latents on the great circle from `a` to `b` (spherical interpolation, which keeps
-/// Gaussian latents at a typical norm), both ends included. Nearly parallel ends fall back to a
-/// straight line.
-pub fn slerp(a: &[f32], b: &[f32], steps: usize) -> Vec<Vec<f32>> {
-    let norm = |v: &[f32]| v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
-    let dot: f64 = a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum();
+/// The point at `t` ∈ [0, 1] on the great circle from `a` to `b` (spherical interpolation,
+/// which keeps Gaussian latents at a typical norm). Nearly parallel ends fall back to a straight
+/// line.
+pub fn slerp_point(a: &[f32], b: &[f32], t: f64) -> Vec<f32> {
+    let norm = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
     let cos = (dot / (norm(a) * norm(b)).max(f64::MIN_POSITIVE)).clamp(-1.0, 1.0);
     let omega = libm::acos(cos);
+    let (wa, wb) = if libm::sin(omega).abs() < 1e-6 {
+        (1.0 - t, t)
+    } else {
+        let s = libm::sin(omega);
+        (libm::sin((1.0 - t) * omega) / s, libm::sin(t * omega) / s)
+    };
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (wa * f64::from(x) + wb * f64::from(y)) as f32)
+        .collect()
+}
+
+/// `steps` latents evenly spaced on the great circle from `a` to `b` ([`slerp_point`]), both
+/// ends included.
+pub fn slerp(a: &[f32], b: &[f32], steps: usize) -> Vec<Vec<f32>> {
     (0..steps)
         .map(|i| {
             let t = if steps == 1 {
@@ -65,16 +84,7 @@ pub fn slerp(a: &[f32], b: &[f32], steps: usize) -> Vec<Vec<f32>> {
             } else {
                 i as f64 / (steps - 1) as f64
             };
-            let (wa, wb) = if libm::sin(omega).abs() < 1e-6 {
-                (1.0 - t, t)
-            } else {
-                let s = libm::sin(omega);
-                (libm::sin((1.0 - t) * omega) / s, libm::sin(t * omega) / s)
-            };
-            a.iter()
-                .zip(b)
-                .map(|(&x, &y)| (wa * x as f64 + wb * y as f64) as f32)
-                .collect()
+            slerp_point(a, b, t)
         })
         .collect()
 }
