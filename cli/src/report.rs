@@ -104,8 +104,12 @@ pub fn warning_text(warning: &Warning) -> String {
                 "D(G(z)) has stayed under {probability} for {steps} steps (now step {step}): the discriminator overpowers the generator. {advice}"
             )
         }
+        Warning::ReusedRunFolder { path } => format!(
+            "{} held a run without a checkpoint; starting it over",
+            path.display()
+        ),
         Warning::SkippedFiles { source, files } => {
-            let mut text = format!("skipped {} unreadable file(s) in {source}:", files.len());
+            let mut text = format!("skipped {} file(s) in {source}:", files.len());
             for (path, reason) in files.iter().take(10) {
                 text.push_str(&format!("\n  {}: {reason}", path.display()));
             }

@@ -9,6 +9,14 @@ const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 const BN_EPS: f64 = 1e-5;
 const BN_MOMENTUM: f64 = 0.1;
 
+/// Largest latent size accepted.
+pub const MAX_LATENT: usize = 1 << 16;
+/// Largest DCGAN base width (`ngf`, `ndf`) accepted.
+pub const MAX_WIDTH: usize = 1 << 13;
+/// Most parameters one network may have (1 GiB of f32): past it a typo in a width would only
+/// abort the process on allocation.
+pub const MAX_PARAMETERS: u64 = 1 << 28;
+
 /// The toy GAN's real data: `X = Z·A + b`, `Z ~ N(0, I₂)`.
 pub const TOY2D_A: [[f64; 2]; 2] = [[1.0, 2.0], [-0.1, 0.5]];
 pub const TOY2D_B: [f64; 2] = [1.0, 2.0];
@@ -109,7 +117,9 @@ impl ArchConfig {
         let bad = |m: String| Err(ModelError::InvalidConfig(m));
         match *self {
             ArchConfig::Toy2d => Ok(()),
-            ArchConfig::Mlp { nz: 0 } => bad("nz must be at least 1".into()),
+            ArchConfig::Mlp { nz } if nz == 0 || nz > MAX_LATENT => {
+                bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"))
+            }
             ArchConfig::Mlp { .. } => Ok(()),
             ArchConfig::Dcgan {
                 image_size,
@@ -126,8 +136,13 @@ impl ArchConfig {
                 if channels != 1 && channels != 3 {
                     return bad(format!("channels must be 1 or 3, not {channels}"));
                 }
-                if nz == 0 || ngf == 0 || ndf == 0 {
-                    return bad("nz, ngf and ndf must be at least 1".into());
+                if nz == 0 || nz > MAX_LATENT {
+                    return bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"));
+                }
+                if ngf == 0 || ndf == 0 || ngf > MAX_WIDTH || ndf > MAX_WIDTH {
+                    return bad(format!(
+                        "ngf and ndf must be from 1 to {MAX_WIDTH}, not {ngf} and {ndf}"
+                    ));
                 }
                 Ok(())
             }
@@ -224,10 +239,23 @@ impl ArchConfig {
     }
 }
 
-/// `network` once its shapes are known to chain.
+/// `network` once its shapes are known to chain and its size is within [`MAX_PARAMETERS`].
 pub(crate) fn checked(network: Network) -> Result<Network, ModelError> {
     network.shapes()?;
-    Ok(network)
+    let count = network.params().iter().try_fold(0u64, |total, p| {
+        p.spec
+            .shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+            .and_then(|n| total.checked_add(n))
+    });
+    match count {
+        Some(n) if n <= MAX_PARAMETERS => Ok(network),
+        _ => Err(ModelError::InvalidConfig(format!(
+            "the network would have {} parameters, over the limit of {MAX_PARAMETERS}",
+            count.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string())
+        ))),
+    }
 }
 
 /// Stride-2 blocks between the 4×4 seed and the last layer: 64 px has 3.

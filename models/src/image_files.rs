@@ -10,15 +10,25 @@ use crate::FileError;
 /// File extensions (lower case) read as images.
 pub const EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "bmp", "webp"];
 
-/// Every image file below `dir` (recursively), in sorted path order so that results are
-/// reproducible. A folder without images is an error.
-pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
+/// What a folder holds: its image files, sorted by path so results are reproducible, and the
+/// links to folders that were not followed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageListing {
+    pub files: Vec<PathBuf>,
+    /// Symbolic links to folders below `dir`: never followed, so a link loop cannot make the
+    /// walk (and the data set) grow without end. Links to files are read as files.
+    pub skipped_links: Vec<PathBuf>,
+}
+
+/// Every image file below `dir` (recursively, not following links to folders). A folder
+/// without images is an error.
+pub fn list_images(dir: &Path) -> Result<ImageListing, FileError> {
     if !dir.is_dir() {
         return Err(FileError::new(dir, "image folder not found"));
     }
-    let mut files = Vec::new();
-    collect(dir, &mut files)?;
-    if files.is_empty() {
+    let mut listing = ImageListing::default();
+    collect(dir, &mut listing)?;
+    if listing.files.is_empty() {
         return Err(FileError::new(
             dir,
             format!(
@@ -27,22 +37,33 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
             ),
         ));
     }
-    files.sort();
-    Ok(files)
+    listing.files.sort();
+    listing.skipped_links.sort();
+    Ok(listing)
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FileError> {
+/// The image files of [`list_images`].
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
+    Ok(list_images(dir)?.files)
+}
+
+fn collect(dir: &Path, out: &mut ImageListing) -> Result<(), FileError> {
     let fail = |e: std::io::Error| FileError::new(dir, format!("cannot list: {e}"));
     for entry in std::fs::read_dir(dir).map_err(fail)? {
-        let path = entry.map_err(fail)?.path();
-        if path.is_dir() {
+        let entry = entry.map_err(fail)?;
+        let path = entry.path();
+        // `file_type` does not follow links; `is_dir` on the path does.
+        let kind = entry.file_type().map_err(fail)?;
+        if kind.is_dir() {
             collect(&path, out)?;
+        } else if kind.is_symlink() && path.is_dir() {
+            out.skipped_links.push(path);
         } else if path
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         {
-            out.push(path);
+            out.files.push(path);
         }
     }
     Ok(())
@@ -68,4 +89,35 @@ pub fn decode_on_white(path: &Path) -> Result<DynamicImage, String> {
         pixel[3] = 255;
     }
     Ok(DynamicImage::ImageRgba8(rgba))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link loop (`a/loop -> ..`) would make a following walk endless; it is listed as
+    /// skipped and every real image is found once.
+    #[cfg(unix)]
+    #[test]
+    fn links_to_folders_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        image::RgbImage::new(2, 2).save(a.join("x.png")).unwrap();
+        image::RgbImage::new(2, 2)
+            .save(dir.path().join("y.png"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path(), a.join("loop")).unwrap();
+        std::os::unix::fs::symlink(a.join("x.png"), dir.path().join("z.png")).unwrap();
+        let listing = list_images(dir.path()).unwrap();
+        assert_eq!(
+            listing.files,
+            [
+                a.join("x.png"),
+                dir.path().join("y.png"),
+                dir.path().join("z.png")
+            ]
+        );
+        assert_eq!(listing.skipped_links, [a.join("loop")]);
+    }
 }

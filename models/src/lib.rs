@@ -40,7 +40,7 @@ pub mod run_layout;
 mod run_model;
 pub mod weights;
 
-pub use arch::{ArchConfig, Role, TOY2D_A, TOY2D_B};
+pub use arch::{ArchConfig, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Role, TOY2D_A, TOY2D_B};
 pub use classifier::{CLASSIFIER_FEATURES, ClassifierArch};
 pub use data_source::DataSource;
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};

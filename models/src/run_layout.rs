@@ -81,6 +81,37 @@ pub fn latest_checkpoint(run_dir: &Path) -> std::io::Result<Option<(u64, PathBuf
     Ok(checkpoints(run_dir)?.pop())
 }
 
+/// Remove what a killed run left half-written: temporary files of the atomic writer (in the run
+/// folder, `samples/` and `checkpoints/`) and partial checkpoint folders. Returns what it
+/// removed. Only names this toolkit gives its temporaries are touched.
+pub fn remove_stale_temporaries(run_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for dir in [
+        run_dir.to_path_buf(),
+        run_dir.join("samples"),
+        run_dir.join(CHECKPOINTS_DIR),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with(PARTIAL_PREFIX) && path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+                removed.push(path);
+            } else if name.starts_with('.') && name.contains(".tmp-") && path.is_file() {
+                std::fs::remove_file(&path)?;
+                removed.push(path);
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The name a checkpoint folder has while it is written: this prefix and its final name.
+pub const PARTIAL_PREFIX: &str = ".partial-";
+
 /// Read `run_dir/config.json` as `T` after checking its format version: a file written by a
 /// newer version of this toolkit is refused with a message that says so.
 pub fn read_config<T: serde::de::DeserializeOwned>(run_dir: &Path) -> Result<T, FileError> {
@@ -138,6 +169,35 @@ mod tests {
             ),
         );
         assert_eq!(read_manifest(dir.path()).unwrap().format, CONFIG_FORMAT);
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        std::fs::create_dir_all(run.join("checkpoints/.partial-step_000010")).unwrap();
+        std::fs::create_dir_all(run.join("checkpoints/step_000005")).unwrap();
+        std::fs::create_dir_all(run.join("samples")).unwrap();
+        for file in [
+            ".config.json.tmp-12-0",
+            "samples/.step_000010.png.tmp-12-3",
+            "config.json",
+            "notes.tmp-1",
+        ] {
+            std::fs::write(run.join(file), "x").unwrap();
+        }
+        let mut removed = remove_stale_temporaries(run).unwrap();
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                run.join(".config.json.tmp-12-0"),
+                run.join("checkpoints/.partial-step_000010"),
+                run.join("samples/.step_000010.png.tmp-12-3"),
+            ]
+        );
+        assert!(run.join("config.json").is_file() && run.join("notes.tmp-1").is_file());
+        assert!(run.join("checkpoints/step_000005").is_dir());
     }
 
     #[test]

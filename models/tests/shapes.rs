@@ -127,6 +127,21 @@ fn bad_hyper_parameters_are_errors() {
     }
     assert!(dcgan(64, 2).discriminator().is_err());
     assert!(ArchConfig::Mlp { nz: 0 }.generator().is_err());
+    // Sizes that would abort on allocation are refused by name instead.
+    assert!(ArchConfig::Mlp { nz: usize::MAX }.generator().is_err());
+    let wide = |nz, ngf| ArchConfig::Dcgan {
+        image_size: 256,
+        channels: 3,
+        nz,
+        ngf,
+        ndf: 64,
+    };
+    let err = wide(100, 8192).generator().unwrap_err().to_string();
+    assert!(err.contains("parameters") && err.contains("limit"), "{err}");
+    let err = wide(100, usize::MAX).generator().unwrap_err().to_string();
+    assert!(err.contains("ngf"), "{err}");
+    let err = wide(1 << 40, 64).discriminator().unwrap_err().to_string();
+    assert!(err.contains("nz"), "{err}");
 }
 
 #[test]

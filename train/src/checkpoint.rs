@@ -68,7 +68,7 @@ pub fn write_folder(
     write: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<PathBuf> {
     let final_dir = run_layout::checkpoint_dir(run_dir, step);
-    let tmp_dir = final_dir.with_file_name(format!(".partial-step_{step:06}"));
+    let tmp_dir = final_dir.with_file_name(format!("{}step_{step:06}", run_layout::PARTIAL_PREFIX));
     let io = |p: &Path, e| TrainError::io(p, e);
     if tmp_dir.exists() {
         std::fs::remove_dir_all(&tmp_dir).map_err(|e| io(&tmp_dir, e))?;

@@ -41,6 +41,14 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
 }
 
+/// Largest batch accepted.
+pub const MAX_BATCH: usize = 1 << 16;
+
+/// A learning rate: positive and finite (`inf` would be saved as `null`).
+fn finite_positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}
+
 impl TrainConfig {
     /// Defaults of the chapter for `model` trained on `data`.
     pub fn new(model: ArchConfig, data: impl Into<String>) -> Self {
@@ -75,25 +83,38 @@ impl TrainConfig {
         self.model.validate()?;
         let at_least_1 = "must be at least 1";
         let checks = [
-            (self.batch_size > 0, "batch_size", at_least_1),
+            (
+                (1..=MAX_BATCH).contains(&self.batch_size),
+                "batch_size",
+                "must be from 1 to 65,536",
+            ),
             (self.g_steps > 0, "g_steps", at_least_1),
             (
                 (0.0..1.0).contains(&self.label_smoothing),
                 "label_smoothing",
                 "must be in [0, 1)",
             ),
-            (self.lr_d > 0.0, "lr_d", "must be positive"),
-            (self.lr_g > 0.0, "lr_g", "must be positive"),
+            (
+                finite_positive(self.lr_d),
+                "lr_d",
+                "must be positive and finite",
+            ),
+            (
+                finite_positive(self.lr_g),
+                "lr_g",
+                "must be positive and finite",
+            ),
             (
                 (0.0..1.0).contains(&self.beta1),
                 "beta1",
                 "must be in [0, 1)",
             ),
             (
-                self.instance_noise >= 0.0,
+                self.instance_noise >= 0.0 && self.instance_noise.is_finite(),
                 "instance_noise",
-                "must not be negative",
+                "must be finite and not negative",
             ),
+            (self.epochs > 0, "epochs", at_least_1),
             (self.sample_every > 0, "sample_every", at_least_1),
             (self.checkpoint_every > 0, "checkpoint_every", at_least_1),
             (self.keep_checkpoints > 0, "keep_checkpoints", at_least_1),

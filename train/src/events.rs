@@ -42,7 +42,10 @@ pub enum Warning {
         steps: u32,
         remedies: Vec<Remedy>,
     },
-    /// Unreadable images skipped (`skip_bad`), each with its reason.
+    /// The run folder held a run that never reached a checkpoint; it is started over.
+    ReusedRunFolder { path: PathBuf },
+    /// Files skipped while loading, each with its reason: unreadable images (`skip_bad`) and
+    /// links to folders (never followed).
     SkippedFiles {
         source: String,
         files: Vec<(PathBuf, String)>,

@@ -60,14 +60,24 @@ impl MetricsLog {
         Self::with_rows(path, Vec::new())
     }
 
-    /// Reopen after a resume from `step`: rows past it (written after the checkpoint) are dropped.
+    /// Reopen after a resume from `step`: rows past it (written after the checkpoint) are
+    /// dropped, and so is a last row torn by a kill mid-write (the file does not end in a
+    /// newline).
     pub fn resume(path: &Path, step: u64) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let torn = !text.is_empty() && !text.ends_with('\n');
+        let last = text.lines().count().saturating_sub(1);
         let mut rows = Vec::new();
         for (n, line) in text.lines().enumerate().skip(1) {
-            let row = StepMetrics::from_csv(line).ok_or_else(|| {
-                TrainError::bad_file(path, format!("line {} is not a metrics row", n + 1))
-            })?;
+            let Some(row) = StepMetrics::from_csv(line) else {
+                if torn && n == last {
+                    break;
+                }
+                return Err(TrainError::bad_file(
+                    path,
+                    format!("line {} is not a metrics row", n + 1),
+                ));
+            };
             if row.step <= step {
                 rows.push(row);
             }
@@ -99,5 +109,40 @@ impl MetricsLog {
             .map_err(|e| TrainError::io(&self.path, e))?;
         self.rows.push(row);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: u64) -> StepMetrics {
+        StepMetrics {
+            step,
+            epoch: 0,
+            loss_d: 1.0,
+            loss_g: 2.0,
+            d_real: 0.5,
+            d_fake_before: 0.4,
+            d_fake_after: 0.3,
+        }
+    }
+
+    #[test]
+    fn a_torn_last_row_is_dropped_on_resume_and_other_damage_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let mut log = MetricsLog::create(&path).unwrap();
+        for step in 1..=3 {
+            log.append(row(step)).unwrap();
+        }
+        drop(log);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("4,0,1.0,2"); // killed mid-row
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(MetricsLog::resume(&path, 2).unwrap().rows, [row(1), row(2)]);
+        std::fs::write(&path, text.replace("2,0,", "2,x,") + "\n").unwrap();
+        let err = MetricsLog::resume(&path, 2).err().unwrap().to_string();
+        assert!(err.contains("line 3"), "{err}");
     }
 }

@@ -57,19 +57,33 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Start a new run in `run_dir` (created; must not already hold a run).
+    /// Start a new run in `run_dir`. Everything is checked (configuration, data, networks)
+    /// before the folder is touched. A folder that holds a run with a complete checkpoint is
+    /// refused (resume it instead); one whose run never reached a checkpoint is reused, with a
+    /// warning.
     pub fn create(config: TrainConfig, run_dir: &Path) -> Result<Self> {
         config.validate()?;
-        let config_path = run_dir.join(CONFIG_FILE);
-        if config_path.exists() {
+        let reused = run_dir.join(CONFIG_FILE).exists();
+        if reused
+            && run_layout::latest_checkpoint(run_dir)
+                .map_err(|e| TrainError::io(run_dir, e))?
+                .is_some()
+        {
             return Err(TrainError::RunExists {
+                path: run_dir.to_path_buf(),
+            });
+        }
+        let (data, mut load_warnings) = load_data(&config)?;
+        check_batch_fits(&config, &data)?;
+        if reused {
+            load_warnings.push(Warning::ReusedRunFolder {
                 path: run_dir.to_path_buf(),
             });
         }
         for dir in [run_dir.to_path_buf(), run_dir.join("samples")] {
             std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         }
-        let (data, load_warnings) = load_data(&config)?;
+        run_layout::remove_stale_temporaries(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         let device = Device::Cpu;
         let mut init = SeededRng::new(config.seed, Stream::Init);
         let generator = Net::init(config.model.generator()?, &mut init, &device)?;
@@ -121,6 +135,7 @@ impl Trainer {
                     "no complete checkpoint to resume from",
                 )
             })?;
+        run_layout::remove_stale_temporaries(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         let device = Device::Cpu;
         let betas = (config.lr_d, config.lr_g, config.beta1, config.beta2);
         let ck = checkpoint::load(
@@ -153,17 +168,7 @@ impl Trainer {
         metrics: MetricsLog,
         device: Device,
     ) -> Result<Self> {
-        if data.len() < config.batch_size {
-            return Err(TrainError::InvalidConfig {
-                field: "batch_size",
-                reason: format!(
-                    "{} is larger than the {} samples of {}",
-                    config.batch_size,
-                    data.len(),
-                    config.data
-                ),
-            });
-        }
+        check_batch_fits(&config, &data)?;
         let steps_per_epoch = (data.len() / config.batch_size) as u64;
         let samples = if config.model.is_image() {
             GRID_SAMPLES
@@ -464,6 +469,22 @@ fn add_noise(rng: &mut SeededRng, x: &Tensor, sigma: f64) -> Result<Tensor> {
     }
     let noise = Tensor::from_vec(rng.normal(x.elem_count(), 0.0, sigma), x.dims(), x.device())?;
     Ok((x + noise)?)
+}
+
+/// A batch needs at least as many samples.
+fn check_batch_fits(config: &TrainConfig, data: &Dataset) -> Result<()> {
+    if data.len() < config.batch_size {
+        return Err(TrainError::invalid(
+            "batch_size",
+            format!(
+                "{} is larger than the {} samples of {}",
+                config.batch_size,
+                data.len(),
+                config.data
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The run's data, and a warning naming the files that `skip_bad` skipped.

@@ -379,3 +379,62 @@ fn starting_over_an_existing_run_is_refused() {
         "{err}"
     );
 }
+
+/// Bad settings are refused before the folder is touched, and a folder whose run never reached
+/// a checkpoint can be started over (with a warning); one with a checkpoint cannot.
+#[test]
+fn failed_starts_leave_folders_that_can_be_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut too_big = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
+    too_big.batch_size = 5000;
+    let err = Trainer::create(too_big, &run).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            TrainError::InvalidConfig {
+                field: "batch_size",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        !run.exists(),
+        "the folder was created for a run that cannot start"
+    );
+    for (field, edit) in [
+        (
+            "lr_d",
+            (|c: &mut TrainConfig| c.lr_d = f64::INFINITY) as fn(&mut TrainConfig),
+        ),
+        ("lr_g", |c| c.lr_g = f64::NAN),
+        ("epochs", |c| c.epochs = 0),
+    ] {
+        let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
+        edit(&mut config);
+        let err = Trainer::create(config, &run).err().unwrap();
+        assert!(
+            matches!(&err, TrainError::InvalidConfig { field: f, .. } if *f == field),
+            "{field}: {err}"
+        );
+    }
+
+    // A run killed before its first checkpoint: config.json, no checkpoint, a stale temporary.
+    let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
+    config.max_steps = Some(2);
+    drop(Trainer::create(config.clone(), &run).unwrap());
+    std::fs::write(run.join(".metrics.csv.tmp-1-0"), "half").unwrap();
+    let mut events: Vec<String> = Vec::new();
+    Trainer::create(config.clone(), &run)
+        .unwrap()
+        .run(&mut events)
+        .unwrap();
+    assert!(
+        events.iter().any(|e| e.contains("ReusedRunFolder")),
+        "{events:?}"
+    );
+    assert!(!run.join(".metrics.csv.tmp-1-0").exists());
+    let err = Trainer::create(config, &run).err().unwrap();
+    assert!(matches!(err, TrainError::RunExists { .. }), "{err}");
+}

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_models::image_files::{decode_on_white, image_files};
+use gan_models::image_files::{decode_on_white, list_images};
 use image::{DynamicImage, imageops::FilterType};
 
 use super::{Dataset, Mnist};
@@ -23,9 +23,16 @@ pub fn read_image_folder(
     shape: &[usize],
     skip_bad: bool,
 ) -> Result<(Dataset, LoadReport)> {
-    let files = image_files(dir)?;
+    let listing = list_images(dir)?;
+    let files = listing.files;
     let mut values = Vec::new();
     let mut report = LoadReport::default();
+    for link in listing.skipped_links {
+        report.skipped.push((
+            link,
+            "a link to a folder (links to folders are not followed)".into(),
+        ));
+    }
     for path in &files {
         match decode_on_white(path) {
             Ok(image) => values.extend(to_sample(&image, shape)),
