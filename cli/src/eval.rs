@@ -30,8 +30,8 @@ pub struct ClassifierArgs {
     #[arg(long)]
     classifier: PathBuf,
     /// Images per classifier run (a model with a fixed batch size uses its own).
-    #[arg(long, default_value_t = 50)]
-    batch_size: usize,
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    batch_size: u32,
     /// Input normalisation: minus1_1, zero_1 or imagenet (default: the classifier's metadata).
     #[arg(long, value_parser = |s: &str| s.parse::<Normalize>())]
     normalize: Option<Normalize>,
@@ -250,7 +250,7 @@ fn fid(args: FidArgs) -> Result<()> {
 }
 
 fn load_classifier(args: &ClassifierArgs) -> Result<(Classifier, Preprocess)> {
-    let classifier = Classifier::load(&args.classifier, args.batch_size)?;
+    let classifier = Classifier::load(&args.classifier, args.batch_size as usize)?;
     let declared = classifier
         .declared_normalize()
         .map(str::parse::<Normalize>)

@@ -34,6 +34,7 @@ enum Command {
 
 fn main() {
     gan_cli::keep_freed_memory();
+    gan_runtime::quiet_guarded_panics();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),

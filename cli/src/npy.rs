@@ -24,24 +24,31 @@ pub fn read_f32_matrix(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
         .get(start..start + header_len)
         .ok_or_else(|| fail("truncated header"))?;
     let header = std::str::from_utf8(header).map_err(|_| fail("header is not text"))?;
-    let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
-    if !compact.contains("'descr':'<f4'") {
+    let entries = header_entries(header).ok_or_else(|| fail("the header is not a dictionary"))?;
+    let value = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| fail(&format!("the header has no '{key}'")))
+    };
+    if !matches!(value("descr")?, "'<f4'" | "\"<f4\"") {
         return Err(fail(
             "dtype must be little-endian float32 ('<f4'); use z.astype(np.float32)",
         ));
     }
-    if compact.contains("'fortran_order':True") {
+    if value("fortran_order")? != "False" {
         return Err(fail(
             "Fortran order is not supported; use np.ascontiguousarray",
         ));
     }
-    let shape = compact
-        .split("'shape':(")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| fail("no shape in the header"))?;
+    let shape = value("shape")?
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(|| fail("the shape is not a tuple"))?;
     let dims: Vec<usize> = shape
         .split(',')
+        .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::parse)
         .collect::<Result<_, _>>()
@@ -63,6 +70,34 @@ pub fn read_f32_matrix(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
     ))
+}
+
+/// The `'key': value` entries of a `.npy` header, a Python dict literal such as
+/// `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`; values as text, commas
+/// inside parentheses kept. `None` when it is not such a dict.
+fn header_entries(header: &str) -> Option<Vec<(&str, &str)>> {
+    let body = header.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut entries = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    let mut parts = Vec::new();
+    for (i, c) in body.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&body[start..]);
+    for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once(':')?;
+        let key = key.trim().trim_matches(|c| c == '\'' || c == '"');
+        entries.push((key, value.trim()));
+    }
+    Some(entries)
 }
 
 /// Write `values` as a float32 `[rows, cols]` array (format version 1.0).
@@ -136,6 +171,15 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = read_f32_matrix(&path).unwrap_err().to_string();
         assert!(err.contains("z.npy") && err.contains("data bytes"), "{err}");
+        // A '<f4' that is not the descr is not taken for one.
+        let fake = "{'descr': '<f8', 'note': '<f4', 'fortran_order': False, 'shape': (1, 1), }";
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((fake.len() as u16).to_le_bytes());
+        bytes.extend(fake.as_bytes());
+        bytes.extend([0u8; 8]);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_f32_matrix(&path).unwrap_err().to_string();
+        assert!(err.contains("float32"), "{err}");
         std::fs::write(&path, b"hello").unwrap();
         assert!(
             read_f32_matrix(&path)

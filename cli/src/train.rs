@@ -30,8 +30,9 @@ pub struct TrainArgs {
     /// Run folder to create.
     #[arg(long, required_unless_present = "resume")]
     out: Option<PathBuf>,
-    /// Continue the run in this folder from its newest checkpoint.
-    #[arg(long, conflicts_with_all = ["model", "data", "out"])]
+    /// Continue the run in this folder from its newest checkpoint (--model, --data and --out
+    /// may repeat the original command's values; different ones are refused).
+    #[arg(long)]
     resume: Option<PathBuf>,
     #[arg(long)]
     epochs: Option<u64>,
@@ -100,16 +101,19 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    if matches!(args.model, Some(Model::Classifier)) {
+    if args.resume.is_none() && matches!(args.model, Some(Model::Classifier)) {
         return run_classifier(&args);
     }
     let mut trainer = match &args.resume {
         Some(dir) => {
-            if read_manifest(dir).is_ok_and(|m| matches!(m.model, RunModel::Classifier(_))) {
-                bail!(
-                    "{} is a classifier run; classifier runs cannot be resumed, train a new one",
-                    dir.display()
-                );
+            if let Ok(manifest) = read_manifest(dir) {
+                if matches!(manifest.model, RunModel::Classifier(_)) {
+                    bail!(
+                        "{} is a classifier run; classifier runs cannot be resumed, train a new one",
+                        dir.display()
+                    );
+                }
+                check_resume_matches(&args, dir, &manifest)?;
             }
             Trainer::resume(dir, args.max_steps, args.epochs)
                 .map_err(report::train_error)
@@ -160,6 +164,52 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .map_or_else(|| "none".into(), |p| p.display().to_string())
     );
     Ok(())
+}
+
+/// `--model`, `--data` and `--out` given with `--resume` must be the run's own.
+fn check_resume_matches(
+    args: &TrainArgs,
+    dir: &std::path::Path,
+    manifest: &gan_models::run_layout::RunManifest,
+) -> Result<()> {
+    let mut conflicts = Vec::new();
+    if let Some(model) = args.model {
+        let given = model.to_possible_value().map(|v| v.get_name().to_string());
+        if given.as_deref() != Some(manifest.model.name()) {
+            conflicts.push(format!(
+                "--model {} (the run is {})",
+                given.unwrap_or_default(),
+                manifest.model.name()
+            ));
+        }
+    }
+    if let Some(data) = &args.data
+        && *data != manifest.data
+    {
+        conflicts.push(format!(
+            "--data {data} (the run trains on {})",
+            manifest.data
+        ));
+    }
+    if let Some(out) = &args.out {
+        let same = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+        if same(out) != same(dir) {
+            conflicts.push(format!(
+                "--out {} (the run is in {})",
+                out.display(),
+                dir.display()
+            ));
+        }
+    }
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "--resume {} continues that run as it was configured; these options differ from it: {}",
+            dir.display(),
+            conflicts.join(", ")
+        )
+    }
 }
 
 fn run_classifier(args: &TrainArgs) -> Result<()> {

@@ -65,6 +65,22 @@ fn toy2d_run_writes_a_complete_run_folder() {
             .count(),
         46
     );
+
+    // The original command's options may be repeated with --resume; different ones are named.
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["train", "--resume", path(&run), "--max-steps", "50"];
+        args.extend_from_slice(extra);
+        gan(&args)
+    };
+    let same = resume(&["--model", "toy2d", "--data", "toy2d", "--out", path(&run)]);
+    assert!(same.status.success(), "{}", text(&same.stderr));
+    let other = resume(&["--model", "mlp", "--data", "toy2d"]);
+    assert_eq!(other.status.code(), Some(1));
+    let err = text(&other.stderr);
+    assert!(
+        err.contains("--model mlp (the run is toy2d)") && !err.contains("--data"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -255,6 +255,8 @@ pub unsafe extern "C" fn gan_generator_load(
                 "path and out must not be null".into(),
             ));
         }
+        #[cfg(feature = "tract")]
+        crate::quiet_guarded_panics();
         // SAFETY: non-null, NUL-terminated per the contract.
         let path = unsafe { CStr::from_ptr(path) }
             .to_str()

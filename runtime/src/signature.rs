@@ -9,6 +9,9 @@ use gan_contract::{metadata, tensor};
 use crate::error::{Result, RuntimeError};
 use crate::options::{LoadOptions, OutputRange};
 
+/// Largest image accepted: 16,384 × 16,384 pixels.
+pub const MAX_IMAGE_PIXELS: usize = 1 << 28;
+
 /// A graph input or output: its name and dims (`None` for symbolic ones).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueSig {
@@ -18,6 +21,8 @@ pub struct ValueSig {
     pub dims: Vec<Option<usize>>,
     /// True for float32.
     pub is_f32: bool,
+    /// The op that computes it (outputs only, where the backend can see the graph).
+    pub producer: Option<String>,
 }
 
 /// The inputs, outputs and metadata of a model as a backend reads them.
@@ -133,18 +138,37 @@ impl ModelInfo {
             .or(from_meta)
             .or(from_graph)
             .ok_or_else(|| missing("the image shape", "image_shape"))?;
-        if !matches!(channels, 1 | 3 | 4) || height == 0 || width == 0 || height * width > 1 << 24 {
+        if !matches!(channels, 1 | 3 | 4) || height == 0 || width == 0 {
             return Err(bad(format!(
                 "image shape {channels}×{height}×{width} is not a picture (1, 3 or 4 channels)"
             )));
         }
-        let per_sample: Option<usize> = output.dims[1..].iter().copied().product();
-        if per_sample.is_some_and(|n| n != channels * height * width) {
+        let pixels = height.checked_mul(width).filter(|&p| p <= MAX_IMAGE_PIXELS);
+        let Some(sample_len) = pixels.map(|p| p * channels) else {
+            return Err(bad(format!(
+                "images of {height}×{width} are too large (the limit is {MAX_IMAGE_PIXELS} pixels)"
+            )));
+        };
+        // Symbolic dims make the product unknown; overflowing ones make it wrong either way.
+        let per_sample = output.dims.get(1..).unwrap_or_default().iter().try_fold(
+            Some(1usize),
+            |acc, d| match (acc, d) {
+                (Some(n), Some(d)) => n.checked_mul(*d).map(Some),
+                _ => Some(None),
+            },
+        );
+        if per_sample.is_none_or(|n| n.is_some_and(|n| n != sample_len)) {
             return Err(bad(format!(
                 "output {} has shape {:?}, not {channels}×{height}×{width} per sample",
                 output.name, output.dims
             )));
         }
+        // The range: as given, as the metadata says, or as the last op bounds it.
+        let from_last_op = match output.producer.as_deref() {
+            Some("Tanh") => Some(OutputRange::MinusOneToOne),
+            Some("Sigmoid") => Some(OutputRange::ZeroToOne),
+            _ => None,
+        };
         let range = options
             .output_range
             .or_else(|| {
@@ -152,6 +176,7 @@ impl ModelInfo {
                     .get(metadata::RANGE)
                     .and_then(|r| OutputRange::parse(r))
             })
+            .or(from_last_op)
             .ok_or_else(|| missing("the output range", "output_range"))?;
         Ok(ModelInfo {
             latent_dim,

@@ -484,3 +484,24 @@ fn freeing_a_handle_while_threads_generate_is_safe() {
         );
     }
 }
+
+/// A foreign generator without metadata whose graph ends in Tanh needs no --output-range: the
+/// range is read from the last op (and one whose last op says nothing still asks for it, above).
+#[test]
+fn the_output_range_of_a_foreign_model_is_read_from_its_last_op() {
+    let f = fixture(dcgan());
+    let mut proto = ModelProto::decode(std::fs::read(&f.model).unwrap().as_slice()).unwrap();
+    proto.metadata_props.clear();
+    let graph = proto.graph.as_ref().unwrap();
+    let last = graph.node.last().unwrap();
+    assert_eq!(
+        (last.op_type.as_str(), last.output[0].as_str()),
+        ("Tanh", "image")
+    );
+    let path = f.model.with_file_name("no-metadata.onnx");
+    std::fs::write(&path, proto.encode_to_vec()).unwrap();
+    let theirs = Generator::load(&path, &tract()).unwrap();
+    assert_eq!(theirs.info().range, OutputRange::MinusOneToOne);
+    let ours = Generator::load(&f.model, &tract()).unwrap();
+    assert_eq!(theirs.generate(&[7]).unwrap(), ours.generate(&[7]).unwrap());
+}

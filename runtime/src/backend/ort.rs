@@ -154,6 +154,7 @@ fn signature_of(session: &Session) -> Signature {
             name: name.to_string(),
             dims,
             is_f32: ty.tensor_type() == Some(TensorElementType::Float32),
+            producer: None,
         }
     };
     let metadata = session

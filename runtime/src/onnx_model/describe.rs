@@ -23,7 +23,19 @@ pub fn signature_of(proto: &ModelProto) -> Signature {
             .filter(|v| !initializers.contains(v.name.as_str()))
             .map(value_sig)
             .collect(),
-        outputs: graph.output.iter().map(value_sig).collect(),
+        outputs: graph
+            .output
+            .iter()
+            .map(|o| ValueSig {
+                producer: graph
+                    .node
+                    .iter()
+                    .rev()
+                    .find(|n| n.output.contains(&o.name))
+                    .map(|n| n.op_type.clone()),
+                ..value_sig(o)
+            })
+            .collect(),
         metadata: proto
             .metadata_props
             .iter()
@@ -56,5 +68,6 @@ fn value_sig(v: &ValueInfoProto) -> ValueSig {
         name: v.name.clone(),
         dims,
         is_f32: tensor.is_some_and(|t| t.elem_type == FLOAT),
+        producer: None,
     }
 }

@@ -194,10 +194,34 @@ impl OnnxModel {
     }
 }
 
+thread_local! {
+    /// Set while tract runs under [`guarded`], for the panic hook of [`quiet_guarded_panics`].
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keep the messages of panics that the runtime catches (tract failing on a bad file, reported
+/// as an error) off stderr; every other panic is reported as before. For programs that embed
+/// the runtime and want clean output: the `gan` binary and the C ABI call it. Installs a panic
+/// hook around the current one, once.
+pub fn quiet_guarded_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Run `f`, turning a panic inside tract into an error: a bad file must never bring down the
 /// program that embeds us.
 fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
             .cloned()
