@@ -118,11 +118,10 @@ fn tiny_generator() -> Vec<u8> {
     .encode_to_vec()
 }
 
-#[test]
-fn c_example_generates_the_same_pixels() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("tiny.onnx");
-    std::fs::write(&model, tiny_generator()).unwrap();
+/// Build this crate's cdylib (once per test binary run; cargo makes it cheap after the first)
+/// and compile the C program `examples/c/NAME.c` against it; returns the executable and the
+/// folder holding the library.
+fn compile_c_example(name: &str, out_dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     // cargo emits the cdylib only for a build of this library itself, so build one, in a target
     // folder of its own: the library's rlib there is built with other features than the
     // workspace's, and sharing a folder would replace the one the other tests link.
@@ -155,22 +154,31 @@ fn c_example_generates_the_same_pixels() {
     } else {
         "release"
     });
-    let exe = dir.path().join("generate_c");
+    let exe = out_dir.join(name);
     let cc = std::process::Command::new("cc")
-        .arg(crate_dir.join("examples/c/generate.c"))
+        .arg(crate_dir.join(format!("examples/c/{name}.c")))
         .arg("-I")
         .arg(crate_dir.join("include"))
         .arg("-L")
         .arg(&target)
-        .args(["-lgan_runtime", "-o"])
+        .args(["-lgan_runtime", "-lpthread", "-o"])
         .arg(&exe)
         .output()
-        .expect("a C compiler (cc) is installed");
+        .expect("a C compiler (cc) is installed (bash .ci/run installs one)");
     assert!(
         cc.status.success(),
         "{}",
         String::from_utf8_lossy(&cc.stderr)
     );
+    (exe, target)
+}
+
+#[test]
+fn c_example_generates_the_same_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.onnx");
+    std::fs::write(&model, tiny_generator()).unwrap();
+    let (exe, target) = compile_c_example("generate", dir.path());
     let pam = dir.path().join("out.pam");
     let run = std::process::Command::new(&exe)
         .arg(&model)
@@ -209,4 +217,40 @@ fn c_example_generates_the_same_pixels() {
         images[0] != images[1],
         "different seeds, different pictures"
     );
+}
+
+/// The use-after-free scenario of the C ABI, from C: eight threads generate while the main
+/// thread frees the handle. Under valgrind, any read of freed memory fails the run.
+#[test]
+fn freeing_while_threads_generate_is_clean_under_valgrind() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.onnx");
+    std::fs::write(&model, tiny_generator()).unwrap();
+    let (exe, target) = compile_c_example("free_while_generating", dir.path());
+    let native = std::process::Command::new(&exe)
+        .arg(&model)
+        .env("LD_LIBRARY_PATH", &target)
+        .output()
+        .unwrap();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(native.status.success(), "{}", text(&native));
+    let checked = std::process::Command::new("valgrind")
+        .args(["--error-exitcode=99", "--leak-check=no", "--quiet"])
+        .arg(&exe)
+        .arg(&model)
+        .env("LD_LIBRARY_PATH", &target)
+        .output()
+        .expect("valgrind is installed (bash .ci/run installs it)");
+    let report = text(&checked);
+    assert!(
+        checked.status.success() && !report.contains("Invalid read"),
+        "{report}"
+    );
+    assert!(report.contains("bad 8"), "{report}");
 }
