@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gan_contract::grid;
+use gan_contract::limits::DEFAULT_MAX_PICTURE_PIXELS as DEFAULT_MAX_PIXELS;
 use gan_models::atomic;
 use gan_runtime::{Generator, LoadOptions, OutputRange, Rgba8};
 use image::RgbaImage;
@@ -72,8 +73,6 @@ pub struct GenerateArgs {
     output_range: Option<String>,
 }
 
-/// Default `--max-pixels`: a 16,384 × 16,384 picture (1 GiB of RGBA).
-const DEFAULT_MAX_PIXELS: u64 = 1 << 28;
 /// Latents generated at once: memory stays bounded whatever `--n` is.
 const BATCH: usize = 64;
 

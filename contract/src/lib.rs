@@ -3,7 +3,8 @@
 //! The exporter writes ONNX files from these names, the runtime and the evaluator read them by
 //! these names, and training draws its sample grids with the same pixel rule the runtime uses,
 //! so a picture of one output is the same everywhere. Nothing here depends on anything: it is
-//! constants and pure functions, the leaf every other crate may use.
+//! constants and pure functions, the leaf every other crate may use. [`limits`] holds every
+//! size limit of the toolkit.
 //!
 //! ```
 //! use gan_contract::{metadata, pixels::OutputRange, tensor};
@@ -15,6 +16,7 @@
 //! ```
 
 pub mod grid;
+pub mod limits;
 pub mod metadata;
 pub mod pixels;
 pub mod tensor;

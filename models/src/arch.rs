@@ -9,13 +9,7 @@ const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 const BN_EPS: f64 = 1e-5;
 const BN_MOMENTUM: f64 = 0.1;
 
-/// Largest latent size accepted.
-pub const MAX_LATENT: usize = 1 << 16;
-/// Largest DCGAN base width (`ngf`, `ndf`) accepted.
-pub const MAX_WIDTH: usize = 1 << 13;
-/// Most parameters one network may have (1 GiB of f32): past it a typo in a width would only
-/// abort the process on allocation.
-pub const MAX_PARAMETERS: u64 = 1 << 28;
+pub use gan_contract::limits::{MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH};
 
 /// The toy GAN's real data: `X = Z·A + b`, `Z ~ N(0, I₂)`.
 pub const TOY2D_A: [[f64; 2]; 2] = [[1.0, 2.0], [-0.1, 0.5]];

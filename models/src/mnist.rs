@@ -86,8 +86,7 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
         .ok_or_else(|| FileError::new(&dir.join(name), "missing (also looked for .gz)"))
 }
 
-/// Largest IDX data accepted (the 70,000 MNIST digits are 55 MB).
-pub const MAX_IDX_BYTES: usize = 1 << 30;
+pub use gan_contract::limits::MAX_IDX_BYTES;
 
 /// An IDX file of unsigned bytes with `rank` dimensions: its dimensions and data. The header is
 /// read first and the data read up to what it promises, so a gzip bomb cannot expand further

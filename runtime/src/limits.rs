@@ -4,8 +4,7 @@ use std::path::Path;
 
 use crate::error::{Result, RuntimeError};
 
-/// Largest accepted model file.
-pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+pub use gan_contract::limits::MAX_MODEL_BYTES;
 
 /// Fail early on a file larger than any model, before reading it.
 pub(crate) fn check_file_size(path: &Path) -> Result<()> {

@@ -9,8 +9,7 @@ use gan_contract::{metadata, tensor};
 use crate::error::{Result, RuntimeError};
 use crate::options::{LoadOptions, OutputRange};
 
-/// Largest image accepted: 16,384 × 16,384 pixels.
-pub const MAX_IMAGE_PIXELS: usize = 1 << 28;
+use gan_contract::limits::MAX_IMAGE_PIXELS;
 
 /// A graph input or output: its name and dims (`None` for symbolic ones).
 #[derive(Debug, Clone, PartialEq)]

@@ -41,8 +41,7 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
 }
 
-/// Largest batch accepted.
-pub const MAX_BATCH: usize = 1 << 16;
+pub use gan_contract::limits::MAX_BATCH;
 
 /// A learning rate: positive and finite (`inf` would be saved as `null`).
 fn finite_positive(x: f64) -> bool {

@@ -6,8 +6,7 @@ use std::path::{Component, Path};
 
 use tract_onnx::pb::{GraphProto, ModelProto, TensorProto};
 
-/// Most elements one tensor may declare (1 GiB of f32).
-pub const MAX_ELEMENTS: u64 = 1 << 28;
+pub use gan_contract::limits::MAX_TENSOR_ELEMENTS as MAX_ELEMENTS;
 
 pub fn validate(model: &ModelProto) -> Result<(), String> {
     let graph = model.graph.as_ref().ok_or("the file has no graph")?;
