@@ -159,6 +159,24 @@ pub fn write_f32_matrix_streamed(
 mod tests {
     use super::*;
 
+    /// Truncated and bit-flipped `.npy` files: read or refused by name, never a panic.
+    #[test]
+    fn mutated_files_are_read_or_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.npy");
+        write_f32_matrix(&path, 3, 4, &[0.5; 12]).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        for (case, bytes) in gan_models::fixtures::mutations(&good, 100, 400)
+            .iter()
+            .enumerate()
+        {
+            std::fs::write(&path, bytes).unwrap();
+            if let Err(e) = read_f32_matrix(&path) {
+                assert!(e.to_string().contains("z.npy"), "case {case}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn round_trip_and_bad_files() {
         let dir = tempfile::tempdir().unwrap();

@@ -55,3 +55,30 @@ pub fn write_mnist(dir: &Path, count: u32) -> String {
     std::fs::write(dir.join("train-labels-idx1-ubyte"), labels).expect("write IDX labels");
     format!("mnist:{}", dir.display())
 }
+
+/// Damaged copies of `good` for fuzz-style tests: `truncations` prefixes of evenly spaced
+/// lengths (the empty file included), then `flips` copies with 1 to 4 random bits flipped
+/// (deterministic: the same cases on every run).
+pub fn mutations(good: &[u8], truncations: usize, flips: usize) -> Vec<Vec<u8>> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut cases: Vec<Vec<u8>> = (0..truncations)
+        .map(|i| good[..good.len() * i / truncations.max(1)].to_vec())
+        .collect();
+    for _ in 0..flips {
+        let mut bytes = good.to_vec();
+        if !bytes.is_empty() {
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % bytes.len() as u64) as usize;
+                bytes[at] ^= 1 << (next() % 8);
+            }
+        }
+        cases.push(bytes);
+    }
+    cases
+}

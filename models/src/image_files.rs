@@ -95,6 +95,30 @@ pub fn decode_on_white(path: &Path) -> Result<DynamicImage, String> {
 mod tests {
     use super::*;
 
+    /// Truncated and bit-flipped PNG, JPEG, GIF, BMP and WebP files decode or fail with a
+    /// reason, never a panic.
+    #[test]
+    fn mutated_images_decode_or_fail_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let picture = image::RgbaImage::from_fn(9, 7, |x, y| {
+            image::Rgba([x as u8 * 20, y as u8 * 30, 90, 200])
+        });
+        for format in ["png", "jpg", "gif", "bmp", "webp"] {
+            let path = dir.path().join(format!("good.{format}"));
+            image::DynamicImage::ImageRgba8(picture.clone())
+                .to_rgb8()
+                .save(&path)
+                .unwrap();
+            let good = std::fs::read(&path).unwrap();
+            for bytes in crate::fixtures::mutations(&good, 40, 150) {
+                std::fs::write(&path, &bytes).unwrap();
+                if let Err(reason) = decode_on_white(&path) {
+                    assert!(!reason.is_empty());
+                }
+            }
+        }
+    }
+
     /// A link loop (`a/loop -> ..`) would make a following walk endless; it is listed as
     /// skipped and every real image is found once.
     #[cfg(unix)]

@@ -254,29 +254,13 @@ mod tests {
     #[test]
     fn mutated_idx_files_are_read_or_refused_by_name() {
         let (images, labels) = idx_files(4);
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("train-labels-idx1-ubyte"), &labels).unwrap();
         let path = dir.path().join("train-images-idx3-ubyte");
-        for case in 0..400 {
-            let mut bytes = if case % 2 == 0 {
-                images.clone()
-            } else {
-                gzip(&images)
-            };
-            if case % 4 < 2 {
-                bytes.truncate((next() % bytes.len() as u64) as usize);
-            } else {
-                let at = (next() % bytes.len() as u64) as usize;
-                bytes[at] ^= 1 << (next() % 8);
-            }
-            std::fs::write(&path, &bytes).unwrap();
+        let plain = crate::fixtures::mutations(&images, 100, 200);
+        let gzipped = crate::fixtures::mutations(&gzip(&images), 100, 200);
+        for (case, bytes) in plain.iter().chain(&gzipped).enumerate() {
+            std::fs::write(&path, bytes).unwrap();
             if let Err(e) = read_mnist(dir.path()) {
                 assert!(e.to_string().contains("train-"), "case {case}: {e}");
             }

@@ -200,6 +200,22 @@ mod tests {
         assert!(run.join("checkpoints/step_000005").is_dir());
     }
 
+    /// Truncated and bit-flipped `config.json` files: read or refused by name, never a panic.
+    #[test]
+    fn mutated_configs_are_read_or_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = br#"{"format": 1, "model": {"arch": "dcgan", "image_size": 64, "channels": 3, "nz": 100, "ngf": 64, "ndf": 64}, "data": "shapes", "seed": 0}"#;
+        for (case, bytes) in crate::fixtures::mutations(good, 100, 400)
+            .iter()
+            .enumerate()
+        {
+            std::fs::write(dir.path().join(CONFIG_FILE), bytes).unwrap();
+            if let Err(e) = read_manifest(dir.path()) {
+                assert!(e.to_string().contains("config.json"), "case {case}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn a_newer_format_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

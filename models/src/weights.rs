@@ -139,4 +139,31 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Truncated and bit-flipped checkpoint files: read (then every take checks shapes) or
+    /// refused with the file's name, never a panic.
+    #[test]
+    fn mutated_safetensors_are_read_or_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let t = Tensor {
+            shape: vec![4, 5],
+            values: (0..20).map(|v| v as f32).collect(),
+        };
+        let good = to_safetensors(&[("a".into(), t)], HashMap::new());
+        for (case, bytes) in crate::fixtures::mutations(&good, 100, 400)
+            .iter()
+            .enumerate()
+        {
+            std::fs::write(&path, bytes).unwrap();
+            match Weights::read(&path) {
+                Ok(mut w) => {
+                    if let Err(e) = w.take("a", &[4, 5]) {
+                        assert!(e.to_string().contains("w.safetensors"), "case {case}: {e}");
+                    }
+                }
+                Err(e) => assert!(e.to_string().contains("w.safetensors"), "case {case}: {e}"),
+            }
+        }
+    }
 }

@@ -37,27 +37,9 @@ fn thousands_of_mutated_models_load_or_fail_cleanly() {
 
     // Panics inside tract are caught by the runtime; keep their messages out of the log.
     std::panic::set_hook(Box::new(|_| {}));
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
     let path = dir.path().join("mutant.onnx");
-    let truncations: Vec<Vec<u8>> = (0..400)
-        .map(|i| good[..good.len() * i / 400].to_vec())
-        .collect();
-    let flips: Vec<Vec<u8>> = (0..3000)
-        .map(|_| {
-            let mut bytes = good.clone();
-            for _ in 0..1 + next() % 4 {
-                let at = (next() % bytes.len() as u64) as usize;
-                bytes[at] ^= 1 << (next() % 8);
-            }
-            bytes
-        })
-        .collect();
+    let cases = gan_models::fixtures::mutations(&good, 400, 3000);
+    let (truncations, flips) = cases.split_at(400);
     // Each case: Err(()) when refused, Ok(()) when it loaded; a model that loads must generate.
     let outcome = |what: &str, i: usize, bytes: &[u8]| -> Result<(), ()> {
         std::fs::write(&path, bytes).unwrap();
