@@ -10,6 +10,7 @@
 
 mod args;
 pub mod bench;
+pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod export;

