@@ -226,3 +226,52 @@ fn requests_are_bounded_and_failed_writes_are_errors() {
         );
     }
 }
+
+/// A disk that fills up mid-write (simulated with a file-size limit, `ulimit -f`, whose signal
+/// is ignored so the write fails with an error as on a full disk): every output is an error
+/// with a non-zero exit, no partial file is left, and an existing file keeps its old content.
+#[test]
+fn a_failed_write_keeps_the_old_file_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let limited = |args: &str| {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "trap '' XFSZ; ulimit -f 4; exec \"$0\" generate --model \"$1\" {args}"
+            ))
+            .arg(env!("CARGO_BIN_EXE_gan"))
+            .arg(&model)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    std::fs::write(dir.path().join("old.png"), b"the old picture").unwrap();
+    for (args, file) in [
+        ("--n 256 --out old.png", "old.png"),
+        ("--n 256 --sheet --out sheet.png", "sheet.png"),
+        ("--n 64 --out small.png --save-latents z.npy", "z.npy"),
+    ] {
+        let out = limited(args);
+        assert_eq!(out.status.code(), Some(1), "{args}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(file) && err.contains("cannot write"),
+            "{args}: {err}"
+        );
+        assert!(
+            !text(&out.stdout).contains("images"),
+            "{args} reported success"
+        );
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("old.png")).unwrap(),
+        b"the old picture"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("sheet") || n.contains(".tmp-") || n.ends_with(".npy"))
+        .collect();
+    assert!(left.is_empty(), "partial files left: {left:?}");
+}
