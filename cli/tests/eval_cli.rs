@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{gan, path, text, train};
+use common::{TINY_DCGAN, gan, path, text, train};
 use gan_models::ClassifierArch;
 use gan_models::weights::{Tensor, Weights, to_safetensors};
 
@@ -315,24 +315,9 @@ fn bad_input_gets_clear_errors() {
 
     // A discriminator is no classifier: one value per image.
     let run = dir.path().join("gan");
-    let out = train(
-        "dcgan",
-        "shapes",
-        &run,
-        &[
-            "--image-size",
-            "16",
-            "--ngf",
-            "4",
-            "--ndf",
-            "4",
-            "--max-steps",
-            "1",
-            "--batch-size",
-            "8",
-            "--quiet",
-        ],
-    );
+    let mut extra = TINY_DCGAN.to_vec();
+    extra.extend(["--max-steps", "1", "--batch-size", "8", "--quiet"]);
+    let out = train("dcgan", "shapes", &run, &extra);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let models = dir.path().join("gan-onnx");
     assert!(

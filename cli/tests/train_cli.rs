@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{gan, path, text, train, write_mnist};
+use common::{TINY_DCGAN, assert_refused, gan, path, text, train, write_mnist};
 
 #[test]
 fn toy2d_run_writes_a_complete_run_folder() {
@@ -106,18 +106,8 @@ fn bad_images_are_named_or_skipped_with_a_count() {
     gan_models::fixtures::write_image_folder(&data, 4, 24);
     std::fs::write(data.join("broken.jpg"), b"\xff\xd8\xff not really a jpeg").unwrap();
     let train_dcgan = |run: &str, skip_bad: bool| {
-        let mut extra = vec![
-            "--image-size",
-            "16",
-            "--ngf",
-            "4",
-            "--ndf",
-            "4",
-            "--batch-size",
-            "2",
-            "--max-steps",
-            "1",
-        ];
+        let mut extra = TINY_DCGAN.to_vec();
+        extra.extend(["--batch-size", "2", "--max-steps", "1"]);
         if skip_bad {
             extra.push("--skip-bad");
         }
@@ -157,13 +147,7 @@ fn missing_or_empty_data_is_a_clear_error() {
     for (extra, needle) in cases {
         let mut args = vec!["train", "--model", "dcgan", "--out", path(&run)];
         args.extend_from_slice(extra);
-        let out = gan(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(
-            text(&out.stderr).contains(needle),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
+        assert_refused(&gan(&args), needle);
     }
 }
 
@@ -183,12 +167,8 @@ fn gan_data_names_what_it_cannot_convert() {
             "--out",
             path(&dir.path().join("out")),
         ]);
-        assert_eq!(out.status.code(), Some(1));
-        let err = text(&out.stderr);
-        assert!(
-            err.contains("photos.tgz") && err.contains("package"),
-            "{err}"
-        );
+        assert_refused(&out, "photos.tgz");
+        assert_refused(&out, "package");
     }
     let digits = dir.path().join("package/src/digits");
     std::fs::create_dir_all(&digits).unwrap();

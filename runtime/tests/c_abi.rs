@@ -173,19 +173,37 @@ fn compile_c_example(name: &str, out_dir: &Path) -> (std::path::PathBuf, std::pa
     (exe, target)
 }
 
-#[test]
-fn c_example_generates_the_same_pixels() {
+/// Run a compiled C example with `args`, finding the library in `target`.
+fn run_c(exe: &Path, target: &Path, args: &[&Path]) -> std::process::Output {
+    std::process::Command::new(exe)
+        .args(args)
+        .env("LD_LIBRARY_PATH", target)
+        .output()
+        .expect("the C example runs")
+}
+
+/// A folder with the tiny generator and the C example `name` compiled against the library:
+/// (folder, model, executable, library folder).
+fn c_example_with_model(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("tiny.onnx");
     std::fs::write(&model, tiny_generator()).unwrap();
-    let (exe, target) = compile_c_example("generate", dir.path());
+    let (exe, target) = compile_c_example(name, dir.path());
+    (dir, model, exe, target)
+}
+
+#[test]
+fn c_example_generates_the_same_pixels() {
+    let (dir, model, exe, target) = c_example_with_model("generate");
     let pam = dir.path().join("out.pam");
-    let run = std::process::Command::new(&exe)
-        .arg(&model)
-        .arg(&pam)
-        .env("LD_LIBRARY_PATH", &target)
-        .output()
-        .unwrap();
+    let run = run_c(&exe, &target, &[&model, &pam]);
     assert!(
         run.status.success(),
         "{}{}",
@@ -223,15 +241,8 @@ fn c_example_generates_the_same_pixels() {
 /// thread frees the handle. Under valgrind, any read of freed memory fails the run.
 #[test]
 fn freeing_while_threads_generate_is_clean_under_valgrind() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("tiny.onnx");
-    std::fs::write(&model, tiny_generator()).unwrap();
-    let (exe, target) = compile_c_example("free_while_generating", dir.path());
-    let native = std::process::Command::new(&exe)
-        .arg(&model)
-        .env("LD_LIBRARY_PATH", &target)
-        .output()
-        .unwrap();
+    let (_dir, model, exe, target) = c_example_with_model("free_while_generating");
+    let native = run_c(&exe, &target, &[&model]);
     let text = |o: &std::process::Output| {
         format!(
             "{}{}",

@@ -11,6 +11,9 @@ pub fn gan(args: &[&str]) -> Output {
         .expect("gan runs")
 }
 
+/// The options of a DCGAN small enough for tests: 16 px, widths 4.
+pub const TINY_DCGAN: [&str; 6] = ["--image-size", "16", "--ngf", "4", "--ndf", "4"];
+
 /// `gan train --model MODEL --data DATA --out OUT` followed by `extra`.
 pub fn train(model: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -24,6 +27,13 @@ pub fn train(model: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     gan(&args)
+}
+
+/// Assert that `out` is gan's refusal (exit 1) and that its message contains `needle`.
+pub fn assert_refused(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
 }
 
 pub fn text(bytes: &[u8]) -> String {
