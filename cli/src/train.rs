@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, RunModel};
+use gan_train::config::Loss;
 use gan_train::{ClassifierConfig, TrainConfig, Trainer, train_classifier};
 
 use crate::report::{self, TrainingReport};
@@ -17,6 +18,12 @@ enum Model {
     Dcgan,
     /// The digit classifier that `gan eval` scores with (not a GAN; labelled data).
     Classifier,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LossArg {
+    Bce,
+    Hinge,
 }
 
 #[derive(Args)]
@@ -89,6 +96,9 @@ pub struct TrainArgs {
     /// Steps over which instance noise anneals to 0 (default: the whole run).
     #[arg(long)]
     instance_noise_steps: Option<u64>,
+    /// The adversarial loss: bce (non-saturating, classic) or hinge (SAGAN/BigGAN).
+    #[arg(long, value_enum, default_value = "bce")]
+    loss: LossArg,
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
@@ -283,6 +293,10 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     config.instance_noise = args.instance_noise;
     config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
     config.flip = args.flip;
+    config.loss = match args.loss {
+        LossArg::Bce => Loss::Bce,
+        LossArg::Hinge => Loss::Hinge,
+    };
     config.skip_bad = args.skip_bad;
     Ok((config, out))
 }

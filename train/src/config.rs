@@ -29,9 +29,12 @@ pub struct TrainConfig {
     /// One-sided label smoothing: real targets are `1 − label_smoothing`.
     pub label_smoothing: f64,
     /// Standard deviation of Gaussian noise added to the discriminator's inputs at step 0,
-    /// annealed linearly to zero at `instance_noise_steps`.
+    /// annealed linearly to zero at `instance_noise_steps` (0: at the end of the run).
     pub instance_noise: f64,
     pub instance_noise_steps: u64,
+    /// The adversarial loss.
+    #[serde(default)]
+    pub loss: Loss,
     /// Random horizontal flips of real images.
     pub flip: bool,
     pub skip_bad: bool,
@@ -42,6 +45,18 @@ pub struct TrainConfig {
 }
 
 pub use gan_contract::limits::MAX_BATCH;
+
+/// The adversarial loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// Non-saturating binary cross-entropy (the classic GAN loss).
+    #[default]
+    Bce,
+    /// Hinge loss as in SAGAN/BigGAN: D minimises E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))],
+    /// G minimises −E[D(G(z))].
+    Hinge,
+}
 
 /// A learning rate: positive and finite (`inf` would be saved as `null`).
 fn finite_positive(x: f64) -> bool {
@@ -70,6 +85,7 @@ impl TrainConfig {
             label_smoothing: 0.0,
             instance_noise: 0.0,
             instance_noise_steps: 0,
+            loss: Loss::Bce,
             flip: false,
             skip_bad: false,
             sample_every: 500,
@@ -114,6 +130,11 @@ impl TrainConfig {
                 "must be finite and not negative",
             ),
             (self.epochs > 0, "epochs", at_least_1),
+            (
+                self.loss == Loss::Bce || self.label_smoothing == 0.0,
+                "label_smoothing",
+                "applies to the bce loss only",
+            ),
             (self.sample_every > 0, "sample_every", at_least_1),
             (self.checkpoint_every > 0, "checkpoint_every", at_least_1),
             (self.keep_checkpoints > 0, "keep_checkpoints", at_least_1),
@@ -124,11 +145,17 @@ impl TrainConfig {
         }
     }
 
-    /// Instance-noise standard deviation at `step` (0-based).
-    pub fn instance_noise_at(&self, step: u64) -> f64 {
-        if self.instance_noise_steps == 0 {
+    /// Instance-noise standard deviation at `step` (0-based) of a run of `total_steps`: the
+    /// full `instance_noise` at step 0, annealed linearly to zero at `instance_noise_steps`, or
+    /// at the end of the run when that is 0.
+    pub fn instance_noise_at(&self, step: u64, total_steps: u64) -> f64 {
+        let horizon = match self.instance_noise_steps {
+            0 => total_steps,
+            n => n,
+        };
+        if horizon == 0 {
             return 0.0;
         }
-        self.instance_noise * (1.0 - step as f64 / self.instance_noise_steps as f64).max(0.0)
+        self.instance_noise * (1.0 - step as f64 / horizon as f64).max(0.0)
     }
 }

@@ -12,6 +12,18 @@ pub fn bce_with_logits(logits: &Tensor, target: f64) -> candle_core::Result<Tens
         .mean_all()
 }
 
+/// The discriminator's hinge loss: mean(max(0, 1 − real)) + mean(max(0, 1 + fake)).
+pub fn hinge_d(real: &Tensor, fake: &Tensor) -> candle_core::Result<Tensor> {
+    let real = (real.neg()? + 1.0)?.relu()?.mean_all()?;
+    let fake = (fake + 1.0)?.relu()?.mean_all()?;
+    real + fake
+}
+
+/// The generator's hinge loss: −mean(fake logits).
+pub fn hinge_g(fake: &Tensor) -> candle_core::Result<Tensor> {
+    fake.mean_all()?.neg()
+}
+
 /// Mean of sigmoid(logits): the discriminator's average probability of "real".
 pub fn mean_probability(logits: &Tensor) -> candle_core::Result<f32> {
     candle_nn::ops::sigmoid(logits)?
@@ -23,6 +35,19 @@ pub fn mean_probability(logits: &Tensor) -> candle_core::Result<f32> {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn hinge_losses_on_hand_computed_logits() {
+        let real = Tensor::new(&[2f32, 0.5, -1.0], &Device::Cpu).unwrap();
+        let fake = Tensor::new(&[-3f32, 0.0, 1.5], &Device::Cpu).unwrap();
+        let value = |t: Tensor| t.to_scalar::<f32>().unwrap();
+        // real: max(0, 1 − x) = 0, 0.5, 2 → mean 5/6; fake: max(0, 1 + x) = 0, 1, 2.5 → 7/6.
+        let d = value(hinge_d(&real, &fake).unwrap());
+        assert!((d - 2.0).abs() < 1e-6, "{d}");
+        // G: −mean(−3, 0, 1.5) = 0.5.
+        let g = value(hinge_g(&fake).unwrap());
+        assert!((g - 0.5).abs() < 1e-6, "{g}");
+    }
 
     #[test]
     fn stable_at_extreme_logits_and_exact_in_the_middle() {

@@ -11,11 +11,12 @@ use gan_models::run_layout::{self, CONFIG_FILE, METRICS_FILE};
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Checkpoint, TrainState};
+use crate::config::Loss;
 use crate::config::TrainConfig;
 use crate::data::{self, DataSource, Dataset, LoadOptions};
 use crate::error::{Result, TrainError};
 use crate::events::{Event, Observer, Remedy, Warning};
-use crate::loss::{bce_with_logits, mean_probability};
+use crate::loss::{bce_with_logits, hinge_d, hinge_g, mean_probability};
 use crate::metrics::{MetricsLog, StepMetrics};
 use crate::net::{Net, batch_tensor};
 use crate::pictures;
@@ -277,15 +278,20 @@ impl Trainer {
         let batch = self.config.batch_size;
         let nz = self.config.model.latent_dim();
         let real = self.real_batch(epoch, (i % self.steps_per_epoch) as usize)?;
-        let sigma = self.config.instance_noise_at(i);
+        let sigma = self.config.instance_noise_at(i, self.total_steps());
         let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
         let mut fake = g.forward(&z, true)?;
 
         let d_real = d.forward(&add_noise(&mut self.rng, &real, sigma)?, true)?;
         let d_fake = d.forward(&add_noise(&mut self.rng, &fake.detach(), sigma)?, true)?;
-        let real_target = 1.0 - self.config.label_smoothing;
-        let loss_d = (bce_with_logits(&d_real, real_target)? + bce_with_logits(&d_fake, 0.0)?)?;
+        let loss_d = match self.config.loss {
+            Loss::Bce => {
+                let real_target = 1.0 - self.config.label_smoothing;
+                (bce_with_logits(&d_real, real_target)? + bce_with_logits(&d_fake, 0.0)?)?
+            }
+            Loss::Hinge => hinge_d(&d_real, &d_fake)?,
+        };
         let loss_d_value = loss_d.to_scalar::<f32>()?;
         if !loss_d_value.is_finite() {
             return Err(diverged(i + 1, loss_d_value, f32::NAN));
@@ -299,7 +305,10 @@ impl Trainer {
                 fake = g.forward(&z, true)?;
             }
             let logits = d.forward_frozen(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
-            let loss_g = bce_with_logits(&logits, 1.0)?;
+            let loss_g = match self.config.loss {
+                Loss::Bce => bce_with_logits(&logits, 1.0)?,
+                Loss::Hinge => hinge_g(&logits)?,
+            };
             loss_g_value = loss_g.to_scalar::<f32>()?;
             if !loss_g_value.is_finite() {
                 return Err(diverged(i + 1, loss_d_value, loss_g_value));
@@ -361,7 +370,7 @@ impl Trainer {
         // Suggest only the remedies this run does not use yet.
         let remedies = [
             (
-                c.label_smoothing == 0.0,
+                c.label_smoothing == 0.0 && c.loss == Loss::Bce,
                 Remedy::Set {
                     field: "label_smoothing",
                     value: 0.1,
@@ -517,4 +526,37 @@ fn save_config(config: &TrainConfig, run_dir: &Path) -> Result<()> {
 /// The configuration saved in `run_dir/config.json` (refused when a newer version wrote it).
 pub fn read_config(run_dir: &Path) -> Result<TrainConfig> {
     Ok(run_layout::read_config(run_dir)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--instance-noise σ` without `--instance-noise-steps` anneals over the whole run: the
+    /// discriminator's inputs get noise of standard deviation σ at step 0 and σ/2 half way
+    /// (it used to be 0 at every step).
+    #[test]
+    fn instance_noise_without_a_length_lasts_the_whole_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TrainConfig::new(gan_models::ArchConfig::Toy2d, "toy2d");
+        config.instance_noise = 0.5;
+        let trainer = Trainer::create(config, dir.path()).unwrap();
+        let total = trainer.total_steps();
+        let sigma = |step| trainer.config.instance_noise_at(step, total);
+        assert!((sigma(0) - 0.5).abs() < 1e-12);
+        assert!((sigma(total / 2) - 0.25).abs() < 1e-3);
+        assert!(sigma(total).abs() < 1e-12);
+        // What train_step does to D's inputs with that σ.
+        let zeros = Tensor::zeros((20_000, 2), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let mut rng = SeededRng::new(1, Stream::Training);
+        let noisy: Vec<f32> = add_noise(&mut rng, &zeros, sigma(0))
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let mean_square = noisy.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+        let std = (mean_square / noisy.len() as f64).sqrt();
+        assert!((std - 0.5).abs() < 0.01, "noise std {std}");
+    }
 }
