@@ -47,6 +47,10 @@ pub struct ExportArgs {
     /// Batch axis: `dynamic` (symbolic) or a fixed size.
     #[arg(long, default_value = "dynamic", value_parser = crate::args::parse_batch)]
     batch: Batch,
+    /// Export the raw generator weights instead of the EMA generator of a run trained with
+    /// --ema-decay.
+    #[arg(long)]
+    no_ema: bool,
     /// Add a uint8 RGBA `pixels` output [batch, H, W, 4] to the generator.
     #[arg(long)]
     pixels: bool,
@@ -68,6 +72,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         subpixel: args.subpixel,
         batch: args.batch,
         pixels: args.pixels,
+        ema: !args.no_ema,
         triton_repo: args.triton_repo.clone(),
     };
     let started = std::time::Instant::now();

@@ -9,13 +9,13 @@ use gan_models::run_layout;
 use gan_train::net::{Net, batch_tensor};
 
 /// The main output (`image`, `logit` or `logits`) of `role` for `input` (`batch` samples,
-/// row-major), or with `stop = Some(i)` the output of layer `i`, with the weights in
-/// `checkpoint` of the run whose configuration is `run_dir/config.json`.
+/// row-major), or with `stop = Some(i)` the output of layer `i`, with the weights of the tensor
+/// file `weights` (a checkpoint's) of the run whose configuration is `run_dir/config.json`.
 pub fn candle_forward(
     run_dir: &Path,
     role: Role,
     stop: Option<usize>,
-    checkpoint: &Path,
+    weights: &Path,
     input: &[f32],
     batch: usize,
 ) -> Result<Vec<f32>, String> {
@@ -27,8 +27,7 @@ pub fn candle_forward(
     }
     let device = Device::Cpu;
     let shape = desc.input_shape.clone();
-    let net = Net::load(desc, &checkpoint.join(role.checkpoint_file()), &device)
-        .map_err(|e| e.to_string())?;
+    let net = Net::load(desc, weights, &device).map_err(|e| e.to_string())?;
     let x = batch_tensor(input.to_vec(), batch, &shape, &device).map_err(|e| e.to_string())?;
     let y = net.forward(&x, false).map_err(|e| e.to_string())?;
     y.flatten_all()
@@ -38,7 +37,7 @@ pub fn candle_forward(
 
 /// [`candle_forward`] for the run in `run_dir`, shaped as the exporter's self-check reference.
 pub fn candle_reference(run_dir: &Path) -> Box<Reference<'_>> {
-    Box::new(move |role, stop, checkpoint, input, batch| {
-        candle_forward(run_dir, role, stop, checkpoint, input, batch)
+    Box::new(move |role, stop, weights, input, batch| {
+        candle_forward(run_dir, role, stop, weights, input, batch)
     })
 }

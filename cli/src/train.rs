@@ -96,6 +96,10 @@ pub struct TrainArgs {
     /// Steps over which instance noise anneals to 0 (default: the whole run).
     #[arg(long)]
     instance_noise_steps: Option<u64>,
+    /// Keep an EMA generator, the running average of G's weights with this decay (e.g. 0.999):
+    /// sample grids and `gan export` use it.
+    #[arg(long)]
+    ema_decay: Option<f64>,
     /// The adversarial loss: bce (non-saturating, classic) or hinge (SAGAN/BigGAN).
     #[arg(long, value_enum, default_value = "bce")]
     loss: LossArg,
@@ -293,6 +297,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     config.instance_noise = args.instance_noise;
     config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
     config.flip = args.flip;
+    config.ema_decay = args.ema_decay;
     config.loss = match args.loss {
         LossArg::Bce => Loss::Bce,
         LossArg::Hinge => Loss::Hinge,

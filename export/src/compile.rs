@@ -1,12 +1,12 @@
 //! Compiling one network of a run into an ONNX model: lower its layers, add the outputs its role
 //! has, and describe the file (`metadata_props` from `gan-contract`, a doc string for people).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gan_contract::metadata::{self as meta, LATENT_NORMAL, LAYOUT_NCHW, LAYOUT_POINTS};
 use gan_contract::pixels::OutputRange;
 use gan_contract::tensor;
-use gan_models::run_layout::RunManifest;
+use gan_models::run_layout::{self, RunManifest};
 use gan_models::weights::Weights;
 use gan_models::{ArchConfig, CLASSIFIER_FEATURES, Network, RunModel};
 use prost::Message;
@@ -26,6 +26,8 @@ pub(crate) struct GraphPlan {
     pub channels: usize,
     pub input: GraphValue,
     pub outputs: Vec<(Output, GraphValue)>,
+    /// The checkpoint tensor file the graph's weights come from.
+    pub weights: PathBuf,
 }
 
 impl GraphPlan {
@@ -47,14 +49,16 @@ pub(crate) fn compile(
 ) -> Result<(Vec<u8>, GraphPlan), ExportError> {
     let arch = &manifest.model;
     let net = arch.network(role)?;
-    let mut weights = Weights::read(&checkpoint.join(role.checkpoint_file()))?;
+    let weights_file = weights_file(checkpoint, role, options.ema);
+    let mut weights = Weights::read(&weights_file)?;
     let steps = weights
         .metadata
         .get(meta::STEP)
         .cloned()
         .unwrap_or_else(|| "unknown".into());
     let mut graph = GraphBuilder::default();
-    let plan = lower_role(&mut graph, arch, &net, role, &mut weights, options)?;
+    let mut plan = lower_role(&mut graph, arch, &net, role, &mut weights, options)?;
+    plan.weights = weights_file;
     let (inputs, outputs) = plan.values();
     let io = |list: Vec<&GraphValue>| {
         list.into_iter()
@@ -152,7 +156,19 @@ fn lower_role(
         channels: sample[0],
         input: GraphValue::float(input, net.input_shape.clone()),
         outputs,
+        weights: PathBuf::new(),
     })
+}
+
+/// The tensor file of `role` in `checkpoint`: the EMA generator's when the run keeps one and
+/// `ema` asks for it, else the network's own.
+fn weights_file(checkpoint: &Path, role: Role, ema: bool) -> PathBuf {
+    let ema_file = checkpoint.join(run_layout::GENERATOR_EMA_FILE);
+    if role == Role::Generator && ema && ema_file.is_file() {
+        ema_file
+    } else {
+        checkpoint.join(role.checkpoint_file())
+    }
 }
 
 /// The layer tapped as the `features` output: the classifier's.

@@ -40,6 +40,9 @@ pub struct ExportOptions {
     pub subpixel: bool,
     /// The batch axis of inputs and outputs.
     pub batch: Batch,
+    /// Export the EMA generator when the run keeps one (the default); `false` exports the raw
+    /// generator weights.
+    pub ema: bool,
     /// Add the RGBA8 `pixels` output to the generator.
     pub pixels: bool,
     /// Also lay out a Triton Inference Server model repository here.
@@ -55,6 +58,7 @@ impl Default for ExportOptions {
             fold_bn: true,
             subpixel: false,
             batch: Batch::Dynamic,
+            ema: true,
             pixels: false,
             triton_repo: None,
         }
@@ -133,7 +137,7 @@ pub fn export_run(
     for role in roles {
         let path = out_dir.join(format!("{}.onnx", role.name()));
         let (bytes, plan) = compile(&manifest, &checkpoint, role, options)?;
-        let max_difference = publish_checked(&path, &bytes, &plan, &checkpoint, reference)?;
+        let max_difference = publish_checked(&path, &bytes, &plan, reference)?;
         if let Some(repo) = &options.triton_repo {
             triton::write_model(
                 repo,
@@ -175,13 +179,12 @@ fn publish_checked(
     path: &Path,
     bytes: &[u8],
     plan: &GraphPlan,
-    checkpoint: &Path,
     reference: &Reference,
 ) -> Result<f32, ExportError> {
     let tmp = atomic::temporary_path(path);
     let result = atomic::write_file(&tmp, bytes)
         .map_err(|e| ExportError::file(path, format!("cannot write: {e}")))
-        .and_then(|()| verify::self_check(&tmp, plan, checkpoint, reference))
+        .and_then(|()| verify::self_check(&tmp, plan, reference))
         .and_then(|diff| {
             std::fs::rename(&tmp, path)
                 .map(|()| diff)

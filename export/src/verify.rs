@@ -17,7 +17,8 @@ pub const TOLERANCE: f32 = 1e-4;
 
 /// The reference implementation the export is checked against: given a role, where to stop
 /// (`None`: the whole network, giving its main output `image`, `logit` or `logits`;
-/// `Some(i)`: the output of layer `i`, a tapped value such as `features`), the checkpoint folder
+/// `Some(i)`: the output of layer `i`, a tapped value such as `features`), the checkpoint tensor
+/// file the graph was compiled from
 /// and a batch of inputs (`batch` × per-sample size, row-major), the values computed in eval mode.
 pub type Reference<'a> =
     dyn Fn(Role, Option<usize>, &Path, &[f32], usize) -> Result<Vec<f32>, String> + 'a;
@@ -73,7 +74,6 @@ pub fn check_input(role: Role, len: usize) -> Vec<f32> {
 pub(crate) fn self_check(
     file: &Path,
     plan: &GraphPlan,
-    checkpoint: &Path,
     reference: &Reference,
 ) -> Result<f32, ExportError> {
     let fail = |reason: String| ExportError::Check {
@@ -98,7 +98,7 @@ pub(crate) fn self_check(
         )));
     }
     let reference_of = |stop: Option<usize>| {
-        reference(plan.role, stop, checkpoint, &input, batch)
+        reference(plan.role, stop, &plan.weights, &input, batch)
             .map_err(|reason| fail(format!("reference forward pass failed: {reason}")))
     };
     let expected = reference_of(None)?;

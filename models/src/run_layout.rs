@@ -24,6 +24,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const GENERATOR_FILE: &str = "generator.safetensors";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.safetensors";
+/// The EMA generator of a run with `ema_decay` (same tensor names as the generator).
+pub const GENERATOR_EMA_FILE: &str = "generator_ema.safetensors";
 /// A classifier run's network (instead of the two GAN files).
 pub const CLASSIFIER_FILE: &str = "classifier.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";

@@ -85,9 +85,15 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
                 for &batch in batches {
                     let n = batch * shape.iter().product::<usize>();
                     let x = SeededRng::new(batch as u64, Stream::FixedNoise).normal(n, 0.0, 0.7);
-                    let expected =
-                        gan_cli::reference::candle_forward(&run, role, None, &ck, &x, batch)
-                            .unwrap();
+                    let expected = gan_cli::reference::candle_forward(
+                        &run,
+                        role,
+                        None,
+                        &ck.join(role.checkpoint_file()),
+                        &x,
+                        batch,
+                    )
+                    .unwrap();
                     let stem = format!("arch{a}/{name}/{}_{batch}", role.name());
                     write_f32(&work.path().join(format!("{stem}.in")), &x);
                     write_f32(&work.path().join(format!("{stem}.ref")), &expected);
@@ -154,9 +160,15 @@ fn classifier_cases(work: &Path) -> Vec<serde_json::Value> {
                 gan_models::CLASSIFIER_FEATURES,
             ),
         ] {
-            let expected =
-                gan_cli::reference::candle_forward(&run, Role::Classifier, stop, &ck, &x, 5)
-                    .unwrap();
+            let expected = gan_cli::reference::candle_forward(
+                &run,
+                Role::Classifier,
+                stop,
+                &ck.join(Role::Classifier.checkpoint_file()),
+                &x,
+                5,
+            )
+            .unwrap();
             let stem = format!("classifier/{name}_{output}");
             write_f32(&work.join(format!("{stem}.in")), &x);
             write_f32(&work.join(format!("{stem}.ref")), &expected);
@@ -456,4 +468,43 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
     .to_string();
     assert!(err.contains("opset: 9 is not supported"), "{err}");
     assert_no_onnx_left(&out);
+}
+
+/// A run trained with an EMA generator exports it by default (self-checked against candle on
+/// the same tensors) and the raw generator with `ema: false`: two different, both valid files.
+#[test]
+fn the_ema_generator_is_exported_by_default() {
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    let arch = ArchConfig::Dcgan {
+        image_size: 16,
+        channels: 3,
+        nz: 8,
+        ngf: 4,
+        ndf: 4,
+    };
+    let mut config = gan_train::TrainConfig::new(arch, "shapes");
+    config.batch_size = 8;
+    config.max_steps = Some(4);
+    config.ema_decay = Some(0.5);
+    gan_train::Trainer::create(config, &run)
+        .unwrap()
+        .run(&mut ())
+        .unwrap();
+    let export = |name: &str, ema: bool| {
+        let options = ExportOptions {
+            which: Which::Generator,
+            ema,
+            ..ExportOptions::default()
+        };
+        let out = work.path().join(name);
+        export_run(&run, &out, &options, &candle_reference(&run)).unwrap();
+        let generator = gan_runtime::Generator::load(
+            out.join("generator.onnx"),
+            &gan_runtime::LoadOptions::default(),
+        )
+        .unwrap();
+        generator.generate(&[1, 2]).unwrap()
+    };
+    assert_ne!(export("ema", true), export("raw", false));
 }

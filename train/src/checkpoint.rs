@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use gan_models::run_layout::{
-    self, DISCRIMINATOR_FILE, GENERATOR_FILE, OPTIMIZER_FILE, STATE_FILE,
+    self, DISCRIMINATOR_FILE, GENERATOR_EMA_FILE, GENERATOR_FILE, OPTIMIZER_FILE, STATE_FILE,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,8 @@ pub struct Checkpoint {
     pub discriminator: Net,
     pub opt_g: Adam,
     pub opt_d: Adam,
+    /// The EMA generator, in runs with `ema_decay`.
+    pub generator_ema: Option<Net>,
 }
 
 /// Save a checkpoint of `run_dir` at `state.step`; returns its folder.
@@ -46,6 +48,9 @@ pub fn save(
             .save(&tmp_dir.join(GENERATOR_FILE), metadata.clone())?;
         ck.discriminator
             .save(&tmp_dir.join(DISCRIMINATOR_FILE), metadata.clone())?;
+        if let Some(ema) = &ck.generator_ema {
+            ema.save(&tmp_dir.join(GENERATOR_EMA_FILE), metadata.clone())?;
+        }
         let mut moments = prefixed("generator", ck.opt_g.named_state(&ck.generator));
         moments.extend(prefixed(
             "discriminator",
@@ -83,11 +88,13 @@ pub fn write_folder(
 }
 
 /// Load the checkpoint in `dir` for networks described by `g_desc` and `d_desc`.
+/// Load the checkpoint in `dir`; `ema` says whether the run keeps an EMA generator.
 pub fn load(
     dir: &Path,
     g_desc: gan_models::Network,
     d_desc: gan_models::Network,
     betas: (f64, f64, f64, f64),
+    ema: bool,
     device: &Device,
 ) -> Result<Checkpoint> {
     let state_path = dir.join(STATE_FILE);
@@ -95,6 +102,15 @@ pub fn load(
     let state: TrainState = serde_json::from_str(&text).map_err(|e| {
         TrainError::bad_file(&state_path, format!("not a valid training state ({e})"))
     })?;
+    let generator_ema = if ema {
+        Some(Net::load(
+            g_desc.clone(),
+            &dir.join(GENERATOR_EMA_FILE),
+            device,
+        )?)
+    } else {
+        None
+    };
     let generator = Net::load(g_desc, &dir.join(GENERATOR_FILE), device)?;
     let discriminator = Net::load(d_desc, &dir.join(DISCRIMINATOR_FILE), device)?;
     let (lr_d, lr_g, beta1, beta2) = betas;
@@ -113,6 +129,7 @@ pub fn load(
         discriminator,
         opt_g,
         opt_d,
+        generator_ema,
     })
 }
 

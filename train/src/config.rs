@@ -35,6 +35,9 @@ pub struct TrainConfig {
     /// The adversarial loss.
     #[serde(default)]
     pub loss: Loss,
+    /// Decay of the EMA generator (`ema.rs`), or none.
+    #[serde(default)]
+    pub ema_decay: Option<f64>,
     /// Random horizontal flips of real images.
     pub flip: bool,
     pub skip_bad: bool,
@@ -86,6 +89,7 @@ impl TrainConfig {
             instance_noise: 0.0,
             instance_noise_steps: 0,
             loss: Loss::Bce,
+            ema_decay: None,
             flip: false,
             skip_bad: false,
             sample_every: 500,
@@ -130,6 +134,11 @@ impl TrainConfig {
                 "must be finite and not negative",
             ),
             (self.epochs > 0, "epochs", at_least_1),
+            (
+                self.ema_decay.is_none_or(|d| d > 0.0 && d < 1.0),
+                "ema_decay",
+                "must be between 0 and 1 (exclusive)",
+            ),
             (
                 self.loss == Loss::Bce || self.label_smoothing == 0.0,
                 "label_smoothing",

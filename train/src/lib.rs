@@ -29,6 +29,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod data;
+pub mod ema;
 pub mod error;
 pub mod events;
 pub mod kernels;

@@ -74,6 +74,16 @@ impl Net {
         })
     }
 
+    /// An independent copy (its own storage) of this network's parameters.
+    pub fn duplicate(&self, device: &Device) -> Result<Self> {
+        let mut tensors = self.params().map(|p| p.var.as_tensor().copy());
+        Self::build(self.desc.clone(), device, |_| {
+            Ok(tensors
+                .next()
+                .expect("the same description has the same parameters")?)
+        })
+    }
+
     pub fn params(&self) -> impl Iterator<Item = &Param> {
         self.layers.iter().flatten()
     }

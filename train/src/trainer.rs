@@ -101,12 +101,17 @@ impl Trainer {
         };
         save_config(&config, run_dir)?;
         let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE))?;
+        let generator_ema = match config.ema_decay {
+            Some(_) => Some(generator.duplicate(&device)?),
+            None => None,
+        };
         let ck = Checkpoint {
             state,
             generator,
             discriminator,
             opt_g,
             opt_d,
+            generator_ema,
         };
         Self::assemble(
             config,
@@ -144,6 +149,7 @@ impl Trainer {
             config.model.generator()?,
             config.model.discriminator()?,
             betas,
+            config.ema_decay.is_some(),
             &device,
         )?;
         let mut rng = SeededRng::new(config.seed, Stream::Training);
@@ -314,6 +320,9 @@ impl Trainer {
                 return Err(diverged(i + 1, loss_d_value, loss_g_value));
             }
             self.ck.opt_g.step(g, &loss_g.backward()?)?;
+            if let (Some(ema), Some(decay)) = (&self.ck.generator_ema, self.config.ema_decay) {
+                crate::ema::update(ema, g, decay)?;
+            }
             d_fake_after = mean_probability(&logits)?;
         }
         let state = &mut self.ck.state;
@@ -411,9 +420,9 @@ impl Trainer {
             .run_dir
             .join("samples")
             .join(format!("step_{step:06}.png"));
-        let fake = self
-            .ck
-            .generator
+        // The EMA generator is what gets exported, so it is what the grids show.
+        let generator = self.ck.generator_ema.as_ref().unwrap_or(&self.ck.generator);
+        let fake = generator
             .forward(&self.fixed_noise, false)?
             .flatten_all()?
             .to_vec1::<f32>()?;

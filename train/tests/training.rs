@@ -169,6 +169,7 @@ fn resume_continues_exactly() {
     config.instance_noise = 0.1;
     config.instance_noise_steps = 20;
     config.label_smoothing = 0.1;
+    config.ema_decay = Some(0.9);
     config.seed = 11;
 
     let straight = tempfile::tempdir().unwrap();
@@ -196,6 +197,14 @@ fn resume_continues_exactly() {
     let csv = |dir: &Path| std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     assert_eq!(csv(straight.path()), csv(split.path()));
     assert_eq!(csv(split.path()).lines().count(), 11);
+    // The EMA generator resumes exactly too, and is not the raw generator.
+    let load = |dir: &Path, file: &str| {
+        let path = dir.join("checkpoints/step_000010").join(file);
+        tensors(&Net::load(config.model.generator().unwrap(), &path, &Device::Cpu).unwrap())
+    };
+    let ema = load(straight.path(), run_layout::GENERATOR_EMA_FILE);
+    assert_eq!(ema, load(split.path(), run_layout::GENERATOR_EMA_FILE));
+    assert_ne!(ema, load(straight.path(), run_layout::GENERATOR_FILE));
     // And a checkpoint on disk restores the same weights the trainer holds.
     let (step, dir) = run_layout::latest_checkpoint(split.path())
         .unwrap()
@@ -410,6 +419,7 @@ fn failed_starts_leave_folders_that_can_be_reused() {
         ),
         ("lr_g", |c| c.lr_g = f64::NAN),
         ("epochs", |c| c.epochs = 0),
+        ("ema_decay", |c| c.ema_decay = Some(1.0)),
     ] {
         let mut config = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
         edit(&mut config);

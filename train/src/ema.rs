@@ -1,0 +1,49 @@
+//! The EMA generator (`ema_decay`): a running average of the generator's weights, updated after
+//! every generator step. Adversarial training makes the raw weights oscillate; their average
+//! samples better, so sample grids and `gan export` use it when a run has one.
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+use crate::net::Net;
+
+/// `decay · shadow + (1 − decay) · current`.
+pub fn blend(shadow: &Tensor, current: &Tensor, decay: f64) -> candle_core::Result<Tensor> {
+    (shadow * decay)? + (current * (1.0 - decay))?
+}
+
+/// Move `shadow` one step towards `generator`: trainable weights are averaged, BatchNorm's
+/// running statistics are copied (they are statistics of the data, not weights to smooth).
+pub fn update(shadow: &Net, generator: &Net, decay: f64) -> Result<()> {
+    for (s, g) in shadow.params().zip(generator.params()) {
+        let current = g.var.as_tensor();
+        if g.role.trainable() {
+            s.var.set(&blend(s.var.as_tensor(), current, decay)?)?;
+        } else {
+            s.var.set(current)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// From s₀ towards a constant w, k steps give s_k = w + dᵏ (s₀ − w).
+    #[test]
+    fn k_steps_towards_a_constant_follow_the_closed_form() {
+        let device = Device::Cpu;
+        let (s0, w, decay) = (2.0f32, -1.0f32, 0.9);
+        let target = Tensor::new(&[w, w], &device).unwrap();
+        let mut shadow = Tensor::new(&[s0, s0], &device).unwrap();
+        for _ in 0..7 {
+            shadow = blend(&shadow, &target, decay).unwrap();
+        }
+        let want = w + 0.9f32.powi(7) * (s0 - w);
+        for v in shadow.to_vec1::<f32>().unwrap() {
+            assert!((v - want).abs() < 1e-5, "{v} vs {want}");
+        }
+    }
+}
