@@ -72,9 +72,16 @@ fn runtime_matches_candle_and_reads_the_metadata() {
         .flat_map(|&s| generator.latent_for_seed(s))
         .collect();
     let (_, ck) = run_layout::latest_checkpoint(&f.run).unwrap().unwrap();
-    let expected =
-        gan_cli::reference::candle_forward(&f.run, Role::Generator, None, &ck, &z, seeds.len())
-            .unwrap();
+    let weights = ck.join(run_layout::GENERATOR_FILE);
+    let expected = gan_cli::reference::candle_forward(
+        &f.run,
+        Role::Generator,
+        None,
+        &weights,
+        &z,
+        seeds.len(),
+    )
+    .unwrap();
     let got = generator.generate_floats(&z).unwrap();
     assert!(
         max_rel(&got, &expected) <= 1e-5,
