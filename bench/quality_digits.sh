@@ -34,5 +34,5 @@ while [ $# -ge 2 ]; do
     "$GAN" generate --model "$run/onnx/generator.onnx" --n 64 --cols 8 --out "$run/grid.png" > /dev/null
     is=$("$GAN" eval is --classifier "$C" --generator "$run/onnx/generator.onnx" --n 10000 --json)
     fid=$("$GAN" eval fid --classifier "$C" --real "mnist:$DATA" --generator "$run/onnx/generator.onnx" --n 10000 --json)
-    echo "$name ($flags): IS $(echo "$is" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"mean\"]:.2f} ± {d[\"std\"]:.2f}")'), FID $(echo "$fid" | python3 -c 'import json,sys; print(f"{json.load(sys.stdin)[\"fid\"]:.1f}")'), grid $run/grid.png"
+    echo "$name ($flags): IS $(echo "$is" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f ± %.2f" % (d["mean"], d["std"]))'), FID $(echo "$fid" | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["fid"])'), grid $run/grid.png"
 done
