@@ -12,13 +12,7 @@ use gan_runtime::{Generator, LoadOptions};
 fn thousands_of_mutated_models_load_or_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let arch = ArchConfig::Dcgan {
-        image_size: 16,
-        channels: 1,
-        nz: 8,
-        ngf: 4,
-        ndf: 4,
-    };
+    let arch = gan_e2e::tiny_dcgan(16, 1);
     trained_run(&arch, dir.path(), &run);
     let model = export_generator(
         &run,

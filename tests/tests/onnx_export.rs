@@ -476,14 +476,7 @@ fn bad_runs_and_checkpoints_are_named_errors_and_leave_no_file() {
 fn the_ema_generator_is_exported_by_default() {
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    let arch = ArchConfig::Dcgan {
-        image_size: 16,
-        channels: 3,
-        nz: 8,
-        ngf: 4,
-        ndf: 4,
-    };
-    let mut config = gan_train::TrainConfig::new(arch, "shapes");
+    let mut config = gan_train::TrainConfig::new(gan_e2e::tiny_dcgan(16, 3), "shapes");
     config.batch_size = 8;
     config.max_steps = Some(4);
     config.ema_decay = Some(0.5);

@@ -11,8 +11,10 @@ use gan_models::run_layout::{
 use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
+use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::net::Net;
+use crate::rng::SeededRng;
 use crate::tensor_file::{self, TensorFile};
 
 /// The trainer's position, `state.json`.
@@ -35,6 +37,39 @@ pub struct Checkpoint {
     pub opt_d: Adam,
     /// The EMA generator, in runs with `ema_decay`.
     pub generator_ema: Option<Net>,
+}
+
+impl Checkpoint {
+    /// The state of a new run: both networks drawn from `init`, fresh optimisers, the EMA
+    /// generator (when `ema_decay` asks for one) equal to the generator, step 0 with the
+    /// training stream at `rng_position`.
+    pub fn fresh(
+        config: &TrainConfig,
+        init: &mut SeededRng,
+        rng_position: u128,
+        device: &Device,
+    ) -> Result<Self> {
+        let generator = Net::init(config.model.generator()?, init, device)?;
+        let discriminator = Net::init(config.model.discriminator()?, init, device)?;
+        let generator_ema = match config.ema_decay {
+            Some(_) => Some(generator.duplicate(device)?),
+            None => None,
+        };
+        Ok(Checkpoint {
+            state: TrainState {
+                step: 0,
+                epoch: 0,
+                rng_position: rng_position.to_string(),
+                adam_steps_g: 0,
+                adam_steps_d: 0,
+            },
+            opt_g: Adam::new(&generator, config.lr_g, config.beta1, config.beta2)?,
+            opt_d: Adam::new(&discriminator, config.lr_d, config.beta1, config.beta2)?,
+            generator,
+            discriminator,
+            generator_ema,
+        })
+    }
 }
 
 /// Save a checkpoint of `run_dir` at `state.step`; returns its folder.

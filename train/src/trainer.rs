@@ -9,8 +9,7 @@ use candle_core::{Device, Tensor};
 use gan_contract::metadata;
 use gan_models::run_layout::{self, CONFIG_FILE, METRICS_FILE};
 
-use crate::adam::Adam;
-use crate::checkpoint::{self, Checkpoint, TrainState};
+use crate::checkpoint::{self, Checkpoint};
 use crate::config::Loss;
 use crate::config::TrainConfig;
 use crate::data::{self, DataSource, Dataset, LoadOptions};
@@ -87,32 +86,10 @@ impl Trainer {
         run_layout::remove_stale_temporaries(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         let device = Device::Cpu;
         let mut init = SeededRng::new(config.seed, Stream::Init);
-        let generator = Net::init(config.model.generator()?, &mut init, &device)?;
-        let discriminator = Net::init(config.model.discriminator()?, &mut init, &device)?;
-        let opt_g = Adam::new(&generator, config.lr_g, config.beta1, config.beta2)?;
-        let opt_d = Adam::new(&discriminator, config.lr_d, config.beta1, config.beta2)?;
         let rng = SeededRng::new(config.seed, Stream::Training);
-        let state = TrainState {
-            step: 0,
-            epoch: 0,
-            rng_position: rng.position().to_string(),
-            adam_steps_g: 0,
-            adam_steps_d: 0,
-        };
+        let ck = Checkpoint::fresh(&config, &mut init, rng.position(), &device)?;
         save_config(&config, run_dir)?;
         let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE))?;
-        let generator_ema = match config.ema_decay {
-            Some(_) => Some(generator.duplicate(&device)?),
-            None => None,
-        };
-        let ck = Checkpoint {
-            state,
-            generator,
-            discriminator,
-            opt_g,
-            opt_d,
-            generator_ema,
-        };
         Self::assemble(
             config,
             run_dir,
