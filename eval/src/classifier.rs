@@ -71,7 +71,7 @@ impl Classifier {
             outputs,
         };
         // Compile the plan now: a classifier that loads must also run.
-        classifier.run_batch(&vec![0.0; batch * c * h * w], &[])?;
+        classifier.model.prepare(&[batch, c, h, w])?;
         Ok(classifier)
     }
 

@@ -5,7 +5,19 @@ use std::path::Path;
 
 use image::{Rgb, RgbImage};
 
+use crate::ArchConfig;
 use crate::mnist::{IMAGES_MAGIC, LABELS_MAGIC};
+
+/// A DCGAN small enough for tests: `image_size` px, `channels`, nz 8, widths 4.
+pub fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
+    ArchConfig::Dcgan {
+        image_size,
+        channels,
+        nz: 8,
+        ngf: 4,
+        ndf: 4,
+    }
+}
 
 /// `n` different RGB pictures of `size`×`size` in `dir` (created): a colour per picture and a
 /// dark bar whose position moves, so batches differ.

@@ -148,15 +148,14 @@ impl ModelInfo {
                 "images of {height}×{width} are too large (the limit is {MAX_IMAGE_PIXELS} pixels)"
             )));
         };
-        // Symbolic dims make the product unknown; overflowing ones make it wrong either way.
-        let per_sample = output.dims.get(1..).unwrap_or_default().iter().try_fold(
-            Some(1usize),
-            |acc, d| match (acc, d) {
-                (Some(n), Some(d)) => n.checked_mul(*d).map(Some),
-                _ => Some(None),
-            },
-        );
-        if per_sample.is_none_or(|n| n.is_some_and(|n| n != sample_len)) {
+        // The known dims' product must not overflow, and must be the image when all are known.
+        let dims = output.dims.get(1..).unwrap_or_default();
+        let known = dims
+            .iter()
+            .flatten()
+            .try_fold(1usize, |n, &d| n.checked_mul(d));
+        let all_known = dims.iter().all(Option::is_some);
+        if known.is_none() || (all_known && known != Some(sample_len)) {
             return Err(bad(format!(
                 "output {} has shape {:?}, not {channels}×{height}×{width} per sample",
                 output.name, output.dims

@@ -5,16 +5,7 @@ use std::path::Path;
 use gan_models::ArchConfig;
 use gan_train::{TrainConfig, Trainer};
 
-/// A DCGAN small enough for tests: `image_size` px, `channels`, nz 8, widths 4.
-pub fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
-    ArchConfig::Dcgan {
-        image_size,
-        channels,
-        nz: 8,
-        ngf: 4,
-        ndf: 4,
-    }
-}
+pub use gan_models::fixtures::tiny_dcgan;
 
 /// Small versions of every architecture (narrow DCGANs, so tests stay fast).
 pub fn architectures() -> Vec<ArchConfig> {

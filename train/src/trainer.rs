@@ -138,6 +138,7 @@ impl Trainer {
         })?;
         rng.seek(position);
         let data = load_data(&config)?;
+        check_batch_fits(&config, &data.0)?;
         save_config(&config, run_dir)?;
         let metrics = MetricsLog::resume(&run_dir.join(METRICS_FILE), ck.state.step)?;
         Self::assemble(config, run_dir, data, ck, rng, metrics, device)
@@ -152,7 +153,6 @@ impl Trainer {
         metrics: MetricsLog,
         device: Device,
     ) -> Result<Self> {
-        check_batch_fits(&config, &data)?;
         let steps_per_epoch = (data.len() / config.batch_size) as u64;
         let samples = if config.model.is_image() {
             GRID_SAMPLES

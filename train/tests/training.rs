@@ -3,20 +3,11 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
+use gan_models::fixtures::tiny_dcgan;
 use gan_models::{ArchConfig, TOY2D_A, TOY2D_B, run_layout};
 use gan_train::net::{Net, batch_tensor};
 use gan_train::rng::{SeededRng, Stream};
 use gan_train::{TrainConfig, TrainError, Trainer};
-
-fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
-    ArchConfig::Dcgan {
-        image_size,
-        channels,
-        nz: 8,
-        ngf: 4,
-        ndf: 4,
-    }
-}
 
 /// `n` small RGB pictures, different enough that batches differ.
 fn image_folder(dir: &Path, n: usize) {

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use tract_linalg::multithread::{Executor, multithread_tract_scope};
 use tract_onnx::prelude::*;
 
+use gan_contract::limits::MAX_TENSOR_ELEMENTS;
+
 use crate::error::{Result, RuntimeError};
 use crate::limits::check_file_size;
 use crate::signature::Signature;
-
-pub(crate) use validate::MAX_ELEMENTS;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -156,6 +156,12 @@ impl OnnxModel {
         })
     }
 
+    /// Compile the plan for inputs of `shape` now (it is otherwise built by the first run), so
+    /// that a model that cannot run at that shape fails here.
+    pub fn prepare(&self, shape: &[usize]) -> Result<()> {
+        self.plan(shape, &[]).map(|_| ())
+    }
+
     /// The optimised plan for an input of `shape`, built once.
     fn plan(&self, shape: &[usize], wanted: &[usize]) -> Result<Plan> {
         let mut plans = self
@@ -243,7 +249,7 @@ fn check_sizes(model: &TypedModel) -> Result<(), String> {
                 .as_concrete()
                 .map(|s| s.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)));
             if let Some(v) = volume
-                && v.is_none_or(|v| v > MAX_ELEMENTS)
+                && v.is_none_or(|v| v > MAX_TENSOR_ELEMENTS)
             {
                 return Err(format!(
                     "node {} would produce a tensor of shape {:?}",

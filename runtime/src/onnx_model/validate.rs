@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 
 use tract_onnx::pb::{GraphProto, ModelProto, TensorProto};
 
-pub use gan_contract::limits::MAX_TENSOR_ELEMENTS as MAX_ELEMENTS;
+use gan_contract::limits::MAX_TENSOR_ELEMENTS;
 
 pub fn validate(model: &ModelProto) -> Result<(), String> {
     let graph = model.graph.as_ref().ok_or("the file has no graph")?;
@@ -65,7 +65,7 @@ fn validate_tensor(t: &TensorProto) -> Result<(), String> {
             u64::try_from(d).map_err(|_| format!("tensor {name} has negative dimension {d}"))?;
         count = count
             .checked_mul(d)
-            .filter(|&c| c <= MAX_ELEMENTS)
+            .filter(|&c| c <= MAX_TENSOR_ELEMENTS)
             .ok_or(format!("tensor {name} is too large ({:?})", t.dims))?;
     }
     if t.data_location == Some(1) || !t.external_data.is_empty() {
