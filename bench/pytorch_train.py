@@ -1,10 +1,12 @@
 """PyTorch yardstick for `gan bench train`: the same networks (layer for layer, the same
 biases), the same loop (a discriminator step on a real and a detached fake batch, then a
 non-saturating generator step, BCE with logits, Adam 2e-4 / (0.5, 0.999)), the same batch and
-thread count, on CPU. A benchmark only; PyTorch is not a dependency of the product.
+thread count, on the CPU or a CUDA GPU (eager mode, float32, synchronised before each clock
+read). A benchmark only; PyTorch is not a dependency of the product.
 
     python3 -m pip install torch
     python3 bench/pytorch_train.py --models dcgan64 --threads 2 --iters 5
+    python3 bench/pytorch_train.py --models dcgan64,dcgan128,mlp --device cuda --iters 50
 """
 import argparse
 import resource
@@ -20,7 +22,19 @@ parser.add_argument("--batch-size", type=int, default=64)
 parser.add_argument("--width", type=int, default=64, help="ngf = ndf")
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--iters", type=int, default=5)
+parser.add_argument("--device", default="cpu", help="cpu or cuda")
+parser.add_argument("--tf32", action="store_true",
+                    help="allow TF32 (cuDNN's default); without it, full float32 as ours")
 args = parser.parse_args()
+device = torch.device(args.device)
+torch.backends.cuda.matmul.allow_tf32 = args.tf32
+torch.backends.cudnn.allow_tf32 = args.tf32
+
+
+def sync():
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 
@@ -57,15 +71,16 @@ def time_model(name):
     else:
         size = int(name.removeprefix("dcgan"))
         g, d, z_shape, x_shape = dcgan(size, ngf=args.width, ndf=args.width)
+    g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
     n = args.batch_size
-    real = torch.rand((n,) + x_shape) * 2 - 1
-    ones, zeros = torch.ones(n, 1), torch.zeros(n, 1)
+    real = torch.rand((n,) + x_shape, device=device) * 2 - 1
+    ones, zeros = torch.ones(n, 1, device=device), torch.zeros(n, 1, device=device)
 
     def iteration():
-        fake = g(torch.randn((n,) + z_shape))
+        fake = g(torch.randn((n,) + z_shape, device=device))
         opt_d.zero_grad()
         loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
         loss_d.backward()
@@ -75,16 +90,21 @@ def time_model(name):
         loss_g.backward()
         opt_g.step()
 
-    iteration()  # warm-up
+    for _ in range(3):  # warm-up (cuDNN picks its algorithms here)
+        iteration()
+    sync()
     times = []
     for _ in range(args.iters):
         started = time.perf_counter()
         iteration()
+        sync()
         times.append(1e3 * (time.perf_counter() - started))
     return statistics.median(times)
 
 
-print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}")
+where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+print(f"PyTorch {torch.__version__} on {where}, {torch.get_num_threads()} threads, "
+      f"batch {args.batch_size}, TF32 {'on' if args.tf32 else 'off'}")
 print("| model | median ms/iteration |")
 for model in args.models.split(","):
     print(f"| {model} | {time_model(model):.1f} |", flush=True)

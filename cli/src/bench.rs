@@ -1,5 +1,7 @@
-//! `gan bench generate`: generator latency, throughput and cold start through gan-runtime.
-//! A benchmark, not a test: compare with `bench/ort_python.py` run on the same machine.
+//! `gan bench generate` (generator latency, throughput and cold start through gan-runtime) and
+//! `gan bench train` (ms per training iteration, per kernel with `GAN_PROFILE=1`, on any device).
+//! Benchmarks, not tests: compare with `bench/ort_python.py` and `bench/pytorch_train.py` run on
+//! the same machine.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,9 +11,9 @@ use clap::{Args, Subcommand};
 use gan_models::ArchConfig;
 use gan_runtime::{Generator, LoadOptions};
 use gan_train::kernels::profile;
-use gan_train::{TrainConfig, Trainer};
+use gan_train::{TrainConfig, TrainDevice, Trainer};
 
-use crate::args::BackendArg;
+use crate::args::{BackendArg, DeviceArg};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -34,6 +36,12 @@ pub struct TrainBench {
     /// Timed iterations per model (after one warm-up iteration).
     #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Where to train: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: TrainDevice,
+    /// Also print the first N steps' losses (to compare devices from the same seed).
+    #[arg(long, default_value_t = 0)]
+    show_losses: usize,
 }
 
 #[derive(Args)]
@@ -42,6 +50,9 @@ pub struct GenerateBench {
     model: PathBuf,
     #[arg(long, value_enum, default_value = "tract")]
     backend: BackendArg,
+    /// Where ONNX Runtime runs (--backend ort); no fallback: a device that cannot be used fails.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Batch sizes to time, comma-separated.
@@ -65,6 +76,11 @@ pub fn run(command: BenchCommand) -> Result<()> {
 /// work: G forward and backward (3 forward-equivalents), D forward on real, fake and fake again
 /// with backward each time (9), two FLOPs per multiply-accumulate.
 fn bench_train(args: TrainBench) -> Result<()> {
+    println!(
+        "training on {}, {} CPU threads",
+        args.device,
+        rayon_threads()
+    );
     println!("| model | batch | median ms/iteration | GFLOP/iteration | GFLOP/s |");
     println!("|---|---:|---:|---:|---:|");
     for name in args.models.split(',') {
@@ -89,7 +105,15 @@ fn bench_train(args: TrainBench) -> Result<()> {
             std::env::temp_dir().join(format!("gan-bench-{}-{}", std::process::id(), name.trim()));
         let mut config = TrainConfig::new(arch.clone(), "shapes");
         config.batch_size = args.batch_size;
-        let mut trainer = Trainer::create(config, &work)?;
+        let mut trainer =
+            Trainer::create_on(config, &work, args.device).map_err(crate::report::train_error)?;
+        for _ in 0..args.show_losses {
+            let m = trainer.train_step()?;
+            println!(
+                "    step {} loss_d {:.7} loss_g {:.7}",
+                m.step, m.loss_d, m.loss_g
+            );
+        }
         trainer.train_step()?;
         profile::take();
         let mut times: Vec<f64> = (0..args.iters.max(1))
@@ -136,6 +160,16 @@ fn bench_train(args: TrainBench) -> Result<()> {
     Ok(())
 }
 
+/// The threads the CPU kernels and candle's matrix products use (`RAYON_NUM_THREADS`, else one
+/// per core).
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 /// The process's peak resident set (Linux), in MiB.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -147,6 +181,7 @@ fn peak_rss_mib() -> Option<f64> {
 fn bench_generate(args: GenerateBench) -> Result<()> {
     let options = LoadOptions {
         backend: args.backend.into(),
+        device: args.device.into(),
         threads: Some(args.threads),
         ort_library: args.ort_library.clone(),
         max_batch: Some(1024),

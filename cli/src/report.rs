@@ -133,6 +133,15 @@ pub fn train_error(error: TrainError) -> anyhow::Error {
             "{}: already holds a run (config.json); continue it with --resume or choose another --out",
             path.display()
         ),
+        TrainError::DeviceUnavailable { device, reason } if !gan_train::device::CUDA_BUILT => {
+            anyhow::anyhow!(
+                "--device {device}: {reason}; build gan with CUDA: `bash bench/gpu/cuda_toolchain.sh`, \
+                 then `cargo build --release --features cuda` (README: Training on a GPU)"
+            )
+        }
+        TrainError::DeviceUnavailable { device, reason } => {
+            anyhow::anyhow!("--device {device}: {reason}")
+        }
         other => other.into(),
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, RunModel};
 use gan_train::config::Loss;
-use gan_train::{ClassifierConfig, TrainConfig, Trainer, train_classifier};
+use gan_train::{ClassifierConfig, TrainConfig, TrainDevice, Trainer, train_classifier};
 
 use crate::report::{self, TrainingReport};
 
@@ -109,6 +109,10 @@ pub struct TrainArgs {
     /// Skip unreadable images with a warning instead of stopping.
     #[arg(long)]
     skip_bad: bool,
+    /// Where to train: cpu, cuda (GPU 0) or cuda:N (a build with the `cuda` feature). A run
+    /// resumes on any device.
+    #[arg(long, default_value = "cpu")]
+    device: TrainDevice,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -129,23 +133,24 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 }
                 check_resume_matches(&args, dir, &manifest)?;
             }
-            Trainer::resume(dir, args.max_steps, args.epochs)
+            Trainer::resume_on(dir, args.max_steps, args.epochs, args.device)
                 .map_err(report::train_error)
                 .with_context(|| format!("cannot resume the run in {}", dir.display()))?
         }
         None => {
             let (config, out) = config_from(&args)?;
-            Trainer::create(config, &out)
+            Trainer::create_on(config, &out, args.device)
                 .map_err(report::train_error)
                 .with_context(|| format!("cannot start a run in {}", out.display()))?
         }
     };
     let config = &trainer.config;
     eprintln!(
-        "training {} on {} ({} samples): steps {} → {}, batch {}",
+        "training {} on {} ({} samples) on {}: steps {} → {}, batch {}",
         config.model.name(),
         config.data,
         trainer.dataset().len(),
+        args.device,
         trainer.step(),
         trainer.total_steps(),
         config.batch_size

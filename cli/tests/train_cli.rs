@@ -151,6 +151,24 @@ fn missing_or_empty_data_is_a_clear_error() {
     }
 }
 
+/// A device this build cannot use is refused before the run folder exists: without the `cuda`
+/// feature the message says how to build with it; a malformed device is refused by name.
+#[test]
+fn an_unusable_device_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = train("dcgan", "shapes", &run, &["--device", "cuda:1"]);
+    if !cfg!(feature = "cuda") {
+        assert_refused(&out, "--device cuda:1: this build has no CUDA support");
+        assert_refused(&out, "cargo build --release --features cuda");
+    }
+    assert!(!out.status.success());
+    assert!(!run.exists(), "no run folder for a refused device");
+    let malformed = train("dcgan", "shapes", &run, &["--device", "gpu"]);
+    assert!(!malformed.status.success());
+    assert!(text(&malformed.stderr).contains("`gpu` is not a device: use cpu, cuda or cuda:N"));
+}
+
 /// `gan data` converts the npm packages (tested on their layouts in gan-models) and refuses
 /// anything else by name.
 #[test]

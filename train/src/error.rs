@@ -22,6 +22,9 @@ pub enum TrainError {
     /// A configuration value is out of range.
     #[error("{field}: {reason}")]
     InvalidConfig { field: &'static str, reason: String },
+    /// The training device cannot be used.
+    #[error("cannot train on {device}: {reason}")]
+    DeviceUnavailable { device: String, reason: String },
     /// A new run was asked for in a folder that already holds one.
     #[error("{path}: already holds a run (config.json)")]
     RunExists { path: PathBuf },

@@ -1,4 +1,5 @@
-//! Adversarial training of the `gan-models` architectures with candle on CPU.
+//! Adversarial training of the `gan-models` architectures with candle, on the CPU or (feature
+//! `cuda`) an NVIDIA GPU ([`device`]).
 //!
 //! [`Trainer`] owns a run folder (layout in `gan_models::run_layout`): it loads the data
 //! ([`data`]), builds both networks from their descriptions ([`net`]), alternates discriminator
@@ -6,7 +7,8 @@
 //! Every random number comes from [`rng`], so a seed fixes the whole run and `--resume` continues
 //! a run bit for bit. [`classifier`] trains the (non-GAN) digit classifier that `gan eval` uses.
 //! On the CPU the layers run on [`kernels`] (im2col + gemm convolutions, fused BatchNorm), candle
-//! custom ops that autograd differentiates like its own.
+//! custom ops that autograd differentiates like its own; on a GPU, convolutions are lowered to one
+//! matrix product and tensor reshuffles that candle's CUDA backend runs.
 //!
 //! The library never prints: a run reports its progress, files and warnings as [`Event`]s to an
 //! [`Observer`] the caller passes in (the `gan` binary draws a progress bar from them), and its
@@ -29,6 +31,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod ema;
 pub mod error;
 pub mod events;
@@ -43,6 +46,7 @@ mod trainer;
 
 pub use classifier::{ClassifierConfig, ClassifierSummary, train_classifier};
 pub use config::TrainConfig;
+pub use device::TrainDevice;
 pub use error::{Result, TrainError};
 pub use events::{Event, Observer, Remedy, Warning};
 pub use trainer::{Summary, Trainer, read_config};

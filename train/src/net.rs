@@ -8,7 +8,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use gan_models::{Activation, Init, Layer, Network, ParamRole};
 
 use crate::error::Result;
-use crate::kernels::{self, Kernels};
+use crate::kernels::{self, Kernels, lowered};
 use crate::rng::SeededRng;
 use crate::tensor_file::{self, TensorFile};
 
@@ -124,7 +124,7 @@ impl Net {
         let fast = self.kernels == Kernels::Fast;
         let pass = Pass {
             train,
-            fast,
+            kernels: self.kernels,
             frozen,
         };
         let mut x = x.clone();
@@ -172,8 +172,8 @@ fn rectifier_slope(activation: Activation) -> Option<f32> {
 struct Pass {
     /// BatchNorm on batch statistics (updating the running ones).
     train: bool,
-    /// The fast kernels rather than candle's ops.
-    fast: bool,
+    /// Which implementation convolutions and activations run on.
+    kernels: Kernels,
     /// Parameters as constants (no weight gradients).
     frozen: bool,
 }
@@ -192,7 +192,7 @@ impl Param {
 fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Result<Tensor> {
     let Pass {
         train,
-        fast,
+        kernels: which,
         frozen,
     } = pass;
     let bias = |y: Tensor, broadcast: &[usize]| -> Result<Tensor> {
@@ -210,36 +210,40 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
             stride,
             padding,
             ..
-        } => {
-            if fast {
-                kernels::conv2d(x, &weight(), bias_param().as_ref(), stride, padding)?
-            } else {
-                bias(
-                    x.conv2d(&weight(), padding, stride, 1, 1)?,
-                    &[1, out_channels, 1, 1],
-                )?
+        } => match which {
+            Kernels::Fast => kernels::conv2d(x, &weight(), bias_param().as_ref(), stride, padding)?,
+            Kernels::Lowered => {
+                lowered::conv2d(x, &weight(), bias_param().as_ref(), stride, padding)?
             }
-        }
+            Kernels::Candle => bias(
+                x.conv2d(&weight(), padding, stride, 1, 1)?,
+                &[1, out_channels, 1, 1],
+            )?,
+        },
         Layer::ConvTranspose2d {
             out_channels,
             stride,
             padding,
             ..
-        } => {
-            if fast {
+        } => match which {
+            Kernels::Fast => {
                 kernels::conv_transpose2d(x, &weight(), bias_param().as_ref(), stride, padding)?
-            } else {
-                let y = x.conv_transpose2d(&weight(), padding, 0, stride, 1)?;
-                bias(y, &[1, out_channels, 1, 1])?
             }
-        }
+            Kernels::Lowered => {
+                lowered::conv_transpose2d(x, &weight(), bias_param().as_ref(), stride, padding)?
+            }
+            Kernels::Candle => bias(
+                x.conv_transpose2d(&weight(), padding, 0, stride, 1)?,
+                &[1, out_channels, 1, 1],
+            )?,
+        },
         Layer::BatchNorm2d {
             channels,
             eps,
             momentum,
         } => batch_norm(params, x, channels, eps, momentum, train, frozen)?,
         Layer::Activation(activation) => match rectifier_slope(activation) {
-            Some(slope) if fast => kernels::activate(x, slope)?,
+            Some(slope) if which == Kernels::Fast => kernels::activate(x, slope)?,
             _ => activate(activation, x)?,
         },
         Layer::Reshape { ref shape } => {

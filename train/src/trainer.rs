@@ -13,6 +13,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::config::Loss;
 use crate::config::TrainConfig;
 use crate::data::{self, DataSource, Dataset, LoadOptions};
+use crate::device::TrainDevice;
 use crate::error::{Result, TrainError};
 use crate::events::{Event, Observer, Remedy, Warning};
 use crate::loss::{bce_with_logits, hinge_d, hinge_g, mean_probability};
@@ -60,9 +61,15 @@ impl Trainer {
     /// Start a new run in `run_dir`. Everything is checked (configuration, data, networks)
     /// before the folder is touched. A folder that holds a run with a complete checkpoint is
     /// refused (resume it instead); one whose run never reached a checkpoint is reused, with a
-    /// warning.
+    /// warning. Trains on the CPU; [`Self::create_on`] picks the device.
     pub fn create(config: TrainConfig, run_dir: &Path) -> Result<Self> {
+        Self::create_on(config, run_dir, TrainDevice::Cpu)
+    }
+
+    /// [`Self::create`] on `device` (opened before the folder is touched).
+    pub fn create_on(config: TrainConfig, run_dir: &Path, device: TrainDevice) -> Result<Self> {
         config.validate()?;
+        let device = device.open()?;
         let reused = run_dir.join(CONFIG_FILE).exists();
         if reused
             && run_layout::latest_checkpoint(run_dir)
@@ -84,7 +91,6 @@ impl Trainer {
             std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         }
         run_layout::remove_stale_temporaries(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-        let device = Device::Cpu;
         let mut init = SeededRng::new(config.seed, Stream::Init);
         let rng = SeededRng::new(config.seed, Stream::Training);
         let ck = Checkpoint::fresh(&config, &mut init, rng.position(), &device)?;
@@ -102,8 +108,20 @@ impl Trainer {
     }
 
     /// Continue the run in `run_dir` from its newest checkpoint. `max_steps` and `epochs`, when
-    /// given, replace the saved ones (to train longer); everything else is as saved.
+    /// given, replace the saved ones (to train longer); everything else is as saved. Trains on
+    /// the CPU; [`Self::resume_on`] picks the device.
     pub fn resume(run_dir: &Path, max_steps: Option<u64>, epochs: Option<u64>) -> Result<Self> {
+        Self::resume_on(run_dir, max_steps, epochs, TrainDevice::Cpu)
+    }
+
+    /// [`Self::resume`] on `device`, which need not be the one the run started on.
+    pub fn resume_on(
+        run_dir: &Path,
+        max_steps: Option<u64>,
+        epochs: Option<u64>,
+        device: TrainDevice,
+    ) -> Result<Self> {
+        let device = device.open()?;
         let mut config = read_config(run_dir)?;
         if max_steps.is_some() {
             config.max_steps = max_steps;
@@ -119,7 +137,6 @@ impl Trainer {
                 )
             })?;
         run_layout::remove_stale_temporaries(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
-        let device = Device::Cpu;
         let betas = (config.lr_d, config.lr_g, config.beta1, config.beta2);
         let ck = checkpoint::load(
             &dir,

@@ -1,11 +1,14 @@
 //! Fast CPU training kernels for the layers a GAN spends its time in: Conv2d and ConvTranspose2d
 //! (forward, input and weight gradients) as im2col + `gemm` with reused buffers, and training-mode
 //! BatchNorm fused with the ReLU/LeakyReLU after it. They are candle custom ops ([`ops`]), so
-//! autograd, the optimiser and checkpoints are unchanged; [`Kernels`] picks them or candle's own
-//! ops (for comparison: `GAN_KERNELS=candle`).
+//! autograd, the optimiser and checkpoints are unchanged. Off the CPU, convolutions run
+//! [`lowered`] to a matrix product. [`Kernels`] picks per device; `GAN_KERNELS=candle` or
+//! `lowered` overrides it, for comparison.
 
+pub mod adam;
 mod conv;
 mod gemm;
+pub mod lowered;
 mod norm;
 mod ops;
 pub mod profile;
@@ -22,18 +25,21 @@ pub use norm::BatchStats;
 pub enum Kernels {
     /// This module's kernels (CPU only).
     Fast,
+    /// Convolutions as [`lowered`] matrix products, the rest candle's ops (any device).
+    Lowered,
     /// candle's built-in ops.
     Candle,
 }
 
 impl Kernels {
-    /// The fast kernels on the CPU unless `GAN_KERNELS=candle`; candle's ops elsewhere.
+    /// The fast kernels on the CPU, lowered convolutions elsewhere, unless `GAN_KERNELS` names
+    /// `candle` or `lowered` (the fast kernels exist on the CPU only).
     pub fn default_for(device: &Device) -> Self {
-        let asked_for_candle = std::env::var("GAN_KERNELS").is_ok_and(|v| v == "candle");
-        if device.is_cpu() && !asked_for_candle {
-            Kernels::Fast
-        } else {
-            Kernels::Candle
+        match std::env::var("GAN_KERNELS").as_deref() {
+            Ok("candle") => Kernels::Candle,
+            Ok("lowered") => Kernels::Lowered,
+            _ if device.is_cpu() => Kernels::Fast,
+            _ => Kernels::Lowered,
         }
     }
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# GPU and many-core check for `gan` built with `--features cuda` on a machine without a GPU
+# (bench/gpu/bundle.sh packs it). On a GPU machine: the first training steps on CUDA against the
+# CPU from the same seed, ms per iteration on CUDA for DCGAN 64/128 px and the MLP GAN at batch
+# 64 with PyTorch on the same GPU as the yardstick, a run moved between devices, and the CPU
+# kernels at 2 threads and at every core against PyTorch on the CPU. Without a GPU it runs the
+# CPU half. Everything it prints also lands in $OUT (default bench/gpu/out).
+#
+#     bash bench/gpu/check.sh [path/to/gan]
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+out="${OUT:-$here/out}"
+mkdir -p "$out"
+log="$out/check.log"
+exec > >(tee -a "$log") 2>&1
+
+gan="${1:-}"
+if [ -z "$gan" ]; then
+  if [ -f "$repo/gpu-bundle/gan.gz" ]; then
+    gunzip -c "$repo/gpu-bundle/gan.gz" > /tmp/gan-cuda && chmod +x /tmp/gan-cuda
+    gan=/tmp/gan-cuda
+  else
+    gan="$repo/target/release/gan"
+  fi
+fi
+# The CUDA libraries PyTorch's wheels bring (cuBLAS, cuDNN, the runtime), if present.
+for dir in /opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib; do
+  [ -d "$dir" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+done
+python=python3
+[ -x /opt/torch/.venv/bin/python3 ] && python=/opt/torch/.venv/bin/python3
+cores=$(nproc)
+step() { echo; echo "## $*"; }
+
+step "machine"
+date -u
+lscpu | grep -E "Model name|^CPU\(s\)|Flags" | sed 's/Flags:.*\(avx512f\).*/Flags: ... avx512f .../'
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
+  && gpu=1 || { gpu=0; echo "no NVIDIA GPU: the CPU half only"; }
+ldd "$gan" | grep -E "cuda|cublas|curand|not found" || true
+"$gan" --version
+
+if [ "$gpu" = 1 ]; then
+  step "first 5 steps from seed 0: CPU against CUDA (losses within 1e-3 relative)"
+  for model in dcgan64 mlp; do
+    for device in cpu cuda; do
+      timeout 120 "$gan" bench train --models "$model" --device "$device" --show-losses 5 --iters 1 \
+        | grep "step " | sed "s/^/$model $device /" | tee "$out/losses-$model-$device.txt"
+    done
+    $python - "$model" "$out/losses-$model-cpu.txt" "$out/losses-$model-cuda.txt" <<'PY'
+import sys
+model, cpu, cuda = sys.argv[1], *(open(p).read().split() for p in sys.argv[2:])
+values = lambda words: [float(words[i + 1]) for i, w in enumerate(words) if w in ("loss_d", "loss_g")]
+a, b = values(cpu), values(cuda)
+worst = max(abs(x - y) / abs(x) for x, y in zip(a, b)) if a and len(a) == len(b) else float("inf")
+print(f"{model}: worst relative loss difference over {len(a) // 2} steps {worst:.2e}",
+      "(ok)" if worst <= 1e-3 else "(TOO LARGE)")
+PY
+  done
+
+  step "CUDA: ms per iteration, batch 64 (ours)"
+  timeout 240 "$gan" bench train --models dcgan64,dcgan128,mlp --device cuda --iters 30 | tee "$out/ours-cuda.md"
+  step "CUDA: PyTorch eager on the same GPU, float32 (no TF32), then with TF32 (its default for convolutions)"
+  timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --models dcgan64,dcgan128,mlp --iters 30 | tee "$out/pytorch-cuda.md"
+  timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --tf32 --models dcgan64,dcgan128 --iters 30 | tee "$out/pytorch-cuda-tf32.md"
+
+  step "a run moved between devices: 4 steps on the CPU, on CUDA, and 2 on CUDA then 2 resumed on the CPU"
+  runs=$(mktemp -d)
+  common=(--model dcgan --data shapes --image-size 32 --channels 1 --batch-size 32 --quiet --checkpoint-every 2)
+  timeout 120 "$gan" train "${common[@]}" --out "$runs/cpu" --max-steps 4 --device cpu > /dev/null
+  timeout 120 "$gan" train "${common[@]}" --out "$runs/cuda" --max-steps 4 --device cuda > /dev/null
+  timeout 120 "$gan" train "${common[@]}" --out "$runs/moved" --max-steps 2 --device cuda > /dev/null
+  timeout 120 "$gan" train --resume "$runs/moved" --max-steps 4 --device cpu --quiet > /dev/null
+  for run in cpu cuda moved; do echo "$run:"; cut -d, -f1-4 "$runs/$run/metrics.csv"; done | tee "$out/moved.txt"
+
+  step "ONNX Runtime on CUDA: generator inference without PNG writing (gan bench generate --device cuda)"
+  ort_lib=$($python -c "import onnxruntime as o, glob, os; \
+print(next(iter(sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), 'capi', 'libonnxruntime.so*')))), '') \
+if 'CUDAExecutionProvider' in o.get_available_providers() else '')" 2>/dev/null)
+  model="${GAN_BENCH_GENERATOR:-$repo/gpu-bundle/generator.onnx}"
+  if [ -n "$ort_lib" ] && [ -f "$model" ]; then
+    for device in cuda cpu; do
+      timeout 120 "$gan" bench generate --model "$model" --backend ort --device "$device" --threads "$cores" \
+        --ort-library "$ort_lib" --batches 1,64,1024 --iters 20 | tee "$out/generate-ort-$device.md"
+    done
+  else
+    echo "skipped: no onnxruntime with the CUDA provider in $python, or no generator at $model"
+  fi
+fi
+
+step "CPU: ours and PyTorch at 2 threads and at $cores threads, batch 64 (per kernel: GAN_PROFILE=1)"
+for threads in "$cores" 2; do
+  RAYON_NUM_THREADS=$threads GAN_PROFILE=1 timeout 200 "$gan" bench train --models dcgan64,mlp --iters 5 \
+    | tee "$out/ours-cpu-$threads.md"
+  timeout 200 $python "$repo/bench/pytorch_train.py" --models dcgan64,mlp --threads "$threads" --iters 5 \
+    | tee "$out/pytorch-cpu-$threads.md"
+done
+step "CPU at $cores threads: candle's element-wise thread pool spinning less (CANDLE_BARRIER_POOL_SPIN_LIMIT)"
+for spin in 0 2000; do
+  CANDLE_BARRIER_POOL_SPIN_LIMIT=$spin timeout 100 "$gan" bench train --models dcgan64,mlp --iters 5 | grep "^|"
+done
+echo; echo "done $(date -u)"
