@@ -60,8 +60,12 @@ print(f"{model}: worst relative loss difference over {len(a) // 2} steps {worst:
 PY
   done
 
-  step "CUDA: ms per iteration, batch 64 (ours)"
-  timeout 240 "$gan" bench train --models dcgan64,dcgan128,mlp --device cuda --iters 30 | tee "$out/ours-cuda.md"
+  step "CUDA: ms per iteration, batch 64 (ours; each model in its own process)"
+  for model in dcgan64 dcgan128 mlp; do
+    timeout 120 "$gan" bench train --models "$model" --device cuda --iters 30 | tee -a "$out/ours-cuda.md"
+  done
+  step "CUDA: where the time goes (GAN_PROFILE=1: phases of an iteration, each synchronised)"
+  GAN_PROFILE=1 timeout 120 "$gan" bench train --models dcgan64 --device cuda --iters 10 | tee "$out/ours-cuda-profile.md"
   step "CUDA: PyTorch eager on the same GPU, float32 (no TF32), then with TF32 (its default for convolutions)"
   timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --models dcgan64,dcgan128,mlp --iters 30 | tee "$out/pytorch-cuda.md"
   timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --tf32 --models dcgan64,dcgan128 --iters 30 | tee "$out/pytorch-cuda-tf32.md"
@@ -97,8 +101,6 @@ for threads in "$cores" 2; do
   timeout 200 $python "$repo/bench/pytorch_train.py" --models dcgan64,mlp --threads "$threads" --iters 5 \
     | tee "$out/pytorch-cpu-$threads.md"
 done
-step "CPU at $cores threads: candle's element-wise thread pool spinning less (CANDLE_BARRIER_POOL_SPIN_LIMIT)"
-for spin in 0 2000; do
-  CANDLE_BARRIER_POOL_SPIN_LIMIT=$spin timeout 100 "$gan" bench train --models dcgan64,mlp --iters 5 | grep "^|"
-done
+step "CPU: ours at half the threads ($((cores / 2))), for comparison"
+RAYON_NUM_THREADS=$((cores / 2)) timeout 100 "$gan" bench train --models dcgan64,mlp --iters 5 | tee "$out/ours-cpu-half.md"
 echo; echo "done $(date -u)"

@@ -121,7 +121,7 @@ impl Net {
     }
 
     fn forward_pass(&self, x: &Tensor, train: bool, frozen: bool) -> Result<Tensor> {
-        let fast = self.kernels == Kernels::Fast;
+        let fused = self.kernels != Kernels::Candle;
         let pass = Pass {
             train,
             kernels: self.kernels,
@@ -131,9 +131,9 @@ impl Net {
         let mut i = 0;
         while i < self.desc.layers.len() {
             let (layer, params) = (&self.desc.layers[i], &self.layers[i]);
-            // Training-mode BatchNorm and the activation after it run as one fused kernel.
+            // Training-mode BatchNorm and the activation after it run as one fused op.
             let fused_slope = match (layer, self.desc.layers.get(i + 1)) {
-                (Layer::BatchNorm2d { .. }, Some(Layer::Activation(a))) if fast && train => {
+                (Layer::BatchNorm2d { .. }, Some(Layer::Activation(a))) if fused && train => {
                     rectifier_slope(*a)
                 }
                 _ => None,
@@ -148,7 +148,14 @@ impl Net {
                     Some(slope),
                 ) => {
                     i += 1;
-                    fast_batch_norm(params, &x, channels, eps, momentum, slope, frozen)?
+                    let norm = FusedNorm {
+                        channels,
+                        eps,
+                        momentum,
+                        slope,
+                        frozen,
+                    };
+                    norm.forward(self.kernels, params, &x)?
                 }
                 _ => forward_layer(layer, params, &x, pass)?,
             };
@@ -204,7 +211,12 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
     let weight = || params[0].value(frozen);
     let bias_param = || params.get(1).map(|b| b.value(frozen));
     Ok(match *layer {
-        Layer::Linear { out_features, .. } => bias(x.matmul(&weight().t()?)?, &[1, out_features])?,
+        Layer::Linear { out_features, .. } => match which {
+            Kernels::Fast => kernels::linear(x, &weight(), bias_param().as_ref())?,
+            Kernels::Lowered | Kernels::Candle => {
+                bias(x.matmul(&weight().t()?)?, &[1, out_features])?
+            }
+        },
         Layer::Conv2d {
             out_channels,
             stride,
@@ -255,34 +267,42 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
     })
 }
 
-/// Training-mode BatchNorm + rectifier through the fused kernel; updates the running statistics
-/// as [`batch_norm`] does.
-fn fast_batch_norm(
-    params: &[Param],
-    x: &Tensor,
+/// Training-mode BatchNorm + rectifier as one op: the CPU kernel or the device version.
+struct FusedNorm {
     channels: usize,
     eps: f64,
     momentum: f64,
     slope: f32,
     frozen: bool,
-) -> Result<Tensor> {
-    let [scale, shift, running_mean, running_var] = params else {
-        unreachable!("BatchNorm2d always has four parameters")
-    };
-    let (y, stats) =
-        kernels::batch_norm_act(x, &scale.value(frozen), &shift.value(frozen), eps, slope)?;
-    let count = (x.elem_count() / channels) as f64;
-    let unbiased = count / (count - 1.0).max(1.0);
-    let device = x.device();
-    let mean = Tensor::from_vec(stats.mean, channels, device)?;
-    let var = (Tensor::from_vec(stats.var, channels, device)? * unbiased)?;
-    running_mean
-        .var
-        .set(&((running_mean.var.as_tensor() * (1.0 - momentum))? + (mean * momentum)?)?)?;
-    running_var
-        .var
-        .set(&((running_var.var.as_tensor() * (1.0 - momentum))? + (var * momentum)?)?)?;
-    Ok(y)
+}
+
+impl FusedNorm {
+    /// The layer's output; updates the running statistics as [`batch_norm`] does.
+    fn forward(&self, kernels: Kernels, params: &[Param], x: &Tensor) -> Result<Tensor> {
+        let [scale, shift, running_mean, running_var] = params else {
+            unreachable!("BatchNorm2d always has four parameters")
+        };
+        let (gamma, beta) = (scale.value(self.frozen), shift.value(self.frozen));
+        let (y, mean, var) = if kernels == Kernels::Fast {
+            let (y, stats) = kernels::batch_norm_act(x, &gamma, &beta, self.eps, self.slope)?;
+            let device = x.device();
+            let mean = Tensor::from_vec(stats.mean, self.channels, device)?;
+            let var = Tensor::from_vec(stats.var, self.channels, device)?;
+            (y, mean, var)
+        } else {
+            kernels::device_norm::batch_norm_act(x, &gamma, &beta, self.eps, self.slope)?
+        };
+        let count = (x.elem_count() / self.channels) as f64;
+        let unbiased = count / (count - 1.0).max(1.0);
+        let momentum = self.momentum;
+        running_mean
+            .var
+            .set(&((running_mean.var.as_tensor() * (1.0 - momentum))? + (mean * momentum)?)?)?;
+        running_var.var.set(
+            &((running_var.var.as_tensor() * (1.0 - momentum))? + ((var * unbiased)? * momentum)?)?,
+        )?;
+        Ok(y)
+    }
 }
 
 fn activate(activation: Activation, x: &Tensor) -> candle_core::Result<Tensor> {

@@ -16,6 +16,7 @@ use crate::data::{self, DataSource, Dataset, LoadOptions};
 use crate::device::TrainDevice;
 use crate::error::{Result, TrainError};
 use crate::events::{Event, Observer, Remedy, Warning};
+use crate::kernels::profile::phase;
 use crate::loss::{bce_with_logits, hinge_d, hinge_g, mean_probability};
 use crate::metrics::{MetricsLog, StepMetrics};
 use crate::net::{Net, batch_tensor};
@@ -281,10 +282,13 @@ impl Trainer {
         let sigma = self.config.instance_noise_at(i, self.total_steps());
         let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
-        let mut fake = g.forward(&z, true)?;
+        let device = &self.device;
+        let mut fake = phase(device, "G forward", || g.forward(&z, true))?;
 
-        let d_real = d.forward(&add_noise(&mut self.rng, &real, sigma)?, true)?;
-        let d_fake = d.forward(&add_noise(&mut self.rng, &fake.detach(), sigma)?, true)?;
+        let real = add_noise(&mut self.rng, &real, sigma)?;
+        let d_real = phase(device, "D forward", || d.forward(&real, true))?;
+        let detached = add_noise(&mut self.rng, &fake.detach(), sigma)?;
+        let d_fake = phase(device, "D forward", || d.forward(&detached, true))?;
         let loss_d = match self.config.loss {
             Loss::Bce => {
                 let real_target = 1.0 - self.config.label_smoothing;
@@ -296,15 +300,17 @@ impl Trainer {
         if !loss_d_value.is_finite() {
             return Err(diverged(i + 1, loss_d_value, f32::NAN));
         }
-        self.ck.opt_d.step(d, &loss_d.backward()?)?;
+        let grads = phase(device, "backward", || loss_d.backward())?;
+        phase(device, "optimizer step", || self.ck.opt_d.step(d, &grads))?;
 
         let (mut loss_g_value, mut d_fake_after) = (0.0, 0.0);
         for k in 0..self.config.g_steps {
             if k > 0 {
                 let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
-                fake = g.forward(&z, true)?;
+                fake = phase(device, "G forward", || g.forward(&z, true))?;
             }
-            let logits = d.forward_frozen(&add_noise(&mut self.rng, &fake, sigma)?, true)?;
+            let noisy = add_noise(&mut self.rng, &fake, sigma)?;
+            let logits = phase(device, "D forward", || d.forward_frozen(&noisy, true))?;
             let loss_g = match self.config.loss {
                 Loss::Bce => bce_with_logits(&logits, 1.0)?,
                 Loss::Hinge => hinge_g(&logits)?,
@@ -313,7 +319,8 @@ impl Trainer {
             if !loss_g_value.is_finite() {
                 return Err(diverged(i + 1, loss_d_value, loss_g_value));
             }
-            self.ck.opt_g.step(g, &loss_g.backward()?)?;
+            let grads = phase(device, "backward", || loss_g.backward())?;
+            phase(device, "optimizer step", || self.ck.opt_g.step(g, &grads))?;
             if let (Some(ema), Some(decay)) = (&self.ck.generator_ema, self.config.ema_decay) {
                 crate::ema::update(ema, g, decay)?;
             }

@@ -8,9 +8,13 @@
 //! matrix from a handful of strided views of the padded, channels-last input and multiplies it by
 //! the weight; a transposed convolution multiplies first (`[n·h·w, c_in]` by
 //! `[c_in, c_out·k·k]`) and adds each slab of the product into the output at its cell offset.
-//! A handful of large ops, not one per tap: on a GPU their number sets the time.
+//! A handful of large ops, not one per tap: on a GPU their number sets the time. The values are
+//! computed outside autograd and joined to the graph by one custom op per layer ([`Gradients`]),
+//! whose backward pass is the same two lowerings (each direction's input gradient is the other
+//! direction) and one more product for the weight.
 
-use candle_core::{Result, Tensor};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CudaStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 
 /// `conv2d(x, w) + bias` for `x` `[n, c, h, w]` and `w` `[c_out, c, k, k]` (square kernel).
 pub fn conv2d(
@@ -20,19 +24,140 @@ pub fn conv2d(
     stride: usize,
     pad: usize,
 ) -> Result<Tensor> {
-    let (n, c, h, width) = x.dims4()?;
-    let (c_out, _, k, _) = w.dims4()?;
-    let out = |size: usize| match (size + 2 * pad).checked_sub(k) {
-        Some(room) => Ok(room / stride + 1),
-        None => candle_core::bail!("conv2d: a {k}×{k} kernel does not fit a {h}×{width} input"),
+    let y = conv2d_values(&x.detach(), &w.detach(), stride, pad)?;
+    let op = Gradients {
+        stride,
+        pad,
+        transposed: false,
     };
-    let (h_out, w_out) = (out(h)?, out(width)?);
-    let weight = w.reshape((c_out, c * k * k))?.t()?;
-    if (h, width, h_out, w_out, pad) == (k, k, 1, 1, 0) {
-        // The kernel covers the whole input (DCGAN's last layer): one dense layer.
-        let y = x.reshape((n, c * k * k))?.matmul(&weight)?;
-        return with_bias(&y.reshape((n, c_out, 1, 1))?, bias);
+    with_bias(&x.apply_op3(w, &y, op)?, bias)
+}
+
+/// `conv_transpose2d(x, w) + bias` for `x` `[n, c_in, h, w]` and `w` `[c_in, c_out, k, k]`, no
+/// output padding.
+pub fn conv_transpose2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let y = conv_transpose2d_values(&x.detach(), &w.detach(), stride, pad, None)?;
+    let op = Gradients {
+        stride,
+        pad,
+        transposed: true,
+    };
+    with_bias(&x.apply_op3(w, &y, op)?, bias)
+}
+
+/// Joins a convolution's output, computed without a graph, to its input and weight for autograd:
+/// the forward pass hands the precomputed output through, the backward pass forms both gradients
+/// with the same lowered products. One graph node per layer instead of one per reshuffle, which
+/// spares candle's backward pass a zero-filled gradient and an addition for every intermediate.
+struct Gradients {
+    stride: usize,
+    pad: usize,
+    transposed: bool,
+}
+
+/// The precomputed output, as a fresh contiguous tensor.
+fn pass_through<S: BackendStorage>(y: &S, layout: &Layout) -> Result<(S, Shape)> {
+    if !layout.is_contiguous() || layout.start_offset() != 0 {
+        bail!("lowered convolution: the output must be a fresh contiguous tensor");
     }
+    Ok((y.try_clone(layout)?, layout.shape().clone()))
+}
+
+impl CustomOp3 for Gradients {
+    fn name(&self) -> &'static str {
+        "lowered-convolution"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        y: &CpuStorage,
+        layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        pass_through(y, layout)
+    }
+
+    fn cuda_fwd(
+        &self,
+        _: &CudaStorage,
+        _: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+        y: &CudaStorage,
+        layout: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        pass_through(y, layout)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _: &Tensor,
+        _: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (s, p) = (self.stride, self.pad);
+        let (x, w, dy) = (x.detach(), w.detach(), dy.detach());
+        let (_, _, h, width) = x.dims4()?;
+        let (_, _, k, _) = w.dims4()?;
+        if self.transposed {
+            // The input gradient is the convolution of dy; the weight gradient pairs each input
+            // position with dy's patch around its image: xᵀ · columns(dy).
+            let (c_in, c_out) = (w.dim(0)?, w.dim(1)?);
+            let dx = conv2d_values(&dy, &w, s, p)?;
+            let rows = channels_last_rows(&x)?;
+            let dw = rows.t()?.matmul(&columns(&dy, k, s, p, h, width)?)?;
+            Ok((Some(dx), Some(dw.reshape((c_in, c_out, k, k))?), None))
+        } else {
+            // The input gradient is the transposed convolution of dy (rows and columns no window
+            // reached get zero); the weight gradient is dyᵀ · columns(x).
+            let (c_out, c_in) = (w.dim(0)?, w.dim(1)?);
+            let (h_out, w_out) = (dy.dim(2)?, dy.dim(3)?);
+            let dx = conv_transpose2d_values(&dy, &w, s, p, Some((h, width)))?;
+            let dw = channels_last_rows(&dy)?
+                .t()?
+                .matmul(&columns(&x, k, s, p, h_out, w_out)?)?;
+            Ok((Some(dx), Some(dw.reshape((c_out, c_in, k, k))?), None))
+        }
+    }
+}
+
+/// `[n, c, h, w]` as the matrix `[n·h·w, c]`.
+fn channels_last_rows(x: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    x.permute((0, 2, 3, 1))?.reshape((n * h * w, c))
+}
+
+/// The output side of a convolution: `(size + 2·pad − k) / stride + 1`.
+fn conv_out(size: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
+    match (size + 2 * pad).checked_sub(k) {
+        Some(room) => Ok(room / stride + 1),
+        None => bail!("conv2d: a {k}×{k} kernel does not fit an input side of {size}"),
+    }
+}
+
+/// The column matrix of a convolution over `x` `[n, c, h, w]`: `[n·h_out·w_out, c·k·k]`, row
+/// (image, output position), column `c·k·k + kh·k + kw` (the weight's own order).
+fn columns(
+    x: &Tensor,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    h_out: usize,
+    w_out: usize,
+) -> Result<Tensor> {
+    let (n, c, _, _) = x.dims4()?;
+    // Padded so that every tap is a whole number of stride-sized cells from the origin.
     let slabs = k.div_ceil(stride);
     let (cells_h, cells_w) = (h_out + slabs - 1, w_out + slabs - 1);
     let xp = x.permute((0, 2, 3, 1))?;
@@ -45,51 +170,71 @@ pub fn conv2d(
             views.push(grid.narrow(1, sh, h_out)?.narrow(3, sw, w_out)?);
         }
     }
-    // [sh, sw, n, i, r, j, t, c] → [n, i, j, c, sh, r, sw, t]: tap (s·sh + r, s·sw + t) of
-    // channel c, the weight's own order.
+    // [sh, sw, n, i, r, j, t, c] → [n, i, j, c, sh, r, sw, t]: tap (s·sh + r, s·sw + t).
     let span_k = slabs * stride;
-    let columns = Tensor::stack(&views, 0)?
+    Tensor::stack(&views, 0)?
         .reshape(vec![slabs, slabs, n, h_out, stride, w_out, stride, c])?
         .permute(vec![2, 3, 5, 7, 0, 4, 1, 6])?
         .contiguous()?
         .reshape((n * h_out * w_out, c, span_k, span_k))?
         .narrow(2, 0, k)?
         .narrow(3, 0, k)?
-        .reshape((n * h_out * w_out, c * k * k))?;
-    let y = columns.matmul(&weight)?.reshape((n, h_out, w_out, c_out))?;
-    with_bias(&y.permute((0, 3, 1, 2))?.contiguous()?, bias)
+        .reshape((n * h_out * w_out, c * k * k))
 }
 
-/// `conv_transpose2d(x, w) + bias` for `x` `[n, c_in, h, w]` and `w` `[c_in, c_out, k, k]`, no
-/// output padding.
-pub fn conv_transpose2d(
+/// The convolution's output `[n, c_out, h_out, w_out]`, without bias.
+fn conv2d_values(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+    let (n, c, h, width) = x.dims4()?;
+    let (c_out, _, k, _) = w.dims4()?;
+    let (h_out, w_out) = (
+        conv_out(h, k, stride, pad)?,
+        conv_out(width, k, stride, pad)?,
+    );
+    let weight = w.reshape((c_out, c * k * k))?.t()?;
+    if (h, width, h_out, w_out, pad) == (k, k, 1, 1, 0) {
+        // The kernel covers the whole input (DCGAN's last layer): one dense layer.
+        let y = x.reshape((n, c * k * k))?.matmul(&weight)?;
+        return y.reshape((n, c_out, 1, 1));
+    }
+    let y = columns(x, k, stride, pad, h_out, w_out)?.matmul(&weight)?;
+    y.reshape((n, h_out, w_out, c_out))?
+        .permute((0, 3, 1, 2))?
+        .contiguous()
+}
+
+/// The transposed convolution's output `[n, c_out, h_out, w_out]`, without bias. The output
+/// side is `(h − 1)·stride + k − 2·pad` unless `size` asks for more (output padding: the input
+/// gradient of a convolution whose windows left the last rows unread).
+fn conv_transpose2d_values(
     x: &Tensor,
     w: &Tensor,
-    bias: Option<&Tensor>,
     stride: usize,
     pad: usize,
+    size: Option<(usize, usize)>,
 ) -> Result<Tensor> {
     let (n, c_in, h, width) = x.dims4()?;
     let (_, c_out, k, _) = w.dims4()?;
-    let out = |size: usize| match ((size - 1) * stride + k).checked_sub(2 * pad) {
+    let out = |side: usize| match ((side - 1) * stride + k).checked_sub(2 * pad) {
         Some(o) if o > 0 => Ok(o),
-        _ => candle_core::bail!("conv_transpose2d: padding {pad} leaves no output"),
+        _ => bail!("conv_transpose2d: padding {pad} leaves no output"),
     };
-    let (h_out, w_out) = (out(h)?, out(width)?);
-    if (h, width, pad) == (1, 1, 0) {
+    let (h_out, w_out) = match size {
+        Some(size) => size,
+        None => (out(h)?, out(width)?),
+    };
+    if (h, width, pad, h_out, w_out) == (1, 1, 0, k, k) {
         // One input position (DCGAN's first layer): one dense layer.
         let y = x
             .reshape((n, c_in))?
             .matmul(&w.reshape((c_in, c_out * k * k))?)?;
-        return with_bias(&y.reshape((n, c_out, k, k))?, bias);
+        return y.reshape((n, c_out, k, k));
     }
     let slabs = k.div_ceil(stride);
     let span_k = slabs * stride;
     let w = w
         .pad_with_zeros(2, 0, span_k - k)?
         .pad_with_zeros(3, 0, span_k - k)?;
-    let rows = x.permute((0, 2, 3, 1))?.reshape((n * h * width, c_in))?;
-    let columns = rows
+    let columns = channels_last_rows(x)?
         .matmul(&w.reshape((c_in, c_out * span_k * span_k))?)?
         .reshape(vec![n, h, width, c_out, slabs, stride, slabs, stride])?;
     // Input cell i, tap (s·sh + r) lands in uncropped output cell i + sh at phase r.
@@ -114,34 +259,40 @@ pub fn conv_transpose2d(
         }
     }
     let Some(sum) = sum else {
-        candle_core::bail!("conv_transpose2d: an empty kernel")
+        bail!("conv_transpose2d: an empty kernel")
     };
     // [n, I, J, c, r, t] → [n, c, I, r, J, t] = [n, c, s·I + r, s·J + t], then crop the padding.
     let y = sum
         .permute(vec![0, 3, 1, 4, 2, 5])?
         .contiguous()?
-        .reshape((n, c_out, cells_h * stride, cells_w * stride))?
-        .narrow(2, pad, h_out)?
-        .narrow(3, pad, w_out)?
-        .contiguous()?;
-    with_bias(&y, bias)
+        .reshape((n, c_out, cells_h * stride, cells_w * stride))?;
+    span(
+        &span(&y, 2, -(pad as isize), h_out)?,
+        3,
+        -(pad as isize),
+        w_out,
+    )?
+    .contiguous()
 }
 
 /// `t` along `dim` moved by `offset` and cut to `len`: `out[q] = t[q − offset]`, zero where that
-/// index is outside `t`.
+/// index is outside `t`. A crop is a view; anything else is one zero fill and one copy (outside
+/// autograd only: the copy writes in place into the fresh tensor).
 fn span(t: &Tensor, dim: usize, offset: isize, len: usize) -> Result<Tensor> {
-    let t = if offset >= 0 {
-        t.pad_with_zeros(dim, offset as usize, 0)?
-    } else {
-        let skip = offset.unsigned_abs().min(t.dim(dim)?);
-        t.narrow(dim, skip, t.dim(dim)? - skip)?
-    };
-    let have = t.dim(dim)?;
-    if have >= len {
-        t.narrow(dim, 0, len)
-    } else {
-        t.pad_with_zeros(dim, 0, len - have)
+    let size = t.dim(dim)?;
+    let skip = offset.min(0).unsigned_abs().min(size);
+    let start = offset.max(0).unsigned_abs();
+    let keep = (size - skip).min(len.saturating_sub(start));
+    if start == 0 && keep == len {
+        return t.narrow(dim, skip, keep);
     }
+    let mut dims = t.dims().to_vec();
+    dims[dim] = len;
+    let out = Tensor::zeros(dims, t.dtype(), t.device())?;
+    if keep > 0 {
+        out.slice_set(&t.narrow(dim, skip, keep)?.contiguous()?, dim, start)?;
+    }
+    Ok(out)
 }
 
 /// `y` `[n, c, h, w]` plus the per-channel bias.

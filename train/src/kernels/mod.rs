@@ -7,6 +7,7 @@
 
 pub mod adam;
 mod conv;
+pub mod device_norm;
 mod gemm;
 pub mod lowered;
 mod norm;
@@ -25,7 +26,8 @@ pub use norm::BatchStats;
 pub enum Kernels {
     /// This module's kernels (CPU only).
     Fast,
-    /// Convolutions as [`lowered`] matrix products, the rest candle's ops (any device).
+    /// Convolutions as [`lowered`] matrix products and BatchNorm as [`device_norm`], each one
+    /// graph node; the rest candle's ops (any device).
     Lowered,
     /// candle's built-in ops.
     Candle,
@@ -82,6 +84,13 @@ fn convolution(
         transposed,
     };
     x.contiguous()?.apply_op3(&w.contiguous()?, &bias, op)
+}
+
+/// `x · wᵀ + bias` (`w` `[out, in]`).
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let bias = bias_or_zeros(bias, w.dim(0)?)?;
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &bias, ops::Linear)
 }
 
 /// The layer's bias, or constant zeros (which get no gradient) for a layer without one.

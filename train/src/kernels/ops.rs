@@ -9,6 +9,7 @@ use candle_core::{
 };
 
 use super::conv::{self, Geometry};
+use super::gemm::{Mat, matmul};
 use super::norm::{self, BatchStats, Dims};
 
 fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
@@ -183,6 +184,104 @@ impl CustomOp3 for Convolution {
             dw.map(|v| tensor(v, wd.to_vec())).transpose()?,
             bias_grad(bias, dy, g.n, self.out_channels(&g))?,
         ))
+    }
+}
+
+/// `x · wᵀ + bias` for `x` `[n, in]` and `w` `[out, in]`: the product and the bias in one pass,
+/// and in the backward pass two products (the input gradient only when something needs it) and
+/// the bias sums, with no transposed copies or broadcast tensors.
+pub struct Linear;
+
+impl CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        "fast-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (&[n, inputs], &[outputs, w_inputs]) = (xl.dims(), wl.dims()) else {
+            bail!(
+                "linear: expected [n, in] and [out, in], got {:?} and {:?}",
+                xl.dims(),
+                wl.dims()
+            );
+        };
+        if inputs != w_inputs {
+            bail!(
+                "linear: input {:?} does not fit weight {:?}",
+                xl.dims(),
+                wl.dims()
+            );
+        }
+        let (x, w, bias) = (slice(xs, xl)?, slice(ws, wl)?, slice(bs, bl)?);
+        let mut y = vec![0f32; n * outputs];
+        super::profile::timed("linear", || {
+            matmul(
+                Mat::new(x, n, inputs),
+                Mat::t(w, outputs, inputs),
+                &mut y,
+                false,
+                true,
+            );
+        });
+        if bias.iter().any(|&b| b != 0.0) {
+            for row in y.chunks_exact_mut(outputs) {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((n, outputs))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let ((n, inputs), outputs) = (x.dims2()?, w.dim(0)?);
+        let (dx, dw) = with_values(dy, |dyv| {
+            super::profile::timed("linear_backward", || {
+                let dx = x.track_op().then(|| {
+                    with_values(w, |wv| {
+                        let mut dx = vec![0f32; n * inputs];
+                        let (dy, w) = (Mat::new(dyv, n, outputs), Mat::new(wv, outputs, inputs));
+                        matmul(dy, w, &mut dx, false, true);
+                        tensor(dx, (n, inputs))
+                    })
+                });
+                let dw = w.track_op().then(|| {
+                    with_values(x, |xv| {
+                        let mut dw = vec![0f32; outputs * inputs];
+                        let (dy_t, x) = (Mat::t(dyv, n, outputs), Mat::new(xv, n, inputs));
+                        matmul(dy_t, x, &mut dw, false, true);
+                        tensor(dw, (outputs, inputs))
+                    })
+                });
+                Ok((dx.transpose()?, dw.transpose()?))
+            })
+        })?;
+        let db = if bias.track_op() {
+            let column_sums = with_values(dy, |dyv| {
+                let mut sums = vec![0f32; outputs];
+                for row in dyv.chunks_exact(outputs) {
+                    sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+                }
+                Ok(sums)
+            })?;
+            Some(tensor(column_sums, outputs)?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Where the kernels' time goes: wall time per kernel, collected only when `GAN_PROFILE` is set
-//! (read by `gan bench train`).
+//! (read by `gan bench train`). On a GPU, where kernels run asynchronously, the phases of an
+//! iteration are timed instead ([`phase`]), each ended by a device synchronisation.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -26,6 +27,22 @@ pub fn timed<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     entry.0 += start.elapsed();
     entry.1 += 1;
     result
+}
+
+/// Run `f` as a phase of an iteration named `name`, timed (with the device synchronised at its
+/// end) when profiling on a device other than the CPU; on the CPU the kernels inside it are timed.
+pub fn phase<R>(device: &candle_core::Device, name: &'static str, f: impl FnOnce() -> R) -> R {
+    if device.is_cpu() {
+        return f();
+    }
+    timed(name, || {
+        let result = f();
+        if enabled() {
+            // Only to make the clock honest; an error here resurfaces at the next operation.
+            device.synchronize().ok();
+        }
+        result
+    })
 }
 
 /// The totals so far (name, time, calls), and reset them.
