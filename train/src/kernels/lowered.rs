@@ -1,20 +1,17 @@
-//! Convolutions lowered to one matrix product plus tensor reshuffles (padding, strided views,
-//! stacking), every step a candle op: they run, and autograd differentiates them, on any candle
-//! device. On CUDA this puts the arithmetic in cuBLAS, where candle's own direct
-//! `conv_transpose2d` kernel (also the input gradient of its `conv2d`) is slow.
-//!
-//! Both see an axis in cells of `stride` positions, and a `k`-tap kernel as `⌈k / stride⌉` slabs
-//! of `stride` taps (the last one padded with zero taps). A convolution then gathers its column
-//! matrix from a handful of strided views of the padded, channels-last input and multiplies it by
-//! the weight; a transposed convolution multiplies first (`[n·h·w, c_in]` by
-//! `[c_in, c_out·k·k]`) and adds each slab of the product into the output at its cell offset.
-//! A handful of large ops, not one per tap: on a GPU their number sets the time. The values are
+//! Convolutions lowered to one matrix product and one data movement each, both single ops on
+//! any candle device: a convolution gathers its column matrix ([`Im2Col`]) and multiplies it by
+//! the weight; a transposed convolution multiplies first (`[n·h·w, c_in]` by `[c_in, c_out·k·k]`)
+//! and sums the product back into the image ([`Col2Im`]). On CUDA this puts the arithmetic in
+//! cuBLAS and the movement in one kernel launch each, where candle's own direct
+//! `conv_transpose2d` kernel (also the input gradient of its `conv2d`) is slow. The values are
 //! computed outside autograd and joined to the graph by one custom op per layer ([`Gradients`]),
 //! whose backward pass is the same two lowerings (each direction's input gradient is the other
 //! direction) and one more product for the weight.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CudaStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
+
+use super::columns::{Col2Im, Im2Col, Window};
 
 /// `conv2d(x, w) + bias` for `x` `[n, c, h, w]` and `w` `[c_out, c, k, k]` (square kernel).
 pub fn conv2d(
@@ -156,30 +153,19 @@ fn columns(
     h_out: usize,
     w_out: usize,
 ) -> Result<Tensor> {
-    let (n, c, _, _) = x.dims4()?;
-    // Padded so that every tap is a whole number of stride-sized cells from the origin.
-    let slabs = k.div_ceil(stride);
-    let (cells_h, cells_w) = (h_out + slabs - 1, w_out + slabs - 1);
-    let xp = x.permute((0, 2, 3, 1))?;
-    let xp = span(&xp, 1, pad as isize, stride * cells_h)?;
-    let xp = span(&xp, 2, pad as isize, stride * cells_w)?.contiguous()?;
-    let grid = xp.reshape((n, cells_h, stride, cells_w, stride, c))?;
-    let mut views = Vec::with_capacity(slabs * slabs);
-    for sh in 0..slabs {
-        for sw in 0..slabs {
-            views.push(grid.narrow(1, sh, h_out)?.narrow(3, sw, w_out)?);
-        }
-    }
-    // [sh, sw, n, i, r, j, t, c] → [n, i, j, c, sh, r, sw, t]: tap (s·sh + r, s·sw + t).
-    let span_k = slabs * stride;
-    Tensor::stack(&views, 0)?
-        .reshape(vec![slabs, slabs, n, h_out, stride, w_out, stride, c])?
-        .permute(vec![2, 3, 5, 7, 0, 4, 1, 6])?
-        .contiguous()?
-        .reshape((n * h_out * w_out, c, span_k, span_k))?
-        .narrow(2, 0, k)?
-        .narrow(3, 0, k)?
-        .reshape((n * h_out * w_out, c * k * k))
+    let (n, c, h, w) = x.dims4()?;
+    let window = Window {
+        n,
+        c,
+        h,
+        w,
+        k,
+        stride,
+        pad,
+        h_out,
+        w_out,
+    };
+    x.contiguous()?.apply_op1_no_bwd(&Im2Col(window))
 }
 
 /// The convolution's output `[n, c_out, h_out, w_out]`, without bias.
@@ -229,70 +215,19 @@ fn conv_transpose2d_values(
             .matmul(&w.reshape((c_in, c_out * k * k))?)?;
         return y.reshape((n, c_out, k, k));
     }
-    let slabs = k.div_ceil(stride);
-    let span_k = slabs * stride;
-    let w = w
-        .pad_with_zeros(2, 0, span_k - k)?
-        .pad_with_zeros(3, 0, span_k - k)?;
-    let columns = channels_last_rows(x)?
-        .matmul(&w.reshape((c_in, c_out * span_k * span_k))?)?
-        .reshape(vec![n, h, width, c_out, slabs, stride, slabs, stride])?;
-    // Input cell i, tap (s·sh + r) lands in uncropped output cell i + sh at phase r.
-    let (cells_h, cells_w) = (h + slabs - 1, width + slabs - 1);
-    let mut sum: Option<Tensor> = None;
-    for sh in 0..slabs {
-        for sw in 0..slabs {
-            let slab = columns
-                .narrow(4, sh, 1)?
-                .narrow(6, sw, 1)?
-                .reshape((n, h, width, c_out, stride, stride))?;
-            let placed = span(
-                &span(&slab, 1, sh as isize, cells_h)?,
-                2,
-                sw as isize,
-                cells_w,
-            )?;
-            sum = Some(match sum {
-                Some(s) => (s + placed)?,
-                None => placed,
-            });
-        }
-    }
-    let Some(sum) = sum else {
-        bail!("conv_transpose2d: an empty kernel")
+    let columns = channels_last_rows(x)?.matmul(&w.reshape((c_in, c_out * k * k))?)?;
+    let window = Window {
+        n,
+        c: c_out,
+        h: h_out,
+        w: w_out,
+        k,
+        stride,
+        pad,
+        h_out: h,
+        w_out: width,
     };
-    // [n, I, J, c, r, t] → [n, c, I, r, J, t] = [n, c, s·I + r, s·J + t], then crop the padding.
-    let y = sum
-        .permute(vec![0, 3, 1, 4, 2, 5])?
-        .contiguous()?
-        .reshape((n, c_out, cells_h * stride, cells_w * stride))?;
-    span(
-        &span(&y, 2, -(pad as isize), h_out)?,
-        3,
-        -(pad as isize),
-        w_out,
-    )?
-    .contiguous()
-}
-
-/// `t` along `dim` moved by `offset` and cut to `len`: `out[q] = t[q − offset]`, zero where that
-/// index is outside `t`. A crop is a view; anything else is one zero fill and one copy (outside
-/// autograd only: the copy writes in place into the fresh tensor).
-fn span(t: &Tensor, dim: usize, offset: isize, len: usize) -> Result<Tensor> {
-    let size = t.dim(dim)?;
-    let skip = offset.min(0).unsigned_abs().min(size);
-    let start = offset.max(0).unsigned_abs();
-    let keep = (size - skip).min(len.saturating_sub(start));
-    if start == 0 && keep == len {
-        return t.narrow(dim, skip, keep);
-    }
-    let mut dims = t.dims().to_vec();
-    dims[dim] = len;
-    let out = Tensor::zeros(dims, t.dtype(), t.device())?;
-    if keep > 0 {
-        out.slice_set(&t.narrow(dim, skip, keep)?.contiguous()?, dim, start)?;
-    }
-    Ok(out)
+    columns.apply_op1_no_bwd(&Col2Im(window))
 }
 
 /// `y` `[n, c, h, w]` plus the per-channel bias.

@@ -6,6 +6,7 @@
 //! `lowered` overrides it, for comparison.
 
 pub mod adam;
+mod columns;
 mod conv;
 pub mod device_norm;
 mod gemm;
