@@ -8,7 +8,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use gan_models::{Activation, Init, Layer, Network, ParamRole};
 
 use crate::error::Result;
-use crate::kernels::{self, Kernels, lowered};
+use crate::kernels::{self, ConvSpec, Kernels};
 use crate::rng::SeededRng;
 use crate::tensor_file::{self, TensorFile};
 
@@ -218,37 +218,18 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
             }
         },
         Layer::Conv2d {
-            out_channels,
-            stride,
-            padding,
-            ..
-        } => match which {
-            Kernels::Fast => kernels::conv2d(x, &weight(), bias_param().as_ref(), stride, padding)?,
-            Kernels::Lowered => {
-                lowered::conv2d(x, &weight(), bias_param().as_ref(), stride, padding)?
-            }
-            Kernels::Candle => bias(
-                x.conv2d(&weight(), padding, stride, 1, 1)?,
-                &[1, out_channels, 1, 1],
-            )?,
-        },
-        Layer::ConvTranspose2d {
-            out_channels,
-            stride,
-            padding,
-            ..
-        } => match which {
-            Kernels::Fast => {
-                kernels::conv_transpose2d(x, &weight(), bias_param().as_ref(), stride, padding)?
-            }
-            Kernels::Lowered => {
-                lowered::conv_transpose2d(x, &weight(), bias_param().as_ref(), stride, padding)?
-            }
-            Kernels::Candle => bias(
-                x.conv_transpose2d(&weight(), padding, 0, stride, 1)?,
-                &[1, out_channels, 1, 1],
-            )?,
-        },
+            stride, padding, ..
+        }
+        | Layer::ConvTranspose2d {
+            stride, padding, ..
+        } => {
+            let spec = ConvSpec {
+                stride,
+                pad: padding,
+                transposed: matches!(layer, Layer::ConvTranspose2d { .. }),
+            };
+            kernels::convolution(which, x, &weight(), bias_param().as_ref(), spec)?
+        }
         Layer::BatchNorm2d {
             channels,
             eps,
@@ -283,15 +264,8 @@ impl FusedNorm {
             unreachable!("BatchNorm2d always has four parameters")
         };
         let (gamma, beta) = (scale.value(self.frozen), shift.value(self.frozen));
-        let (y, mean, var) = if kernels == Kernels::Fast {
-            let (y, stats) = kernels::batch_norm_act(x, &gamma, &beta, self.eps, self.slope)?;
-            let device = x.device();
-            let mean = Tensor::from_vec(stats.mean, self.channels, device)?;
-            let var = Tensor::from_vec(stats.var, self.channels, device)?;
-            (y, mean, var)
-        } else {
-            kernels::device_norm::batch_norm_act(x, &gamma, &beta, self.eps, self.slope)?
-        };
+        let (y, mean, var) =
+            kernels::batch_norm_act(kernels, x, &gamma, &beta, self.eps, self.slope)?;
         let count = (x.elem_count() / self.channels) as f64;
         let unbiased = count / (count - 1.0).max(1.0);
         let momentum = self.momentum;

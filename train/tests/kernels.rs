@@ -1,9 +1,9 @@
-//! The fast CPU kernels against candle's own ops: values and gradients on random shapes,
-//! strides, paddings and batch sizes (relative error ≤ 1e-5), and a short training run that
-//! gives the same losses either way.
+//! The fast CPU kernels and the lowered (device) layers against candle's own ops: values and
+//! gradients on random shapes, strides, paddings and batch sizes (relative error ≤ 1e-5), and a
+//! short training run that gives the same losses every way.
 
 use candle_core::{Device, Tensor, Var};
-use gan_train::kernels;
+use gan_train::kernels::{self, ConvSpec, Kernels};
 use gan_train::rng::{SeededRng, Stream};
 
 const TOLERANCE: f32 = 1e-5;
@@ -86,34 +86,43 @@ fn convolutions_match_candle_with_gradients() {
         (2, 6, 2, 9, 2, 3, 2),
         (64, 16, 8, 8, 4, 2, 1),
     ];
-    for (n, cin, cout, size, k, s, p) in cases {
-        let what = format!("conv2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
+    for ((n, cin, cout, size, k, s, p), kernels) in cases
+        .into_iter()
+        .flat_map(|case| [(case, Kernels::Fast), (case, Kernels::Lowered)])
+    {
+        let conv = |transposed| ConvSpec {
+            stride: s,
+            pad: p,
+            transposed,
+        };
+        let what = format!("{kernels:?} conv2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
         let x = random(&mut rng, &[n, cin, size, size]);
         let w = random(&mut rng, &[cout, cin, k, k]);
         let b = random(&mut rng, &[cout]);
         compare(
             &what,
             &[x.clone(), w.clone()],
-            |t| kernels::conv2d(&t[0], &t[1], None, s, p).unwrap(),
+            |t| kernels::convolution(kernels, &t[0], &t[1], None, conv(false)).unwrap(),
             |t| t[0].conv2d(&t[1], p, s, 1, 1).unwrap(),
             &mut rng,
         );
         compare(
             &format!("{what} with bias"),
             &[x, w, b],
-            |t| kernels::conv2d(&t[0], &t[1], Some(&t[2]), s, p).unwrap(),
+            |t| kernels::convolution(kernels, &t[0], &t[1], Some(&t[2]), conv(false)).unwrap(),
             |t| plus_bias(t[0].conv2d(&t[1], p, s, 1, 1).unwrap(), &t[2]),
             &mut rng,
         );
         if p < k {
-            let what = format!("conv_transpose2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
+            let what =
+                format!("{kernels:?} conv_transpose2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
             let x = random(&mut rng, &[n, cin, size, size]);
             let w = random(&mut rng, &[cin, cout, k, k]);
             let b = random(&mut rng, &[cout]);
             compare(
                 &what,
                 &[x, w, b],
-                |t| kernels::conv_transpose2d(&t[0], &t[1], Some(&t[2]), s, p).unwrap(),
+                |t| kernels::convolution(kernels, &t[0], &t[1], Some(&t[2]), conv(true)).unwrap(),
                 |t| plus_bias(t[0].conv_transpose2d(&t[1], p, 0, s, 1).unwrap(), &t[2]),
                 &mut rng,
             );
@@ -124,12 +133,15 @@ fn convolutions_match_candle_with_gradients() {
 #[test]
 fn batch_norm_with_activation_matches_candle_with_gradients() {
     let mut rng = SeededRng::new(12, Stream::Init);
-    for (n, c, size, slope) in [
+    for ((n, c, size, slope), kernels) in [
         (2, 3, 4, 0.0f32),
         (16, 8, 8, 0.2),
         (5, 4, 3, 1.0),
         (64, 2, 1, 0.0),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|case| [(case, Kernels::Fast), (case, Kernels::Lowered)])
+    {
         let x = random(&mut rng, &[n, c, size, size])
             .affine(3.0, 0.5)
             .unwrap();
@@ -137,10 +149,10 @@ fn batch_norm_with_activation_matches_candle_with_gradients() {
         let beta = (random(&mut rng, &[c]) * 0.1).unwrap();
         let eps = 1e-5;
         compare(
-            &format!("batch norm n{n} c{c} {size}px slope {slope}"),
+            &format!("{kernels:?} batch norm n{n} c{c} {size}px slope {slope}"),
             &[x, gamma, beta],
             |t| {
-                kernels::batch_norm_act(&t[0], &t[1], &t[2], eps, slope)
+                kernels::batch_norm_act(kernels, &t[0], &t[1], &t[2], eps, slope)
                     .unwrap()
                     .0
             },
@@ -188,7 +200,6 @@ fn batch_norm_with_activation_matches_candle_with_gradients() {
 #[test]
 fn training_gives_the_same_losses_with_every_kernel_set() {
     use gan_models::ArchConfig;
-    use gan_train::kernels::Kernels;
     use gan_train::{TrainConfig, Trainer};
 
     let arch = ArchConfig::Dcgan {

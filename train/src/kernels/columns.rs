@@ -1,10 +1,10 @@
-//! The data movements of a lowered convolution as single ops on any device: [`Im2Col`] gathers
-//! a convolution's column matrix, [`Col2Im`] sums a column matrix back into an image. On the CPU
+//! The data movements of a lowered convolution as single ops on any device: [`im2col`] gathers
+//! a convolution's column matrix, [`col2im`] sums a column matrix back into an image. On the CPU
 //! they are the loops below; on CUDA the kernels in `cuda/columns.cu`, one launch each, where the
 //! same movement in candle's tensor ops takes dozens. They are used outside autograd (the lowered
 //! layers bring their own backward pass), so they have no gradients of their own.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, bail};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 /// The geometry both ops share: a convolution from images `[n, c, h, w]` with a `k × k` kernel,
@@ -53,45 +53,75 @@ impl Window {
     }
 }
 
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, len: usize) -> Result<&'a [f32]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) if end - start == len => Ok(&storage.as_slice::<f32>()?[start..end]),
-        _ => bail!("columns: expected a contiguous input of {len} values"),
+impl Window {
+    fn image_shape(&self) -> Shape {
+        Shape::from((self.n, self.c, self.h, self.w))
+    }
+
+    fn columns_shape(&self) -> Shape {
+        Shape::from((self.n * self.h_out * self.w_out, self.row()))
     }
 }
 
-/// `[n, c, h, w]` → `[n·h_out·w_out, c·k·k]`: row (image, i, j), column (channel, kh, kw) holds
-/// `x[image, channel, i·s + kh − p, j·s + kw − p]`, zero outside the image.
-pub struct Im2Col(pub Window);
+/// `x` `[n, c, h, w]` → its column matrix `[n·h_out·w_out, c·k·k]`: row (image, i, j), column
+/// (channel, kh, kw) holds `x[image, channel, i·s + kh − p, j·s + kw − p]`, zero outside.
+pub fn im2col(x: &Tensor, window: Window) -> Result<Tensor> {
+    x.contiguous()?.apply_op1_no_bwd(&Movement {
+        window,
+        gather: true,
+    })
+}
 
-impl CustomOp1 for Im2Col {
+/// The adjoint of [`im2col`]: `[n·h_out·w_out, c·k·k]` → `[n, c, h, w]`, each image element the
+/// sum of the column entries that read it. Applied to a product `x · W`, the transposed
+/// convolution of `x`.
+pub fn col2im(columns: &Tensor, window: Window) -> Result<Tensor> {
+    columns.contiguous()?.apply_op1_no_bwd(&Movement {
+        window,
+        gather: false,
+    })
+}
+
+/// [`im2col`] (`gather`) or [`col2im`].
+struct Movement {
+    window: Window,
+    gather: bool,
+}
+
+impl Movement {
+    /// Input and output shapes.
+    fn shapes(&self) -> (Shape, Shape) {
+        let (image, columns) = (self.window.image_shape(), self.window.columns_shape());
+        if self.gather {
+            (image, columns)
+        } else {
+            (columns, image)
+        }
+    }
+}
+
+impl CustomOp1 for Movement {
     fn name(&self) -> &'static str {
-        "im2col"
+        if self.gather { "im2col" } else { "col2im" }
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let x = contiguous(storage, layout, g.n * g.c * g.h * g.w)?;
-        let mut col = vec![0f32; g.n * g.h_out * g.w_out * g.row()];
-        col.par_chunks_mut(g.row())
-            .enumerate()
-            .for_each(|(r, out)| {
-                let (img, i, j) = (
-                    r / (g.h_out * g.w_out),
-                    (r / g.w_out) % g.h_out,
-                    r % g.w_out,
-                );
-                for (q, v) in out.iter_mut().enumerate() {
-                    let (ch, kh, kw) = (q / (g.k * g.k), (q / g.k) % g.k, q % g.k);
-                    if let (Some(y), Some(xx)) = (g.source(i, kh, g.h), g.source(j, kw, g.w)) {
-                        *v = x[((img * g.c + ch) * g.h + y) * g.w + xx];
-                    }
-                }
-            });
-        Ok((
-            CpuStorage::F32(col),
-            Shape::from((g.n * g.h_out * g.w_out, g.row())),
-        ))
+        let (input, output) = self.shapes();
+        let values = match layout.contiguous_offsets() {
+            Some((start, end)) if end - start == input.elem_count() => {
+                &storage.as_slice::<f32>()?[start..end]
+            }
+            _ => bail!(
+                "{}: expected a contiguous input of shape {input:?}",
+                self.name()
+            ),
+        };
+        let out = if self.gather {
+            gather(self.window, values)
+        } else {
+            scatter(self.window, values)
+        };
+        Ok((CpuStorage::F32(out), output))
     }
 
     #[cfg(feature = "cuda")]
@@ -100,64 +130,64 @@ impl CustomOp1 for Im2Col {
         storage: &candle_core::CudaStorage,
         layout: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let g = self.0;
-        let len = g.n * g.h_out * g.w_out * g.row();
-        let out = cuda::launch("im2col_f32", storage, layout, len, g)?;
-        Ok((out, Shape::from((g.n * g.h_out * g.w_out, g.row()))))
+        let (_, output) = self.shapes();
+        let kernel = if self.gather {
+            "im2col_f32"
+        } else {
+            "col2im_f32"
+        };
+        let out = cuda::launch(kernel, storage, layout, output.elem_count(), self.window)?;
+        Ok((out, output))
     }
 }
 
-/// `[n·h_out·w_out, c·k·k]` → `[n, c, h, w]`, the adjoint of [`Im2Col`]: each image element
-/// sums the column entries of the taps that read it. The transposed convolution of a product
-/// `x · W`.
-pub struct Col2Im(pub Window);
+fn gather(g: Window, x: &[f32]) -> Vec<f32> {
+    let mut col = vec![0f32; g.n * g.h_out * g.w_out * g.row()];
+    col.par_chunks_mut(g.row())
+        .enumerate()
+        .for_each(|(r, out)| {
+            let (img, i, j) = (
+                r / (g.h_out * g.w_out),
+                (r / g.w_out) % g.h_out,
+                r % g.w_out,
+            );
+            for (q, v) in out.iter_mut().enumerate() {
+                let (ch, kh, kw) = (q / (g.k * g.k), (q / g.k) % g.k, q % g.k);
+                if let (Some(y), Some(xx)) = (g.source(i, kh, g.h), g.source(j, kw, g.w)) {
+                    *v = x[((img * g.c + ch) * g.h + y) * g.w + xx];
+                }
+            }
+        });
+    col
+}
 
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "col2im"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = self.0;
-        let col = contiguous(storage, layout, g.n * g.h_out * g.w_out * g.row())?;
-        let mut out = vec![0f32; g.n * g.c * g.h * g.w];
-        out.par_chunks_mut(g.h * g.w)
-            .enumerate()
-            .for_each(|(p, out)| {
-                let (img, ch) = (p / g.c, p % g.c);
-                for (o, v) in out.iter_mut().enumerate() {
-                    let (py, px) = (o / g.w + g.pad, o % g.w + g.pad);
-                    let mut acc = 0f32;
-                    for kh in (py % g.stride..g.k.min(py + 1)).step_by(g.stride) {
-                        let i = (py - kh) / g.stride;
-                        if i >= g.h_out {
-                            continue;
-                        }
-                        for kw in (px % g.stride..g.k.min(px + 1)).step_by(g.stride) {
-                            let j = (px - kw) / g.stride;
-                            if j < g.w_out {
-                                acc += col[((img * g.h_out + i) * g.w_out + j) * g.row()
-                                    + (ch * g.k + kh) * g.k
-                                    + kw];
-                            }
+fn scatter(g: Window, col: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; g.n * g.c * g.h * g.w];
+    out.par_chunks_mut(g.h * g.w)
+        .enumerate()
+        .for_each(|(p, out)| {
+            let (img, ch) = (p / g.c, p % g.c);
+            for (o, v) in out.iter_mut().enumerate() {
+                let (py, px) = (o / g.w + g.pad, o % g.w + g.pad);
+                let mut acc = 0f32;
+                for kh in (py % g.stride..g.k.min(py + 1)).step_by(g.stride) {
+                    let i = (py - kh) / g.stride;
+                    if i >= g.h_out {
+                        continue;
+                    }
+                    for kw in (px % g.stride..g.k.min(px + 1)).step_by(g.stride) {
+                        let j = (px - kw) / g.stride;
+                        if j < g.w_out {
+                            acc += col[((img * g.h_out + i) * g.w_out + j) * g.row()
+                                + (ch * g.k + kh) * g.k
+                                + kw];
                         }
                     }
-                    *v = acc;
                 }
-            });
-        Ok((CpuStorage::F32(out), Shape::from((g.n, g.c, g.h, g.w))))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        storage: &candle_core::CudaStorage,
-        layout: &Layout,
-    ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let g = self.0;
-        let out = cuda::launch("col2im_f32", storage, layout, g.n * g.c * g.h * g.w, g)?;
-        Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
-    }
+                *v = acc;
+            }
+        });
+    out
 }
 
 #[cfg(feature = "cuda")]

@@ -1,12 +1,11 @@
 //! Training-mode BatchNorm fused with the rectifier after it, for devices other than the CPU:
-//! the values in candle's ops outside autograd, joined to the graph by one custom op whose
+//! the values in candle's ops outside autograd, joined to the graph as one node (`joined.rs`) whose
 //! backward pass is the closed form, a dozen ops. Through autograd the same layer is some twenty
 //! graph nodes, each of which costs candle's backward pass a zero-filled gradient and an addition.
 
-use candle_core::backend::BackendStorage;
-use candle_core::{
-    CpuStorage, CudaStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, bail,
-};
+use candle_core::{DType, Result, Tensor};
+
+use super::joined::{self, ClosedForm, Grads};
 
 /// Dimensions a per-channel statistic of `[N, C, H, W]` reduces over.
 const NHW: (usize, usize, usize) = (0, 2, 3);
@@ -31,19 +30,19 @@ pub fn batch_norm_act(
     let z = normalised
         .broadcast_mul(&per_channel(&gamma.detach())?)?
         .broadcast_add(&per_channel(&beta.detach())?)?;
-    let y = z.maximum(&(&z * f64::from(slope))?)?.contiguous()?;
-    let op = Gradients {
+    let y = z.maximum(&(&z * f64::from(slope))?)?;
+    let layer = Normalised {
         y,
         normalised,
         inv_std,
         slope,
     };
-    let y = x.apply_op3(gamma, beta, op)?;
+    let y = joined::join(x, gamma, beta, layer)?;
     Ok((y, mean.flatten_all()?, var.flatten_all()?))
 }
 
-/// The layer's output, computed outside autograd, and what its backward pass needs.
-struct Gradients {
+/// The layer's output and what its gradients need.
+struct Normalised {
     y: Tensor,
     /// `(x − μ)/σ`, `[N, C, H, W]`.
     normalised: Tensor,
@@ -52,74 +51,25 @@ struct Gradients {
     slope: f32,
 }
 
-impl Gradients {
-    /// A copy of the stored output in the storage type `S` (the device the op runs on).
-    fn output<S: BackendStorage>(
-        &self,
-        pick: impl Fn(&Storage) -> Option<&S>,
-    ) -> Result<(S, Shape)> {
-        let (storage, layout) = self.y.storage_and_layout();
-        let Some(y) = pick(&storage) else {
-            bail!("fused batch norm: output on another device")
-        };
-        Ok((y.try_clone(layout)?, layout.shape().clone()))
-    }
-}
-
-impl CustomOp3 for Gradients {
+impl ClosedForm for Normalised {
     fn name(&self) -> &'static str {
         "device-batch-norm-act"
     }
 
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.output(|s| match s {
-            Storage::Cpu(c) => Some(c),
-            _ => None,
-        })
+    fn value(&self) -> &Tensor {
+        &self.y
     }
 
-    fn cuda_fwd(
-        &self,
-        _: &CudaStorage,
-        _: &Layout,
-        _: &CudaStorage,
-        _: &Layout,
-        _: &CudaStorage,
-        _: &Layout,
-    ) -> Result<(CudaStorage, Shape)> {
-        self.output(|s| match s {
-            Storage::Cuda(c) => Some(c),
-            _ => None,
-        })
-    }
-
-    fn bwd(
-        &self,
-        _x: &Tensor,
-        gamma: &Tensor,
-        _beta: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn gradients(&self, [_, gamma, _]: [&Tensor; 3], _: [bool; 3], dy: &Tensor) -> Result<Grads> {
         let channels = gamma.dim(0)?;
-        let dy = dy.detach();
         // Through the rectifier: slope where the output is not positive.
-        let positive = y.detach().gt(0.0)?.to_dtype(DType::F32)?;
-        let dz = (&dy * positive.affine(1.0 - f64::from(self.slope), f64::from(self.slope))?)?;
+        let positive = self.y.gt(0.0)?.to_dtype(DType::F32)?;
+        let dz = (dy * positive.affine(1.0 - f64::from(self.slope), f64::from(self.slope))?)?;
         let dbeta = dz.sum_keepdim(NHW)?;
         let dgamma = (&dz * &self.normalised)?.sum_keepdim(NHW)?;
         // dx = (γ/σ)·(dz − mean(dz) − x̂·mean(dz·x̂)), means over N, H, W.
         let count = (dz.elem_count() / channels) as f64;
         let gain = gamma
-            .detach()
             .reshape((1, channels, 1, 1))?
             .broadcast_mul(&self.inv_std)?;
         let dx = dz

@@ -1,131 +1,82 @@
 //! Convolutions lowered to one matrix product and one data movement each, both single ops on
-//! any candle device: a convolution gathers its column matrix ([`Im2Col`]) and multiplies it by
+//! any candle device: a convolution gathers its column matrix ([`im2col`]) and multiplies it by
 //! the weight; a transposed convolution multiplies first (`[n·h·w, c_in]` by `[c_in, c_out·k·k]`)
-//! and sums the product back into the image ([`Col2Im`]). On CUDA this puts the arithmetic in
+//! and sums the product back into the image ([`col2im`]). On CUDA this puts the arithmetic in
 //! cuBLAS and the movement in one kernel launch each, where candle's own direct
 //! `conv_transpose2d` kernel (also the input gradient of its `conv2d`) is slow. The values are
-//! computed outside autograd and joined to the graph by one custom op per layer ([`Gradients`]),
+//! computed outside autograd and joined to the graph as one node per layer (`joined.rs`),
 //! whose backward pass is the same two lowerings (each direction's input gradient is the other
 //! direction) and one more product for the weight.
 
-use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CudaStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{Result, Tensor, bail};
 
-use super::columns::{Col2Im, Im2Col, Window};
+use super::ConvSpec;
+use super::columns::{Window, col2im, im2col};
+use super::joined::{self, ClosedForm, Grads};
 
-/// `conv2d(x, w) + bias` for `x` `[n, c, h, w]` and `w` `[c_out, c, k, k]` (square kernel).
-pub fn conv2d(
-    x: &Tensor,
-    w: &Tensor,
-    bias: Option<&Tensor>,
-    stride: usize,
-    pad: usize,
-) -> Result<Tensor> {
-    let y = conv2d_values(&x.detach(), &w.detach(), stride, pad)?;
-    let op = Gradients {
-        stride,
-        pad,
-        transposed: false,
+/// `conv2d(x, w) + bias` (`w` `[c_out, c_in, k, k]`) or, when `spec.transposed`,
+/// `conv_transpose2d(x, w) + bias` (`w` `[c_in, c_out, k, k]`, no output padding); `bias` is
+/// `[c_out]` (zeros for a layer without one: a constant gets no gradient).
+pub fn convolution(x: &Tensor, w: &Tensor, bias: &Tensor, spec: ConvSpec) -> Result<Tensor> {
+    let (xd, wd) = (x.detach(), w.detach());
+    let y = if spec.transposed {
+        conv_transpose2d_values(&xd, &wd, spec, None)?
+    } else {
+        conv2d_values(&xd, &wd, spec)?
     };
-    with_bias(&x.apply_op3(w, &y, op)?, bias)
+    let channels = bias.dim(0)?;
+    let y = y.broadcast_add(&bias.detach().reshape((1, channels, 1, 1))?)?;
+    joined::join(x, w, bias, Lowered { y, spec })
 }
 
-/// `conv_transpose2d(x, w) + bias` for `x` `[n, c_in, h, w]` and `w` `[c_in, c_out, k, k]`, no
-/// output padding.
-pub fn conv_transpose2d(
-    x: &Tensor,
-    w: &Tensor,
-    bias: Option<&Tensor>,
-    stride: usize,
-    pad: usize,
-) -> Result<Tensor> {
-    let y = conv_transpose2d_values(&x.detach(), &w.detach(), stride, pad, None)?;
-    let op = Gradients {
-        stride,
-        pad,
-        transposed: true,
-    };
-    with_bias(&x.apply_op3(w, &y, op)?, bias)
+/// A lowered convolution's value and the closed form of its gradients: each direction's input
+/// gradient is the other direction with the same weight, the weight gradient one more product.
+struct Lowered {
+    y: Tensor,
+    spec: ConvSpec,
 }
 
-/// Joins a convolution's output, computed without a graph, to its input and weight for autograd:
-/// the forward pass hands the precomputed output through, the backward pass forms both gradients
-/// with the same lowered products. One graph node per layer instead of one per reshuffle, which
-/// spares candle's backward pass a zero-filled gradient and an addition for every intermediate.
-struct Gradients {
-    stride: usize,
-    pad: usize,
-    transposed: bool,
-}
-
-/// The precomputed output, as a fresh contiguous tensor.
-fn pass_through<S: BackendStorage>(y: &S, layout: &Layout) -> Result<(S, Shape)> {
-    if !layout.is_contiguous() || layout.start_offset() != 0 {
-        bail!("lowered convolution: the output must be a fresh contiguous tensor");
-    }
-    Ok((y.try_clone(layout)?, layout.shape().clone()))
-}
-
-impl CustomOp3 for Gradients {
+impl ClosedForm for Lowered {
     fn name(&self) -> &'static str {
         "lowered-convolution"
     }
 
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        y: &CpuStorage,
-        layout: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        pass_through(y, layout)
+    fn value(&self) -> &Tensor {
+        &self.y
     }
 
-    fn cuda_fwd(
-        &self,
-        _: &CudaStorage,
-        _: &Layout,
-        _: &CudaStorage,
-        _: &Layout,
-        y: &CudaStorage,
-        layout: &Layout,
-    ) -> Result<(CudaStorage, Shape)> {
-        pass_through(y, layout)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _: &Tensor,
-        _: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (s, p) = (self.stride, self.pad);
-        let (x, w, dy) = (x.detach(), w.detach(), dy.detach());
+    fn gradients(&self, [x, w, _]: [&Tensor; 3], needed: [bool; 3], dy: &Tensor) -> Result<Grads> {
+        let spec = self.spec;
         let (_, _, h, width) = x.dims4()?;
-        let (_, _, k, _) = w.dims4()?;
-        if self.transposed {
-            // The input gradient is the convolution of dy; the weight gradient pairs each input
-            // position with dy's patch around its image: xᵀ · columns(dy).
-            let (c_in, c_out) = (w.dim(0)?, w.dim(1)?);
-            let dx = conv2d_values(&dy, &w, s, p)?;
-            let rows = channels_last_rows(&x)?;
-            let dw = rows.t()?.matmul(&columns(&dy, k, s, p, h, width)?)?;
-            Ok((Some(dx), Some(dw.reshape((c_in, c_out, k, k))?), None))
-        } else {
-            // The input gradient is the transposed convolution of dy (rows and columns no window
-            // reached get zero); the weight gradient is dyᵀ · columns(x).
-            let (c_out, c_in) = (w.dim(0)?, w.dim(1)?);
-            let (h_out, w_out) = (dy.dim(2)?, dy.dim(3)?);
-            let dx = conv_transpose2d_values(&dy, &w, s, p, Some((h, width)))?;
-            let dw = channels_last_rows(&dy)?
-                .t()?
-                .matmul(&columns(&x, k, s, p, h_out, w_out)?)?;
-            Ok((Some(dx), Some(dw.reshape((c_out, c_in, k, k))?), None))
-        }
+        let (k, (h_out, w_out)) = (w.dim(2)?, (dy.dim(2)?, dy.dim(3)?));
+        let dx = match needed[0] {
+            false => None,
+            true if spec.transposed => Some(conv2d_values(dy, w, spec)?),
+            // Rows and columns that no window reached get zero.
+            true => Some(conv_transpose2d_values(dy, w, spec, Some((h, width)))?),
+        };
+        let dw = match needed[1] {
+            false => None,
+            // Each input position against dy's patch around its image: xᵀ · columns(dy).
+            true if spec.transposed => Some(
+                channels_last_rows(x)?
+                    .t()?
+                    .matmul(&columns(dy, k, spec, h, width)?)?
+                    .reshape(w.dims())?,
+            ),
+            // dyᵀ · columns(x).
+            true => Some(
+                channels_last_rows(dy)?
+                    .t()?
+                    .matmul(&columns(x, k, spec, h_out, w_out)?)?
+                    .reshape(w.dims())?,
+            ),
+        };
+        let db = match needed[2] {
+            false => None,
+            true => Some(dy.sum((0, 2, 3))?),
+        };
+        Ok((dx, dw, db))
     }
 }
 
@@ -145,14 +96,7 @@ fn conv_out(size: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
 
 /// The column matrix of a convolution over `x` `[n, c, h, w]`: `[n·h_out·w_out, c·k·k]`, row
 /// (image, output position), column `c·k·k + kh·k + kw` (the weight's own order).
-fn columns(
-    x: &Tensor,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    h_out: usize,
-    w_out: usize,
-) -> Result<Tensor> {
+fn columns(x: &Tensor, k: usize, spec: ConvSpec, h_out: usize, w_out: usize) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let window = Window {
         n,
@@ -160,16 +104,17 @@ fn columns(
         h,
         w,
         k,
-        stride,
-        pad,
+        stride: spec.stride,
+        pad: spec.pad,
         h_out,
         w_out,
     };
-    x.contiguous()?.apply_op1_no_bwd(&Im2Col(window))
+    im2col(x, window)
 }
 
 /// The convolution's output `[n, c_out, h_out, w_out]`, without bias.
-fn conv2d_values(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+fn conv2d_values(x: &Tensor, w: &Tensor, spec: ConvSpec) -> Result<Tensor> {
+    let ConvSpec { stride, pad, .. } = spec;
     let (n, c, h, width) = x.dims4()?;
     let (c_out, _, k, _) = w.dims4()?;
     let (h_out, w_out) = (
@@ -182,7 +127,7 @@ fn conv2d_values(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Te
         let y = x.reshape((n, c * k * k))?.matmul(&weight)?;
         return y.reshape((n, c_out, 1, 1));
     }
-    let y = columns(x, k, stride, pad, h_out, w_out)?.matmul(&weight)?;
+    let y = columns(x, k, spec, h_out, w_out)?.matmul(&weight)?;
     y.reshape((n, h_out, w_out, c_out))?
         .permute((0, 3, 1, 2))?
         .contiguous()
@@ -194,10 +139,10 @@ fn conv2d_values(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Te
 fn conv_transpose2d_values(
     x: &Tensor,
     w: &Tensor,
-    stride: usize,
-    pad: usize,
+    spec: ConvSpec,
     size: Option<(usize, usize)>,
 ) -> Result<Tensor> {
+    let ConvSpec { stride, pad, .. } = spec;
     let (n, c_in, h, width) = x.dims4()?;
     let (_, c_out, k, _) = w.dims4()?;
     let out = |side: usize| match ((side - 1) * stride + k).checked_sub(2 * pad) {
@@ -227,15 +172,7 @@ fn conv_transpose2d_values(
         h_out: h,
         w_out: width,
     };
-    columns.apply_op1_no_bwd(&Col2Im(window))
-}
-
-/// `y` `[n, c, h, w]` plus the per-channel bias.
-fn with_bias(y: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    match bias {
-        Some(b) => y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?),
-        None => Ok(y.clone()),
-    }
+    col2im(&columns, window)
 }
 
 #[cfg(test)]
@@ -299,12 +236,12 @@ mod tests {
                 };
                 let w = Var::from_tensor(&random(&w_shape, 10 + i as u64)).unwrap();
                 let b = Var::from_tensor(&random(&[c_out], 20 + i as u64)).unwrap();
-                let ours = if transposed {
-                    conv_transpose2d(&x, &w, Some(&b), stride, pad)
-                } else {
-                    conv2d(&x, &w, Some(&b), stride, pad)
-                }
-                .unwrap();
+                let spec = ConvSpec {
+                    stride,
+                    pad,
+                    transposed,
+                };
+                let ours = convolution(&x, &w, &b, spec).unwrap();
                 let theirs = if transposed {
                     x.conv_transpose2d(&w, pad, 0, stride, 1)
                 } else {
@@ -333,6 +270,14 @@ mod tests {
                     let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
                     assert!(max_diff(a, b) < 1e-4, "{case}: {name} gradient");
                 }
+                // A constant input (a data batch) gets no gradient, and none is computed.
+                let data = x.as_detached_tensor();
+                let y = convolution(&data, &w, &b, spec).unwrap();
+                let grads = y.sum_all().unwrap().backward().unwrap();
+                assert!(
+                    grads.get(&data).is_none() && grads.get(&w).is_some(),
+                    "{case}"
+                );
             }
         }
     }

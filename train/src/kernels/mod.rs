@@ -8,9 +8,10 @@
 pub mod adam;
 mod columns;
 mod conv;
-pub mod device_norm;
+mod device_norm;
 mod gemm;
-pub mod lowered;
+mod joined;
+mod lowered;
 mod norm;
 mod ops;
 pub mod profile;
@@ -47,70 +48,86 @@ impl Kernels {
     }
 }
 
-/// `conv2d(x, w) + bias`, `w` `[out, in, k, k]`.
-pub fn conv2d(
-    x: &Tensor,
-    w: &Tensor,
-    bias: Option<&Tensor>,
-    stride: usize,
-    pad: usize,
-) -> Result<Tensor> {
-    convolution(x, w, bias, stride, pad, false)
+/// A convolution layer's geometry besides its weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpec {
+    pub stride: usize,
+    pub pad: usize,
+    /// A transposed convolution (weight `[in, out, k, k]`, no output padding).
+    pub transposed: bool,
 }
 
-/// `conv_transpose2d(x, w) + bias`, `w` `[in, out, k, k]`, no output padding.
-pub fn conv_transpose2d(
+/// `conv2d(x, w) + bias` (`w` `[out, in, k, k]`) or, when `spec.transposed`,
+/// `conv_transpose2d(x, w) + bias`, on `kernels`.
+pub fn convolution(
+    kernels: Kernels,
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    stride: usize,
-    pad: usize,
+    spec: ConvSpec,
 ) -> Result<Tensor> {
-    convolution(x, w, bias, stride, pad, true)
-}
-
-fn convolution(
-    x: &Tensor,
-    w: &Tensor,
-    bias: Option<&Tensor>,
-    stride: usize,
-    pad: usize,
-    transposed: bool,
-) -> Result<Tensor> {
-    let out_channels = w.dim(if transposed { 1 } else { 0 })?;
-    let bias = bias_or_zeros(bias, out_channels)?;
-    let op = ops::Convolution {
+    let ConvSpec {
         stride,
         pad,
         transposed,
-    };
-    x.contiguous()?.apply_op3(&w.contiguous()?, &bias, op)
+    } = spec;
+    let out_channels = w.dim(if transposed { 1 } else { 0 })?;
+    match kernels {
+        Kernels::Fast => {
+            let bias = bias_or_zeros(bias, out_channels, x.device())?;
+            let op = ops::Convolution {
+                stride,
+                pad,
+                transposed,
+            };
+            x.contiguous()?.apply_op3(&w.contiguous()?, &bias, op)
+        }
+        Kernels::Lowered => {
+            lowered::convolution(x, w, &bias_or_zeros(bias, out_channels, x.device())?, spec)
+        }
+        Kernels::Candle => {
+            let y = if transposed {
+                x.conv_transpose2d(w, pad, 0, stride, 1)?
+            } else {
+                x.conv2d(w, pad, stride, 1, 1)?
+            };
+            match bias {
+                Some(b) => y.broadcast_add(&b.reshape((1, out_channels, 1, 1))?),
+                None => Ok(y),
+            }
+        }
+    }
 }
 
 /// `x · wᵀ + bias` (`w` `[out, in]`).
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let bias = bias_or_zeros(bias, w.dim(0)?)?;
+    let bias = bias_or_zeros(bias, w.dim(0)?, x.device())?;
     x.contiguous()?
         .apply_op3(&w.contiguous()?, &bias, ops::Linear)
 }
 
 /// The layer's bias, or constant zeros (which get no gradient) for a layer without one.
-fn bias_or_zeros(bias: Option<&Tensor>, channels: usize) -> Result<Tensor> {
+fn bias_or_zeros(bias: Option<&Tensor>, channels: usize, device: &Device) -> Result<Tensor> {
     match bias {
         Some(b) => b.contiguous(),
-        None => Tensor::zeros(channels, candle_core::DType::F32, &Device::Cpu),
+        None => Tensor::zeros(channels, candle_core::DType::F32, device),
     }
 }
 
-/// Training-mode BatchNorm of `x` `[N, C, ...]` then `z > 0 ? z : slope·z`; also returns the
-/// batch statistics.
+/// Training-mode BatchNorm of `x` `[N, C, H, W]` then `z > 0 ? z : slope·z`, on `kernels` (the
+/// fused CPU kernel, or [`device_norm`] elsewhere); also returns the batch mean and biased
+/// variance `[C]` for the running statistics.
 pub fn batch_norm_act(
+    kernels: Kernels,
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
     eps: f64,
     slope: f32,
-) -> Result<(Tensor, BatchStats)> {
+) -> Result<(Tensor, Tensor, Tensor)> {
+    if kernels != Kernels::Fast {
+        return device_norm::batch_norm_act(x, gamma, beta, eps, slope);
+    }
     let stats = Arc::new(Mutex::new(BatchStats::default()));
     let op = ops::BatchNormAct {
         eps,
@@ -120,11 +137,15 @@ pub fn batch_norm_act(
     let y = x
         .contiguous()?
         .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)?;
+    // The op keeps its copy for the backward pass.
     let stats = stats
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    Ok((y, stats))
+    let channels = stats.mean.len();
+    let mean = Tensor::from_vec(stats.mean, channels, x.device())?;
+    let var = Tensor::from_vec(stats.var, channels, x.device())?;
+    Ok((y, mean, var))
 }
 
 /// `x > 0 ? x : slope·x`.
