@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, RunModel};
-use gan_train::config::Loss;
+use gan_train::config::{Loss, Recipe};
 use gan_train::{ClassifierConfig, TrainConfig, TrainDevice, Trainer, train_classifier};
 
 use crate::report::{self, TrainingReport};
@@ -24,6 +24,14 @@ enum Model {
 enum LossArg {
     Bce,
     Hinge,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RecipeArg {
+    /// The chapter's: BCE, no EMA generator, no instance noise.
+    Classic,
+    /// Measured best on the digits: hinge loss, EMA generator 0.999, instance noise 0.1.
+    Stable,
 }
 
 #[derive(Args)]
@@ -90,9 +98,10 @@ pub struct TrainArgs {
     /// Remedy: one-sided label smoothing (real targets become 1 - S, e.g. 0.1).
     #[arg(long, default_value_t = 0.0)]
     label_smoothing: f64,
-    /// Remedy: std of Gaussian noise on the discriminator's inputs, annealed to 0.
-    #[arg(long, default_value_t = 0.0)]
-    instance_noise: f64,
+    /// Remedy: std of Gaussian noise on the discriminator's inputs, annealed to 0 (default: the
+    /// recipe's).
+    #[arg(long)]
+    instance_noise: Option<f64>,
     /// Steps over which instance noise anneals to 0 (default: the whole run).
     #[arg(long)]
     instance_noise_steps: Option<u64>,
@@ -100,9 +109,12 @@ pub struct TrainArgs {
     /// sample grids and `gan export` use it.
     #[arg(long)]
     ema_decay: Option<f64>,
-    /// The adversarial loss: bce (non-saturating, classic) or hinge (SAGAN/BigGAN).
-    #[arg(long, value_enum, default_value = "bce")]
-    loss: LossArg,
+    /// The adversarial loss: bce (non-saturating) or hinge (SAGAN/BigGAN); default: the recipe's.
+    #[arg(long, value_enum)]
+    loss: Option<LossArg>,
+    /// Stabilisation preset: sets --loss, --ema-decay and --instance-noise, which override it.
+    #[arg(long, value_enum, default_value = "classic")]
+    recipe: RecipeArg,
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
@@ -299,13 +311,19 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     config.keep_checkpoints = args.keep_checkpoints;
     config.g_steps = args.g_steps;
     config.label_smoothing = args.label_smoothing;
-    config.instance_noise = args.instance_noise;
+    match args.recipe {
+        RecipeArg::Classic => Recipe::Classic,
+        RecipeArg::Stable => Recipe::Stable,
+    }
+    .apply(&mut config);
+    config.instance_noise = args.instance_noise.unwrap_or(config.instance_noise);
     config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
     config.flip = args.flip;
-    config.ema_decay = args.ema_decay;
+    config.ema_decay = args.ema_decay.or(config.ema_decay);
     config.loss = match args.loss {
-        LossArg::Bce => Loss::Bce,
-        LossArg::Hinge => Loss::Hinge,
+        Some(LossArg::Bce) => Loss::Bce,
+        Some(LossArg::Hinge) => Loss::Hinge,
+        None => config.loss,
     };
     config.skip_bad = args.skip_bad;
     Ok((config, out))

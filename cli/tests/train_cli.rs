@@ -151,6 +151,72 @@ fn missing_or_empty_data_is_a_clear_error() {
     }
 }
 
+/// `--recipe stable` sets the loss, the EMA generator and instance noise, explicit flags override
+/// it, and config.json records the resolved values with the recipe's name.
+#[test]
+fn a_recipe_sets_the_stabilisation_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_of = |name: &str, extra: &[&str]| {
+        let run = dir.path().join(name);
+        let mut args = vec!["--max-steps", "1", "--batch-size", "8", "--quiet"];
+        args.extend_from_slice(&TINY_DCGAN);
+        args.extend_from_slice(extra);
+        let out = train("dcgan", "shapes", &run, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&config).unwrap()
+    };
+    let classic = config_of("classic", &[]);
+    assert_eq!(
+        (
+            &classic["recipe"],
+            &classic["loss"],
+            &classic["ema_decay"],
+            &classic["instance_noise"]
+        ),
+        (
+            &"classic".into(),
+            &"bce".into(),
+            &serde_json::Value::Null,
+            &0.0.into()
+        )
+    );
+    let stable = config_of("stable", &["--recipe", "stable"]);
+    assert_eq!(
+        (
+            &stable["recipe"],
+            &stable["loss"],
+            &stable["ema_decay"],
+            &stable["instance_noise"]
+        ),
+        (
+            &"stable".into(),
+            &"hinge".into(),
+            &0.999.into(),
+            &0.1.into()
+        )
+    );
+    let mixed = config_of(
+        "mixed",
+        &[
+            "--recipe",
+            "stable",
+            "--loss",
+            "bce",
+            "--instance-noise",
+            "0",
+        ],
+    );
+    assert_eq!(
+        (
+            &mixed["loss"],
+            &mixed["ema_decay"],
+            &mixed["instance_noise"]
+        ),
+        (&"bce".into(), &0.999.into(), &0.0.into())
+    );
+}
+
 /// A device this build cannot use is refused before the run folder exists: without the `cuda`
 /// feature the message says how to build with it; a malformed device is refused by name.
 #[test]
