@@ -56,19 +56,34 @@ impl Generator {
             #[cfg(feature = "ort")]
             Backend::Ort => Box::new(crate::backend::ort::OrtEngine::load(path, options)?),
             #[allow(unreachable_patterns)]
-            other => {
+            other => return Err(not_built(other)),
+        };
+        Self::with_engine(path, engine, options)
+    }
+
+    /// Load a generator from the bytes of an ONNX file (an upload, an asset in memory), named
+    /// `name` in messages, on the tract backend. All its tensors must be inside it.
+    pub fn load_bytes(name: &str, bytes: &[u8], options: &LoadOptions) -> Result<Self> {
+        let engine: Box<dyn Engine> = match options.backend {
+            #[cfg(feature = "tract")]
+            Backend::Tract => Box::new(crate::onnx_model::OnnxModel::from_bytes(
+                name,
+                bytes,
+                options.threads,
+            )?),
+            Backend::Ort => {
                 return Err(RuntimeError::Backend {
-                    backend: if other == Backend::Ort {
-                        "ort"
-                    } else {
-                        "tract"
-                    },
-                    reason:
-                        "this build does not include it (enable the cargo feature of that name)"
-                            .into(),
+                    backend: "ort",
+                    reason: "loads models from files only; use the tract backend for bytes".into(),
                 });
             }
+            #[allow(unreachable_patterns)]
+            other => return Err(not_built(other)),
         };
+        Self::with_engine(Path::new(name), engine, options)
+    }
+
+    fn with_engine(path: &Path, engine: Box<dyn Engine>, options: &LoadOptions) -> Result<Self> {
         let info = ModelInfo::resolve(engine.signature(), options, path)?;
         let generator = Generator {
             path: path.to_path_buf(),
@@ -203,5 +218,18 @@ impl Generator {
             height: self.info.height as u32,
             pixels: gan_contract::pixels::chw_to_rgba(sample, self.info.channels, self.info.range),
         }
+    }
+}
+
+/// The error for a backend this build leaves out.
+#[allow(dead_code)] // used only in builds without one of the backends
+fn not_built(backend: Backend) -> RuntimeError {
+    RuntimeError::Backend {
+        backend: if backend == Backend::Ort {
+            "ort"
+        } else {
+            "tract"
+        },
+        reason: "this build does not include it (enable the cargo feature of that name)".into(),
     }
 }

@@ -14,6 +14,11 @@ pub(crate) fn check_file_size(path: &Path) -> Result<()> {
             source,
         })?
         .len();
+    check_model_size(path, size)
+}
+
+/// Refuse `size` bytes of model named `path` if larger than any model.
+pub(crate) fn check_model_size(path: &Path, size: u64) -> Result<()> {
     if size > MAX_MODEL_BYTES {
         return Err(RuntimeError::BadModel {
             path: path.to_path_buf(),

@@ -299,6 +299,55 @@ fn wrong_models_and_files_are_errors_that_say_why() {
     );
 }
 
+/// A generator loaded from the bytes of its file gives the very pixels the file does; bytes that
+/// are not a generator, a model whose weights are in another file, and the ort backend (files
+/// only) are errors that name the model.
+#[test]
+fn a_generator_loads_from_bytes_with_the_same_pixels() {
+    let f = fixture(dcgan());
+    let bytes = std::fs::read(&f.model).unwrap();
+    let from_file = Generator::load(&f.model, &tract()).unwrap();
+    let from_bytes = Generator::load_bytes("upload.onnx", &bytes, &tract()).unwrap();
+    assert_eq!(from_bytes.latent_dim(), from_file.latent_dim());
+    assert_eq!(
+        from_bytes.generate(&[0, 42]).unwrap(),
+        from_file.generate(&[0, 42]).unwrap()
+    );
+
+    let err = Generator::load_bytes("junk.onnx", b"not a model", &tract()).unwrap_err();
+    assert!(err.to_string().starts_with("junk.onnx: "), "{err}");
+
+    let mut proto = ModelProto::decode(bytes.as_slice()).unwrap();
+    let weight = proto
+        .graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .iter_mut()
+        .find(|t| t.raw_data.len() > 1000)
+        .unwrap();
+    weight.raw_data.clear();
+    weight.data_location = 1;
+    weight.external_data = vec![StringStringEntryProto {
+        key: "location".into(),
+        value: "weights.bin".into(),
+    }];
+    let err = Generator::load_bytes("split.onnx", &proto.encode_to_vec(), &tract())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("split.onnx") && err.contains("external data"),
+        "{err}"
+    );
+
+    let ort = LoadOptions {
+        backend: Backend::Ort,
+        ..tract()
+    };
+    let err = Generator::load_bytes("upload.onnx", &bytes, &ort).unwrap_err();
+    assert!(err.to_string().contains("use the tract backend"), "{err}");
+}
+
 #[test]
 fn external_data_outside_the_model_folder_is_refused() {
     let f = fixture(dcgan());

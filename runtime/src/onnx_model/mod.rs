@@ -22,7 +22,7 @@ use tract_onnx::prelude::*;
 use gan_contract::limits::MAX_TENSOR_ELEMENTS;
 
 use crate::error::{Result, RuntimeError};
-use crate::limits::check_file_size;
+use crate::limits::{check_file_size, check_model_size};
 use crate::signature::Signature;
 
 type Plan = Arc<TypedRunnableModel>;
@@ -67,19 +67,45 @@ impl OnnxModel {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::decode(path, &bytes, path.parent(), threads)
+    }
+
+    /// A model from the bytes of an ONNX file (a browser's upload, an engine's asset), named
+    /// `name` in messages. Its tensors must all be inside it: there is no folder for external
+    /// data.
+    pub fn from_bytes(name: &str, bytes: &[u8], threads: Option<usize>) -> Result<Self> {
+        let name = Path::new(name);
+        check_model_size(name, bytes.len() as u64)?;
+        Self::decode(name, bytes, None, threads)
+    }
+
+    /// Decode, validate and describe `bytes`, external data resolved in `folder`.
+    fn decode(
+        path: &Path,
+        bytes: &[u8],
+        folder: Option<&Path>,
+        threads: Option<usize>,
+    ) -> Result<Self> {
         let bad = |reason: String| RuntimeError::BadModel {
             path: path.to_path_buf(),
             reason,
         };
         let onnx = tract_onnx::onnx();
         let proto = guarded(|| {
-            onnx.proto_model_for_read(&mut &bytes[..])
+            onnx.proto_model_for_read(&mut &*bytes)
                 .map_err(|e| format!("cannot decode: {e}"))
         })
         .map_err(bad)?;
         validate::validate(&proto).map_err(bad)?;
         let signature = describe::signature_of(&proto);
-        let dir = path.parent().and_then(|d| d.to_str()).map(str::to_string);
+        if folder.is_none() && validate::has_external_data(&proto) {
+            return Err(bad(
+                "its tensors refer to external data files, which a model loaded from memory \
+                 cannot have"
+                    .into(),
+            ));
+        }
+        let dir = folder.and_then(|d| d.to_str()).map(str::to_string);
         let model = guarded(|| {
             onnx.parse(&proto, dir.as_deref())
                 .map(|r| r.model)

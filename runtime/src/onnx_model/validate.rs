@@ -13,6 +13,27 @@ pub fn validate(model: &ModelProto) -> Result<(), String> {
     validate_graph(graph)
 }
 
+/// Whether any initialiser or constant keeps its data in a separate file.
+pub fn has_external_data(model: &ModelProto) -> bool {
+    let Some(graph) = model.graph.as_ref() else {
+        return false;
+    };
+    let attribute_tensors = graph
+        .node
+        .iter()
+        .flat_map(|n| &n.attribute)
+        .flat_map(|a| a.t.iter().chain(&a.tensors));
+    graph
+        .initializer
+        .iter()
+        .chain(attribute_tensors)
+        .any(is_external)
+}
+
+fn is_external(t: &TensorProto) -> bool {
+    t.data_location == Some(1) || !t.external_data.is_empty()
+}
+
 fn validate_graph(graph: &GraphProto) -> Result<(), String> {
     for t in &graph.initializer {
         validate_tensor(t)?;
@@ -68,7 +89,7 @@ fn validate_tensor(t: &TensorProto) -> Result<(), String> {
             .filter(|&c| c <= MAX_TENSOR_ELEMENTS)
             .ok_or(format!("tensor {name} is too large ({:?})", t.dims))?;
     }
-    if t.data_location == Some(1) || !t.external_data.is_empty() {
+    if is_external(t) {
         let location = t
             .external_data
             .iter()
