@@ -151,6 +151,35 @@ fn missing_or_empty_data_is_a_clear_error() {
     }
 }
 
+/// The classifier trains on class folders (two classes here) and reports them.
+#[test]
+fn the_classifier_trains_on_class_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    gan_models::fixtures::write_image_folder(&data.join("cats"), 12, 16);
+    gan_models::fixtures::write_image_folder(&data.join("dogs"), 12, 16);
+    let out = train(
+        "classifier",
+        path(&data),
+        &dir.path().join("run"),
+        &[
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--image-size",
+            "16",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(2 classes)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// `--recipe stable` sets the loss, the EMA generator and instance noise, explicit flags override
 /// it, and config.json records the resolved values with the recipe's name.
 #[test]

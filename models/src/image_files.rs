@@ -47,6 +47,13 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
     Ok(list_images(dir)?.files)
 }
 
+/// Whether `path` names an image by its extension (one of [`EXTENSIONS`], any case).
+pub fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 fn collect(dir: &Path, out: &mut ImageListing) -> Result<(), FileError> {
     let fail = |e: std::io::Error| FileError::new(dir, format!("cannot list: {e}"));
     for entry in std::fs::read_dir(dir).map_err(fail)? {
@@ -58,11 +65,7 @@ fn collect(dir: &Path, out: &mut ImageListing) -> Result<(), FileError> {
             collect(&path, out)?;
         } else if kind.is_symlink() && path.is_dir() {
             out.skipped_links.push(path);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
+        } else if is_image(&path) {
             out.files.push(path);
         }
     }

@@ -139,7 +139,7 @@ pub fn train_classifier(
     Ok(ClassifierSummary {
         train_samples: train.len(),
         validation_samples: validation.len(),
-        classes: labelled.classes,
+        classes: labelled.classes(),
         validation_accuracy: accuracy,
         train_loss,
         seconds: started.elapsed().as_secs_f64(),
@@ -173,8 +173,13 @@ fn prepare(
         });
     }
     let Ok(source) = config.data.parse::<DataSource>();
-    let labelled = data::load_labelled(&source, &[channels, image_size, image_size], config.seed)?;
-    config.model.classes = labelled.classes;
+    let labelled = data::load_labelled(
+        &source,
+        &[channels, image_size, image_size],
+        config.seed,
+        false,
+    )?;
+    config.model.classes = labelled.classes();
     Ok((config, labelled))
 }
 

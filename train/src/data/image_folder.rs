@@ -16,6 +16,9 @@ pub struct LoadReport {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// Why a link to a folder is skipped.
+const LINKED_FOLDER: &str = "a link to a folder (links to folders are not followed)";
+
 /// Load every image below `dir` at `shape` (`[C, H, W]`, C = 1 or 3). Files are read in sorted
 /// path order so the data set, and so training, is reproducible.
 pub fn read_image_folder(
@@ -28,10 +31,7 @@ pub fn read_image_folder(
     let mut values = Vec::new();
     let mut report = LoadReport::default();
     for link in listing.skipped_links {
-        report.skipped.push((
-            link,
-            "a link to a folder (links to folders are not followed)".into(),
-        ));
+        report.skipped.push((link, LINKED_FOLDER.into()));
     }
     for path in &files {
         match decode_on_white(path) {
@@ -52,6 +52,60 @@ pub fn read_image_folder(
         ));
     }
     Ok((Dataset::new(shape.to_vec(), values), report))
+}
+
+/// Images with their class from the folder layout `dir/<class name>/…` (torchvision's
+/// ImageFolder): one class per sub-folder, in sorted name order, each read as
+/// [`read_image_folder`] reads a folder. A file beside the class folders, or no class folder at
+/// all, is an error naming it: an image outside a class would silently get none.
+pub fn read_class_folders(
+    dir: &Path,
+    shape: &[usize],
+    skip_bad: bool,
+) -> Result<(Dataset, Vec<u8>, Vec<String>, LoadReport)> {
+    let fail = |e: std::io::Error| TrainError::io(dir, e);
+    let mut class_dirs = Vec::new();
+    let mut report = LoadReport::default();
+    for entry in std::fs::read_dir(dir).map_err(fail)? {
+        let entry = entry.map_err(fail)?;
+        let (path, kind) = (entry.path(), entry.file_type().map_err(fail)?);
+        if kind.is_dir() {
+            class_dirs.push(path);
+        } else if kind.is_symlink() && path.is_dir() {
+            report.skipped.push((path, LINKED_FOLDER.into()));
+        } else if gan_models::image_files::is_image(&path) {
+            return Err(TrainError::bad_file(
+                &path,
+                "an image outside the class folders (expected DIR/<class name>/<image>)",
+            ));
+        }
+    }
+    class_dirs.sort();
+    if class_dirs.is_empty() {
+        return Err(TrainError::bad_file(
+            dir,
+            "no class folders (labelled images go in DIR/<class name>/<image>)",
+        ));
+    }
+    if class_dirs.len() > usize::from(u8::MAX) + 1 {
+        return Err(TrainError::bad_file(
+            dir,
+            format!("{} class folders; at most 256 classes", class_dirs.len()),
+        ));
+    }
+    let (mut values, mut labels, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for (class, class_dir) in class_dirs.iter().enumerate() {
+        let (data, skipped) = read_image_folder(class_dir, shape, skip_bad)?;
+        let class = u8::try_from(class).expect("at most 256 classes, checked above");
+        labels.extend(std::iter::repeat_n(class, data.len()));
+        values.extend_from_slice(data.values());
+        report.skipped.extend(skipped.skipped);
+        let name = class_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        names.push(name);
+    }
+    Ok((Dataset::new(shape.to_vec(), values), labels, names, report))
 }
 
 /// MNIST digits at `shape` (resized and repeated to 3 channels if the model wants that).
@@ -127,6 +181,51 @@ mod tests {
         let (gray, _) = read_image_folder(dir.path(), &[1, 8, 8], false).unwrap();
         assert_eq!(gray.shape, vec![1, 8, 8]);
         assert_eq!(gray.values().len(), 3 * 64);
+    }
+
+    /// Class folders in sorted order give labels and names; nested images belong to their
+    /// class; an image beside the class folders, no class folder, or an empty class folder is
+    /// an error naming the place.
+    #[test]
+    fn class_folders_give_labels_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let pixel = |v: u8| RgbaImage::from_pixel(4, 4, Rgba([v, v, v, 255]));
+        save(&dir.path().join("water/a.png"), pixel(0));
+        save(&dir.path().join("fire/a.png"), pixel(255));
+        save(&dir.path().join("fire/deep/b.png"), pixel(255));
+        let (data, labels, names, report) =
+            read_class_folders(dir.path(), &[1, 4, 4], false).unwrap();
+        assert_eq!(names, ["fire", "water"]);
+        assert_eq!(labels, [0, 0, 1]);
+        assert!(report.skipped.is_empty());
+        // Fire is white (1.0), water black (-1.0): each sample kept its own class.
+        for (i, &label) in labels.iter().enumerate() {
+            let want = if label == 0 { 1.0 } else { -1.0 };
+            assert!(data.sample(i).iter().all(|&v| (v - want).abs() < 1e-6));
+        }
+
+        std::fs::create_dir(dir.path().join("grass")).unwrap();
+        let err = read_class_folders(dir.path(), &[1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grass") && err.contains("no images"), "{err}");
+
+        save(&dir.path().join("grass/c.png"), pixel(9));
+        save(&dir.path().join("loose.png"), pixel(9));
+        let err = read_class_folders(dir.path(), &[1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("loose.png") && err.contains("outside the class folders"),
+            "{err}"
+        );
+
+        let flat = tempfile::tempdir().unwrap();
+        std::fs::write(flat.path().join("notes.txt"), "no classes here").unwrap();
+        let err = read_class_folders(flat.path(), &[1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no class folders"), "{err}");
     }
 
     #[test]

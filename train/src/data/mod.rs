@@ -53,23 +53,41 @@ impl Dataset {
     }
 }
 
-/// Samples with a class each, for the classifier.
+/// Samples with a class each.
 #[derive(Debug, Clone)]
 pub struct LabelledDataset {
     pub data: Dataset,
+    /// Each sample's class, an index into `class_names`.
     pub labels: Vec<u8>,
-    pub classes: usize,
+    /// The classes' names, in label order.
+    pub class_names: Vec<String>,
+    /// What loading skipped (with `skip_bad`).
+    pub report: LoadReport,
 }
 
-/// Load a labelled `source` at `shape`: `mnist:DIR` (10 digits) or `shapes` (disc 0, square 1).
-pub fn load_labelled(source: &DataSource, shape: &[usize], seed: u64) -> Result<LabelledDataset> {
+impl LabelledDataset {
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+}
+
+/// Load a labelled `source` at `shape`: `mnist:DIR` (the digits 0–9), `shapes` (disc 0, square
+/// 1), or a folder of class folders (`DIR/<class name>/<image>`, classes in sorted name order).
+pub fn load_labelled(
+    source: &DataSource,
+    shape: &[usize],
+    seed: u64,
+    skip_bad: bool,
+) -> Result<LabelledDataset> {
+    let names = |list: &[&str]| list.iter().map(ToString::to_string).collect();
     match source {
         DataSource::Mnist(dir) => {
             let mnist = read_mnist(dir)?;
             Ok(LabelledDataset {
                 data: image_folder::digits_to_dataset(&mnist, shape),
                 labels: mnist.labels,
-                classes: 10,
+                class_names: (0..10).map(|d| d.to_string()).collect(),
+                report: LoadReport::default(),
             })
         }
         DataSource::Shapes => {
@@ -77,12 +95,23 @@ pub fn load_labelled(source: &DataSource, shape: &[usize], seed: u64) -> Result<
             Ok(LabelledDataset {
                 data,
                 labels,
-                classes: 2,
+                class_names: names(&["disc", "square"]),
+                report: LoadReport::default(),
             })
         }
-        other => Err(TrainError::invalid(
+        DataSource::ImageFolder(dir) => {
+            let (data, labels, class_names, report) =
+                image_folder::read_class_folders(dir, shape, skip_bad)?;
+            Ok(LabelledDataset {
+                data,
+                labels,
+                class_names,
+                report,
+            })
+        }
+        DataSource::Toy2d => Err(TrainError::invalid(
             "data",
-            format!("the classifier needs labelled data (mnist:DIR or shapes), not {other}"),
+            "toy2d has no classes: labelled data is mnist:DIR, shapes or a folder of class folders",
         )),
     }
 }
