@@ -8,8 +8,7 @@ use clap::Args;
 use gan_contract::grid;
 use gan_contract::limits::DEFAULT_MAX_PICTURE_PIXELS as DEFAULT_MAX_PIXELS;
 use gan_models::atomic;
-use gan_runtime::{Generator, LoadOptions, OutputRange, Rgba8};
-use image::RgbaImage;
+use gan_runtime::{Generator, LoadOptions, OutputRange, Rgba8, picture};
 
 use crate::args::{BackendArg, DeviceArg};
 use crate::npy;
@@ -88,7 +87,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let source = LatentSource::new(&args, &generator)?;
     let count = source.len();
     let (w, h) = generator.image_size();
-    let picture = match (&args.out, &args.each) {
+    let out_picture = match (&args.out, &args.each) {
         (Some(out), _) => Some(out.clone()),
         (None, Some(_)) => None,
         (None, None) => Some(PathBuf::from("grid.png")),
@@ -97,7 +96,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .cols
         .map_or_else(|| (count as f64).sqrt().ceil() as usize, |c| c as usize)
         .max(1);
-    if picture.is_some() {
+    if out_picture.is_some() {
         check_picture_size(count, cols, (w, h), args.sheet, args.max_pixels)?;
     }
     if let Some(path) = &args.save_latents {
@@ -111,25 +110,22 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let bar = crate::report::progress_bar(count > 4 * BATCH, count as u64);
-    let mut kept = Vec::with_capacity(if picture.is_some() { count } else { 0 });
+    let mut kept = Vec::with_capacity(if out_picture.is_some() { count } else { 0 });
     for first in (0..count).step_by(BATCH) {
         let range = first..(first + BATCH).min(count);
         let images = generator.generate_latents(&source.latents(range.clone())?)?;
         if let Some(dir) = &args.each {
             for (i, image) in range.clone().zip(&images) {
-                save_png(
-                    &dir.join(format!("{}.png", source.label(i))),
-                    &to_image(image)?,
-                )?;
+                save_png(&dir.join(format!("{}.png", source.label(i))), image)?;
             }
         }
-        if picture.is_some() {
+        if out_picture.is_some() {
             kept.extend(images);
         }
         bar.inc(range.len() as u64);
     }
     bar.finish_and_clear();
-    let written = match &picture {
+    let written = match &out_picture {
         Some(out) if args.sheet => {
             let labels: Vec<String> = (0..count).map(|i| source.label(i)).collect();
             write_sheet(out, &kept, &labels, cols, (w, h))?;
@@ -315,39 +311,9 @@ impl LatentSource {
     }
 }
 
-/// A generated picture as an `image` buffer.
-fn to_image(image: &Rgba8) -> Result<RgbaImage> {
-    RgbaImage::from_raw(image.width, image.height, image.pixels.clone())
-        .context("the generator returned a picture of the wrong size")
-}
-
 /// `images` (all the same size) as a PNG grid `cols` wide, laid out as `gan_contract::grid` says.
 pub fn save_grid(path: &Path, images: &[Rgba8], cols: usize) -> Result<()> {
-    save_png(path, &tile(images, cols, grid::GUTTER)?)
-}
-
-/// Images in rows of `cols`, `gutter` pixels apart.
-fn tile(images: &[Rgba8], cols: usize, gutter: usize) -> Result<RgbaImage> {
-    let size = images
-        .first()
-        .map_or((0, 0), |i| (i.width as usize, i.height as usize));
-    if grid::canvas_size(images.len(), cols, size, gutter).is_none() {
-        bail!(
-            "a grid of {} images {}×{} in {cols} columns is too large",
-            images.len(),
-            size.0,
-            size.1
-        );
-    }
-    let canvas = grid::tile(
-        images.iter().map(|i| i.pixels.as_slice()),
-        images.len(),
-        cols,
-        size,
-        gutter,
-    );
-    RgbaImage::from_raw(canvas.width as u32, canvas.height as u32, canvas.rgba)
-        .context("the grid is too large for a PNG")
+    save_png(path, &picture::tile(images, cols, grid::GUTTER)?)
 }
 
 /// A gutter-less sheet and `<out>.json`: frame rectangles by name, as game engines import them.
@@ -358,7 +324,7 @@ fn write_sheet(
     cols: usize,
     (w, h): (usize, usize),
 ) -> Result<()> {
-    let sheet = tile(images, cols, 0)?;
+    let sheet = picture::tile(images, cols, 0)?;
     save_png(out, &sheet)?;
     let frames: Vec<serde_json::Value> = labels
         .iter()
@@ -367,8 +333,8 @@ fn write_sheet(
         .collect();
     let atlas = serde_json::json!({
         "image": out.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "width": sheet.width(),
-        "height": sheet.height(),
+        "width": sheet.width,
+        "height": sheet.height,
         "frames": frames,
     });
     let path = out.with_extension("json");
@@ -376,12 +342,8 @@ fn write_sheet(
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Encode `image` as PNG and write it atomically.
-fn save_png(path: &Path, image: &RgbaImage) -> Result<()> {
-    atomic::write_file_with(path, |file| {
-        image
-            .write_to(file, image::ImageFormat::Png)
-            .map_err(std::io::Error::other)
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
+/// Encode `image` as PNG (`gan_runtime::picture`, as `gan serve` does) and write it atomically.
+fn save_png(path: &Path, image: &Rgba8) -> Result<()> {
+    let bytes = picture::png(image)?;
+    atomic::write_file(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }

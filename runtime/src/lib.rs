@@ -26,6 +26,7 @@ mod limits;
 #[cfg(feature = "tract")]
 mod onnx_model;
 mod options;
+pub mod picture;
 mod signature;
 
 pub use error::{Result, RuntimeError};
