@@ -94,7 +94,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     };
     let cols = args
         .cols
-        .map_or_else(|| (count as f64).sqrt().ceil() as usize, |c| c as usize)
+        .map_or_else(|| picture::default_cols(count), |c| c as usize)
         .max(1);
     if out_picture.is_some() {
         check_picture_size(count, cols, (w, h), args.sheet, args.max_pixels)?;

@@ -18,6 +18,7 @@ pub mod generate;
 mod npy;
 pub mod reference;
 pub mod report;
+pub mod serve;
 pub mod train;
 
 /// Keep freed memory in the process instead of returning it to the kernel. Training frees and

@@ -1,7 +1,7 @@
 //! `gan`: train GANs, export them to ONNX. The subcommands live in the `gan_cli` library.
 
 use clap::{Parser, Subcommand};
-use gan_cli::{bench, data, demo, eval, export, generate, train};
+use gan_cli::{bench, data, demo, eval, export, generate, serve, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Generate images from an ONNX generator (a grid, files, or a sprite sheet).
     Generate(generate::GenerateArgs),
+    /// Serve ONNX generators over HTTP (PNG grids or JSON, bounded requests).
+    Serve(serve::ServeArgs),
     /// Score generated images: Inception Score (`is`) and FID (`fid`) with an ONNX classifier.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
@@ -45,6 +47,7 @@ fn main() {
         Command::Train(args) => train::run(args),
         Command::Export(args) => export::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Eval(command) => eval::run(command),
         Command::Bench(command) => bench::run(command),
     };

@@ -7,6 +7,11 @@ use gan_contract::grid;
 use crate::error::{Result, RuntimeError};
 use crate::generator::Rgba8;
 
+/// The columns of a grid of `n` images when none are asked for: as square as it gets.
+pub fn default_cols(n: usize) -> usize {
+    n.isqrt() + usize::from(n.isqrt() * n.isqrt() < n)
+}
+
 /// `images` (all the same size) in rows of `cols`, `gutter` pixels apart (`grid::GUTTER` for a
 /// grid, 0 for a sprite sheet).
 pub fn tile(images: &[Rgba8], cols: usize, gutter: usize) -> Result<Rgba8> {
@@ -50,4 +55,15 @@ pub fn png(image: &Rgba8) -> Result<Vec<u8>> {
         .write_to(&mut bytes, image::ImageFormat::Png)
         .map_err(|e| RuntimeError::InvalidArgument(format!("cannot encode the PNG: {e}")))?;
     Ok(bytes.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_columns_make_the_squarest_grid() {
+        let cols: Vec<usize> = [0, 1, 2, 4, 5, 9, 10, 64, 65].map(default_cols).to_vec();
+        assert_eq!(cols, [0, 1, 2, 2, 3, 3, 4, 8, 9]);
+    }
 }

@@ -1,0 +1,97 @@
+//! `gan serve`: generators over HTTP (gan-serve), with an access log on stdout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use gan_runtime::{Generator, LoadOptions};
+use gan_serve::{Limits, Model};
+
+use crate::args::{BackendArg, DeviceArg};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A generator to serve: PATH (named after the file) or NAME=PATH; repeat for several.
+    #[arg(long = "model", required = true)]
+    models: Vec<String>,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    #[arg(long, value_enum, default_value = "tract")]
+    backend: BackendArg,
+    /// Where ONNX Runtime runs (--backend ort).
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    /// Intra-op threads per generation.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Requests generating at once (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Requests waiting for a worker; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    queue: usize,
+    /// Images per request.
+    #[arg(long, default_value_t = 256)]
+    max_images: usize,
+    /// Seconds a request may wait and generate (then 504).
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let options = LoadOptions {
+        backend: args.backend.into(),
+        device: args.device.into(),
+        threads: args.threads,
+        ..LoadOptions::default()
+    };
+    let mut models: Vec<Model> = Vec::new();
+    for spec in &args.models {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (name.to_string(), PathBuf::from(path)),
+            None => {
+                let path = PathBuf::from(spec);
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+                (stem.unwrap_or_else(|| spec.clone()), path)
+            }
+        };
+        if models.iter().any(|m| m.name == name) {
+            bail!("--model: two models are named {name:?}; name them with NAME=PATH");
+        }
+        let generator = Generator::load(&path, &options)
+            .map_err(crate::report::runtime_error)
+            .with_context(|| format!("cannot load {}", path.display()))?;
+        models.push(Model { name, generator });
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        bail!(
+            "--timeout: {} is not a positive number of seconds",
+            args.timeout
+        );
+    }
+    let mut limits = Limits {
+        queue: args.queue,
+        max_images: args.max_images.max(1),
+        timeout: Duration::from_secs_f64(args.timeout),
+        ..Limits::default()
+    };
+    limits.workers = args.workers.unwrap_or(limits.workers).max(1);
+    let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+    let router = gan_serve::router(models, limits, |access| {
+        println!(
+            "{} {} {} {:.1} ms",
+            access.method, access.target, access.status, access.millis
+        );
+    });
+    let address = format!("{}:{}", args.host, args.port);
+    gan_serve::run(&address, router, |bound| {
+        eprintln!(
+            "serving {} on http://{bound} (Ctrl-C or SIGTERM stops)",
+            names.join(", ")
+        );
+    })
+    .with_context(|| format!("cannot serve on {address}"))
+}
