@@ -299,6 +299,26 @@ fn wrong_models_and_files_are_errors_that_say_why() {
     );
 }
 
+/// The model `bytes` with its first large weight moved to the external file `location`.
+fn with_external_weight(bytes: &[u8], location: &str) -> Vec<u8> {
+    let mut proto = ModelProto::decode(bytes).unwrap();
+    let weight = proto
+        .graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .iter_mut()
+        .find(|t| t.raw_data.len() > 1000)
+        .unwrap();
+    weight.raw_data.clear();
+    weight.data_location = 1;
+    weight.external_data = vec![StringStringEntryProto {
+        key: "location".into(),
+        value: location.into(),
+    }];
+    proto.encode_to_vec()
+}
+
 /// A generator loaded from the bytes of its file gives the very pixels the file does; bytes that
 /// are not a generator, a model whose weights are in another file, and the ort backend (files
 /// only) are errors that name the model.
@@ -317,22 +337,8 @@ fn a_generator_loads_from_bytes_with_the_same_pixels() {
     let err = Generator::load_bytes("junk.onnx", b"not a model", &tract()).unwrap_err();
     assert!(err.to_string().starts_with("junk.onnx: "), "{err}");
 
-    let mut proto = ModelProto::decode(bytes.as_slice()).unwrap();
-    let weight = proto
-        .graph
-        .as_mut()
-        .unwrap()
-        .initializer
-        .iter_mut()
-        .find(|t| t.raw_data.len() > 1000)
-        .unwrap();
-    weight.raw_data.clear();
-    weight.data_location = 1;
-    weight.external_data = vec![StringStringEntryProto {
-        key: "location".into(),
-        value: "weights.bin".into(),
-    }];
-    let err = Generator::load_bytes("split.onnx", &proto.encode_to_vec(), &tract())
+    let split = with_external_weight(&bytes, "weights.bin");
+    let err = Generator::load_bytes("split.onnx", &split, &tract())
         .unwrap_err()
         .to_string();
     assert!(
@@ -351,21 +357,9 @@ fn a_generator_loads_from_bytes_with_the_same_pixels() {
 #[test]
 fn external_data_outside_the_model_folder_is_refused() {
     let f = fixture(dcgan());
-    let mut proto = ModelProto::decode(std::fs::read(&f.model).unwrap().as_slice()).unwrap();
-    let graph = proto.graph.as_mut().unwrap();
-    let weight = graph
-        .initializer
-        .iter_mut()
-        .find(|t| t.raw_data.len() > 1000)
-        .unwrap();
-    weight.raw_data.clear();
-    weight.data_location = 1;
-    weight.external_data = vec![StringStringEntryProto {
-        key: "location".into(),
-        value: "../../etc/passwd".into(),
-    }];
+    let escape = with_external_weight(&std::fs::read(&f.model).unwrap(), "../../etc/passwd");
     let path = f.model.with_file_name("escape.onnx");
-    std::fs::write(&path, proto.encode_to_vec()).unwrap();
+    std::fs::write(&path, escape).unwrap();
     let err = Generator::load(&path, &tract()).unwrap_err().to_string();
     assert!(
         err.contains("outside the model's folder") && err.contains("escape.onnx"),
