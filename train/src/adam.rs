@@ -54,7 +54,7 @@ impl Adam {
 
     /// One update of every trainable parameter of `net` that has a gradient in `grads`.
     pub fn step(&mut self, net: &Net, grads: &GradStore) -> Result<()> {
-        crate::kernels::profile::timed("adam", || self.step_all(net, grads))
+        kernels::profile::timed_on(&net.device(), "adam", || self.step_all(net, grads))
     }
 
     fn step_all(&mut self, net: &Net, grads: &GradStore) -> Result<()> {

@@ -84,6 +84,13 @@ impl Net {
         })
     }
 
+    /// The device the parameters live on (the CPU for a network without any).
+    pub fn device(&self) -> Device {
+        self.params()
+            .next()
+            .map_or(Device::Cpu, |p| p.var.device().clone())
+    }
+
     pub fn params(&self) -> impl Iterator<Item = &Param> {
         self.layers.iter().flatten()
     }

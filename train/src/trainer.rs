@@ -301,7 +301,7 @@ impl Trainer {
             return Err(diverged(i + 1, loss_d_value, f32::NAN));
         }
         let grads = phase(device, "backward", || loss_d.backward())?;
-        phase(device, "optimizer step", || self.ck.opt_d.step(d, &grads))?;
+        self.ck.opt_d.step(d, &grads)?;
 
         let (mut loss_g_value, mut d_fake_after) = (0.0, 0.0);
         for k in 0..self.config.g_steps {
@@ -320,7 +320,7 @@ impl Trainer {
                 return Err(diverged(i + 1, loss_d_value, loss_g_value));
             }
             let grads = phase(device, "backward", || loss_g.backward())?;
-            phase(device, "optimizer step", || self.ck.opt_g.step(g, &grads))?;
+            self.ck.opt_g.step(g, &grads)?;
             if let (Some(ema), Some(decay)) = (&self.ck.generator_ema, self.config.ema_decay) {
                 crate::ema::update(ema, g, decay)?;
             }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{Device, Result, Tensor};
 
-pub use norm::BatchStats;
+use norm::BatchStats;
 
 /// Which implementation the layers run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

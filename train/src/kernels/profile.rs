@@ -29,20 +29,27 @@ pub fn timed<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Run `f` as a phase of an iteration named `name`, timed (with the device synchronised at its
-/// end) when profiling on a device other than the CPU; on the CPU the kernels inside it are timed.
-pub fn phase<R>(device: &candle_core::Device, name: &'static str, f: impl FnOnce() -> R) -> R {
-    if device.is_cpu() {
-        return f();
-    }
+/// [`timed`], with a device other than the CPU synchronised before the clock stops: its kernels
+/// run asynchronously, so only then does the time belong to `name`.
+pub fn timed_on<R>(device: &candle_core::Device, name: &'static str, f: impl FnOnce() -> R) -> R {
     timed(name, || {
         let result = f();
-        if enabled() {
+        if enabled() && !device.is_cpu() {
             // Only to make the clock honest; an error here resurfaces at the next operation.
             device.synchronize().ok();
         }
         result
     })
+}
+
+/// Run `f` as a phase of an iteration named `name`, timed ([`timed_on`]) on a device other than
+/// the CPU; on the CPU the kernels inside it are timed instead.
+pub fn phase<R>(device: &candle_core::Device, name: &'static str, f: impl FnOnce() -> R) -> R {
+    if device.is_cpu() {
+        f()
+    } else {
+        timed_on(device, name, f)
+    }
 }
 
 /// The totals so far (name, time, calls), and reset them.
