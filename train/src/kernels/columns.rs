@@ -7,91 +7,73 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-/// The geometry both ops share: a convolution from images `[n, c, h, w]` with a `k × k` kernel,
-/// `stride` and `pad`, to `h_out × w_out` output positions (the rows of the column matrix).
-#[derive(Debug, Clone, Copy)]
-pub struct Window {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub k: usize,
-    pub stride: usize,
-    pub pad: usize,
-    pub h_out: usize,
-    pub w_out: usize,
+pub use super::conv::Geometry;
+
+/// The shapes and kernel arguments of a convolution's two sides, in `Geometry`'s terms: images
+/// `[n, ca, ha, wa]`, and `hb × wb` output positions, the rows of the column matrix.
+trait Sides {
+    fn image_shape(&self) -> Shape;
+    fn columns_shape(&self) -> Shape;
+    /// The CUDA kernels' arguments after the two buffers.
+    #[cfg(feature = "cuda")]
+    fn as_args(&self) -> [i32; 9];
 }
 
-impl Window {
-    /// Length of a column-matrix row: one value per (channel, kernel row, kernel column).
-    fn row(&self) -> usize {
-        self.c * self.k * self.k
+impl Sides for Geometry {
+    fn image_shape(&self) -> Shape {
+        Shape::from((self.n, self.ca, self.ha, self.wa))
     }
 
-    /// Image coordinate of position `o` under tap `t`, if inside an image side of `size`.
-    fn source(&self, o: usize, t: usize, size: usize) -> Option<usize> {
-        (o * self.stride + t)
-            .checked_sub(self.pad)
-            .filter(|&i| i < size)
+    fn columns_shape(&self) -> Shape {
+        Shape::from((self.n * self.hb * self.wb, self.patch()))
     }
 
-    /// The kernel's arguments after the two buffers.
     #[cfg(feature = "cuda")]
     fn as_args(&self) -> [i32; 9] {
         [
             self.n,
-            self.c,
-            self.h,
-            self.w,
+            self.ca,
+            self.ha,
+            self.wa,
             self.k,
             self.stride,
             self.pad,
-            self.h_out,
-            self.w_out,
+            self.hb,
+            self.wb,
         ]
         .map(|v| i32::try_from(v).unwrap_or(i32::MAX))
     }
 }
 
-impl Window {
-    fn image_shape(&self) -> Shape {
-        Shape::from((self.n, self.c, self.h, self.w))
-    }
-
-    fn columns_shape(&self) -> Shape {
-        Shape::from((self.n * self.h_out * self.w_out, self.row()))
-    }
-}
-
-/// `x` `[n, c, h, w]` → its column matrix `[n·h_out·w_out, c·k·k]`: row (image, i, j), column
+/// `x` `[n, ca, ha, wa]` → its column matrix `[n·hb·wb, ca·k·k]`: row (image, i, j), column
 /// (channel, kh, kw) holds `x[image, channel, i·s + kh − p, j·s + kw − p]`, zero outside.
-pub fn im2col(x: &Tensor, window: Window) -> Result<Tensor> {
+pub fn im2col(x: &Tensor, geometry: Geometry) -> Result<Tensor> {
     x.contiguous()?.apply_op1_no_bwd(&Movement {
-        window,
+        geometry,
         gather: true,
     })
 }
 
-/// The adjoint of [`im2col`]: `[n·h_out·w_out, c·k·k]` → `[n, c, h, w]`, each image element the
+/// The adjoint of [`im2col`]: `[n·hb·wb, ca·k·k]` → `[n, ca, ha, wa]`, each image element the
 /// sum of the column entries that read it. Applied to a product `x · W`, the transposed
 /// convolution of `x`.
-pub fn col2im(columns: &Tensor, window: Window) -> Result<Tensor> {
+pub fn col2im(columns: &Tensor, geometry: Geometry) -> Result<Tensor> {
     columns.contiguous()?.apply_op1_no_bwd(&Movement {
-        window,
+        geometry,
         gather: false,
     })
 }
 
 /// [`im2col`] (`gather`) or [`col2im`].
 struct Movement {
-    window: Window,
+    geometry: Geometry,
     gather: bool,
 }
 
 impl Movement {
     /// Input and output shapes.
     fn shapes(&self) -> (Shape, Shape) {
-        let (image, columns) = (self.window.image_shape(), self.window.columns_shape());
+        let (image, columns) = (self.geometry.image_shape(), self.geometry.columns_shape());
         if self.gather {
             (image, columns)
         } else {
@@ -117,9 +99,9 @@ impl CustomOp1 for Movement {
             ),
         };
         let out = if self.gather {
-            gather(self.window, values)
+            gather(self.geometry, values)
         } else {
-            scatter(self.window, values)
+            scatter(self.geometry, values)
         };
         Ok((CpuStorage::F32(out), output))
     }
@@ -136,49 +118,45 @@ impl CustomOp1 for Movement {
         } else {
             "col2im_f32"
         };
-        let out = cuda::launch(kernel, storage, layout, output.elem_count(), self.window)?;
+        let out = cuda::launch(kernel, storage, layout, output.elem_count(), self.geometry)?;
         Ok((out, output))
     }
 }
 
-fn gather(g: Window, x: &[f32]) -> Vec<f32> {
-    let mut col = vec![0f32; g.n * g.h_out * g.w_out * g.row()];
-    col.par_chunks_mut(g.row())
+fn gather(g: Geometry, x: &[f32]) -> Vec<f32> {
+    let mut col = vec![0f32; g.n * g.hb * g.wb * g.patch()];
+    col.par_chunks_mut(g.patch())
         .enumerate()
         .for_each(|(r, out)| {
-            let (img, i, j) = (
-                r / (g.h_out * g.w_out),
-                (r / g.w_out) % g.h_out,
-                r % g.w_out,
-            );
+            let (img, i, j) = (r / (g.hb * g.wb), (r / g.wb) % g.hb, r % g.wb);
             for (q, v) in out.iter_mut().enumerate() {
                 let (ch, kh, kw) = (q / (g.k * g.k), (q / g.k) % g.k, q % g.k);
-                if let (Some(y), Some(xx)) = (g.source(i, kh, g.h), g.source(j, kw, g.w)) {
-                    *v = x[((img * g.c + ch) * g.h + y) * g.w + xx];
+                if let (Some(y), Some(xx)) = (g.source(i, kh, g.ha), g.source(j, kw, g.wa)) {
+                    *v = x[((img * g.ca + ch) * g.ha + y) * g.wa + xx];
                 }
             }
         });
     col
 }
 
-fn scatter(g: Window, col: &[f32]) -> Vec<f32> {
-    let mut out = vec![0f32; g.n * g.c * g.h * g.w];
-    out.par_chunks_mut(g.h * g.w)
+fn scatter(g: Geometry, col: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; g.n * g.ca * g.ha * g.wa];
+    out.par_chunks_mut(g.ha * g.wa)
         .enumerate()
         .for_each(|(p, out)| {
-            let (img, ch) = (p / g.c, p % g.c);
+            let (img, ch) = (p / g.ca, p % g.ca);
             for (o, v) in out.iter_mut().enumerate() {
-                let (py, px) = (o / g.w + g.pad, o % g.w + g.pad);
+                let (py, px) = (o / g.wa + g.pad, o % g.wa + g.pad);
                 let mut acc = 0f32;
                 for kh in (py % g.stride..g.k.min(py + 1)).step_by(g.stride) {
                     let i = (py - kh) / g.stride;
-                    if i >= g.h_out {
+                    if i >= g.hb {
                         continue;
                     }
                     for kw in (px % g.stride..g.k.min(px + 1)).step_by(g.stride) {
                         let j = (px - kw) / g.stride;
-                        if j < g.w_out {
-                            acc += col[((img * g.h_out + i) * g.w_out + j) * g.row()
+                        if j < g.wb {
+                            acc += col[((img * g.hb + i) * g.wb + j) * g.patch()
                                 + (ch * g.k + kh) * g.k
                                 + kw];
                         }
@@ -197,7 +175,7 @@ mod cuda {
     use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
     use candle_core::{CudaStorage, Layout, Result, bail};
 
-    use super::Window;
+    use super::{Geometry, Sides};
 
     const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/columns.ptx"));
 
@@ -207,7 +185,7 @@ mod cuda {
         input: &CudaStorage,
         layout: &Layout,
         len: usize,
-        g: Window,
+        g: Geometry,
     ) -> Result<CudaStorage> {
         if !layout.is_contiguous() {
             bail!("{name}: expected a contiguous input");

@@ -49,7 +49,7 @@ impl Geometry {
     }
 
     /// Rows of the column matrix: one per (input channel, kernel row, kernel column).
-    fn patch(&self) -> usize {
+    pub(super) fn patch(&self) -> usize {
         self.ca * self.k * self.k
     }
 
@@ -72,7 +72,7 @@ impl Geometry {
 
     /// Input coordinate of output coordinate `o` under kernel offset `kk`, if inside.
     #[inline]
-    fn source(&self, o: usize, kk: usize, size: usize) -> Option<usize> {
+    pub(super) fn source(&self, o: usize, kk: usize, size: usize) -> Option<usize> {
         (o * self.stride + kk)
             .checked_sub(self.pad)
             .filter(|&i| i < size)

@@ -11,7 +11,7 @@
 use candle_core::{Result, Tensor, bail};
 
 use super::ConvSpec;
-use super::columns::{Window, col2im, im2col};
+use super::columns::{Geometry, col2im, im2col};
 use super::joined::{self, ClosedForm, Grads};
 
 /// `conv2d(x, w) + bias` (`w` `[c_out, c_in, k, k]`) or, when `spec.transposed`,
@@ -48,7 +48,7 @@ impl ClosedForm for Lowered {
     fn gradients(&self, [x, w, _]: [&Tensor; 3], needed: [bool; 3], dy: &Tensor) -> Result<Grads> {
         let spec = self.spec;
         let (_, _, h, width) = x.dims4()?;
-        let (k, (h_out, w_out)) = (w.dim(2)?, (dy.dim(2)?, dy.dim(3)?));
+        let k = w.dim(2)?;
         let dx = match needed[0] {
             false => None,
             true if spec.transposed => Some(conv2d_values(dy, w, spec)?),
@@ -61,14 +61,14 @@ impl ClosedForm for Lowered {
             true if spec.transposed => Some(
                 channels_last_rows(x)?
                     .t()?
-                    .matmul(&columns(dy, k, spec, h, width)?)?
+                    .matmul(&im2col(dy, geometry(dy, w.dim(0)?, k, spec)?)?)?
                     .reshape(w.dims())?,
             ),
             // dyᵀ · columns(x).
             true => Some(
                 channels_last_rows(dy)?
                     .t()?
-                    .matmul(&columns(x, k, spec, h_out, w_out)?)?
+                    .matmul(&im2col(x, geometry(x, w.dim(0)?, k, spec)?)?)?
                     .reshape(w.dims())?,
             ),
         };
@@ -86,49 +86,27 @@ fn channels_last_rows(x: &Tensor) -> Result<Tensor> {
     x.permute((0, 2, 3, 1))?.reshape((n * h * w, c))
 }
 
-/// The output side of a convolution: `(size + 2·pad − k) / stride + 1`.
-fn conv_out(size: usize, k: usize, stride: usize, pad: usize) -> Result<usize> {
-    match (size + 2 * pad).checked_sub(k) {
-        Some(room) => Ok(room / stride + 1),
-        None => bail!("conv2d: a {k}×{k} kernel does not fit an input side of {size}"),
+/// The geometry of a convolution with `c_out` `k × k` kernels over the images `x`.
+fn geometry(x: &Tensor, c_out: usize, k: usize, spec: ConvSpec) -> Result<Geometry> {
+    let dims: [usize; 4] = x.dims4()?.into();
+    match Geometry::conv(dims, c_out, k, spec.stride, spec.pad) {
+        Some(g) => Ok(g),
+        None => bail!("conv2d: a {k}×{k} kernel does not fit an input of {dims:?}"),
     }
-}
-
-/// The column matrix of a convolution over `x` `[n, c, h, w]`: `[n·h_out·w_out, c·k·k]`, row
-/// (image, output position), column `c·k·k + kh·k + kw` (the weight's own order).
-fn columns(x: &Tensor, k: usize, spec: ConvSpec, h_out: usize, w_out: usize) -> Result<Tensor> {
-    let (n, c, h, w) = x.dims4()?;
-    let window = Window {
-        n,
-        c,
-        h,
-        w,
-        k,
-        stride: spec.stride,
-        pad: spec.pad,
-        h_out,
-        w_out,
-    };
-    im2col(x, window)
 }
 
 /// The convolution's output `[n, c_out, h_out, w_out]`, without bias.
 fn conv2d_values(x: &Tensor, w: &Tensor, spec: ConvSpec) -> Result<Tensor> {
-    let ConvSpec { stride, pad, .. } = spec;
-    let (n, c, h, width) = x.dims4()?;
-    let (c_out, _, k, _) = w.dims4()?;
-    let (h_out, w_out) = (
-        conv_out(h, k, stride, pad)?,
-        conv_out(width, k, stride, pad)?,
-    );
+    let (c_out, c, k, _) = w.dims4()?;
+    let g = geometry(x, c_out, k, spec)?;
     let weight = w.reshape((c_out, c * k * k))?.t()?;
-    if (h, width, h_out, w_out, pad) == (k, k, 1, 1, 0) {
+    if (g.ha, g.wa, g.hb, g.wb, g.pad) == (k, k, 1, 1, 0) {
         // The kernel covers the whole input (DCGAN's last layer): one dense layer.
-        let y = x.reshape((n, c * k * k))?.matmul(&weight)?;
-        return y.reshape((n, c_out, 1, 1));
+        let y = x.reshape((g.n, c * k * k))?.matmul(&weight)?;
+        return y.reshape((g.n, c_out, 1, 1));
     }
-    let y = columns(x, k, spec, h_out, w_out)?.matmul(&weight)?;
-    y.reshape((n, h_out, w_out, c_out))?
+    let y = im2col(x, g)?.matmul(&weight)?;
+    y.reshape((g.n, g.hb, g.wb, c_out))?
         .permute((0, 3, 1, 2))?
         .contiguous()
 }
@@ -161,18 +139,20 @@ fn conv_transpose2d_values(
         return y.reshape((n, c_out, k, k));
     }
     let columns = channels_last_rows(x)?.matmul(&w.reshape((c_in, c_out * k * k))?)?;
-    let window = Window {
+    // The convolution this one is the adjoint of: from the output images back to x's positions.
+    let g = Geometry {
         n,
-        c: c_out,
-        h: h_out,
-        w: w_out,
+        ca: c_out,
+        ha: h_out,
+        wa: w_out,
+        cb: c_in,
+        hb: h,
+        wb: width,
         k,
         stride,
         pad,
-        h_out: h,
-        w_out: width,
     };
-    col2im(&columns, window)
+    col2im(&columns, g)
 }
 
 #[cfg(test)]
