@@ -85,17 +85,15 @@ pub async fn from_query(
             }
         }
     }
-    let seeds = (0..n.min(service.limits.max_images + 1) as u64)
-        .map(|i| seed.wrapping_add(i))
-        .collect();
+    let (model, json) = (pick_model(&service, model)?, is_json(format.as_deref())?);
+    check_count(&service, n)?;
     let job = Job {
-        model: pick_model(&service, model)?,
-        latents: Latents::Seeds(seeds),
+        model,
+        latents: Latents::Seeds((0..n as u64).map(|i| seed.wrapping_add(i)).collect()),
         cols,
-        json: is_json(format.as_deref())?,
+        json,
         include_latents: latents,
     };
-    check_count(&service, n)?;
     run(service, job).await
 }
 
