@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// Seconds a request may wait and generate (then 504).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// Serve the sprite page from this folder at `/` (web/page after `bash web/build.sh`).
+    #[arg(long)]
+    web: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -79,8 +82,23 @@ pub fn run(args: ServeArgs) -> Result<()> {
         ..Limits::default()
     };
     limits.workers = args.workers.unwrap_or(limits.workers).max(1);
+    if let Some(web) = &args.web {
+        if !web.join("index.html").is_file() {
+            bail!(
+                "--web {}: the folder has no index.html (the page is web/page in the source tree)",
+                web.display()
+            );
+        }
+        if !web.join("pkg").is_dir() {
+            eprintln!(
+                "warning: --web {}: no pkg/ folder, so the page will say its WebAssembly runtime \
+                 is missing; build it with `bash web/build.sh`",
+                web.display()
+            );
+        }
+    }
     let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
-    let router = gan_serve::router(models, limits, |access| {
+    let router = gan_serve::router(models, limits, args.web.as_deref(), |access| {
         println!(
             "{} {} {} {:.1} ms",
             access.method, access.target, access.status, access.millis

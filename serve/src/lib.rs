@@ -8,13 +8,15 @@
 //! generating at once and waiting (beyond the queue: 503 with `Retry-After`), and time (504).
 //! A bad request is a 4xx with a JSON `{"error": …}` naming the problem. The library prints
 //! nothing: each request is reported to the caller's access log ([`Access`]); [`serve`] runs
-//! until the shutdown future completes and lets requests in flight finish.
+//! until the shutdown future completes and lets requests in flight finish. Given a page folder
+//! (the sprite page, `web/page`), every other path serves its files, `/` its `index.html`.
 
 mod generate;
 mod limits;
 mod reply;
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use gan_runtime::Generator;
+use tower_http::services::ServeDir;
 
 pub use limits::Limits;
 
@@ -51,10 +54,12 @@ struct Service {
     queue: limits::Queue,
 }
 
-/// The HTTP routes over `models`, reporting every request to `log`.
+/// The HTTP routes over `models`, with the static files of `page` (if any) at every other
+/// path, reporting every request to `log`.
 pub fn router(
     models: Vec<Model>,
     limits: Limits,
+    page: Option<&Path>,
     log: impl Fn(&Access) + Send + Sync + 'static,
 ) -> Router {
     let queue = limits::Queue::new(&limits);
@@ -65,14 +70,20 @@ pub fn router(
         queue,
     });
     let log = Arc::new(log);
-    Router::new()
+    let api = Router::new()
         .route("/v1/models", get(generate::models))
         .route(
             "/v1/generate",
             get(generate::from_query).post(generate::from_body),
-        )
-        .fallback(reply::not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
+        );
+    // ServeDir keeps requests inside the folder (`..` and absolute paths are refused).
+    let api = match page {
+        Some(folder) => api.fallback_service(ServeDir::new(folder).not_found_service(
+            axum::handler::HandlerWithoutStateExt::into_service(reply::not_found),
+        )),
+        None => api.fallback(reply::not_found),
+    };
+    api.layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let log = Arc::clone(&log);
             access_log(request, next, log)

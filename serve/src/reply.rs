@@ -47,6 +47,7 @@ pub fn png(bytes: Vec<u8>) -> Response {
 pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint: use GET /v1/models, GET or POST /v1/generate",
+        "no such endpoint: use GET /v1/models, GET or POST /v1/generate (the web page is \
+         served when the server is given its folder: gan serve --web web/page)",
     )
 }

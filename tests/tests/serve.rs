@@ -41,11 +41,15 @@ fn generator(model: &Path) -> Generator {
 }
 
 fn start(model: &Path, limits: Limits) -> Server {
+    start_with_page(model, limits, None)
+}
+
+fn start_with_page(model: &Path, limits: Limits, page: Option<&Path>) -> Server {
     let models = vec![Model {
         name: "tiny".into(),
         generator: generator(model),
     }];
-    let router = gan_serve::router(models, limits, |_| {});
+    let router = gan_serve::router(models, limits, page, |_| {});
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -227,6 +231,52 @@ fn every_endpoint_answers_with_the_runtimes_bytes() {
     );
     assert_eq!(by_latents.status, 200);
     assert_eq!(by_latents.body, expected_grid(&local, &[42], 1));
+}
+
+#[test]
+fn the_page_folder_is_served_at_the_root_and_nothing_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let page = dir.path().join("page");
+    std::fs::create_dir_all(page.join("pkg")).unwrap();
+    std::fs::write(
+        page.join("index.html"),
+        "<!doctype html><title>sprites</title>",
+    )
+    .unwrap();
+    std::fs::write(page.join("pkg/runtime.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "outside the page").unwrap();
+
+    let server = start_with_page(&model, Limits::default(), Some(&page));
+    let at = server.address;
+    let index = get(at, "/");
+    assert_eq!(index.status, 200);
+    assert!(index.header("content-type").unwrap().starts_with("text/html"));
+    assert_eq!(index.body, b"<!doctype html><title>sprites</title>");
+    let wasm = get(at, "/pkg/runtime.wasm");
+    assert_eq!(wasm.status, 200);
+    assert_eq!(wasm.header("content-type"), Some("application/wasm"));
+    assert_eq!(wasm.body, b"\0asm\x01\0\0\0");
+    // The API still answers beside the page.
+    assert_eq!(get(at, "/v1/models").status, 200);
+    for escape in [
+        "/../secret.txt",
+        "/pkg/../../secret.txt",
+        "/%2e%2e/secret.txt",
+    ] {
+        let reply = get(at, escape);
+        assert_ne!(reply.status, 200, "{escape} was served");
+        assert!(!String::from_utf8_lossy(&reply.body).contains("outside the page"));
+    }
+    let missing = get(at, "/no-such-file.js");
+    assert_eq!(missing.status, 404);
+    assert!(String::from_utf8_lossy(&missing.body).contains("no such endpoint"));
+
+    // Without a page folder the root is a JSON 404 that says how to get the page.
+    let bare = start(&model, Limits::default());
+    let root = get(bare.address, "/");
+    assert_eq!(root.status, 404);
+    assert!(String::from_utf8_lossy(&root.body).contains("gan serve --web"));
 }
 
 #[test]

@@ -122,7 +122,12 @@ impl OnnxModel {
             model,
             signature,
             plans: Mutex::new(HashMap::new()),
-            executor: Executor::multithread(threads),
+            // One thread needs no pool, and a browser page cannot start one.
+            executor: if threads == 1 {
+                Executor::SingleThread
+            } else {
+                Executor::multithread(threads)
+            },
             threads,
         })
     }

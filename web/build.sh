@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the sprite page in web/page: the WebAssembly runtime (web/page/pkg) and, unless one is
+# there already, a default generator trained on the built-in `shapes` pictures
+# (web/page/default/generator.onnx, made here rather than committed).
+#
+#   bash web/build.sh            # then serve web/page, e.g. `gan serve --model … --web web/page`
+#   bash web/build.sh --runtime  # the WebAssembly runtime only (what the browser test needs)
+#   GAN=path/to/gan bash web/build.sh   # use an existing gan binary for the default generator
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# wasm-bindgen's command-line tool must be the version of the wasm-bindgen crate in Cargo.lock.
+version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print }' Cargo.lock)
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]]; then
+    cargo install --quiet wasm-bindgen-cli --version "$version"
+fi
+rustup target list --installed | grep -qx wasm32-unknown-unknown ||
+    rustup target add wasm32-unknown-unknown
+
+cargo build --quiet --profile web --target wasm32-unknown-unknown -p gan-web
+# Function names are for debuggers; the page does not need them (a fifth of the size).
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+    --out-dir web/page/pkg \
+    target/wasm32-unknown-unknown/web/gan_web.wasm
+wasm=web/page/pkg/gan_web_bg.wasm
+echo "runtime: $wasm, $(wc -c <"$wasm") bytes ($(gzip -9 -c "$wasm" | wc -c) gzipped)"
+
+default=web/page/default/generator.onnx
+if [[ ${1:-} != --runtime && ! -f $default ]]; then
+    gan=${GAN:-}
+    if [[ -z $gan ]]; then
+        cargo build --quiet --release -p gan-cli
+        gan=target/release/gan
+    fi
+    run=$(mktemp -d)
+    trap 'rm -rf "$run"' EXIT
+    # A 32 px DCGAN on the built-in discs and squares: 1,600 steps, about two minutes on two cores.
+    "$gan" train --model dcgan --data shapes --image-size 32 --nz 32 --ngf 32 --ndf 32 \
+        --batch-size 32 --epochs 50 --quiet --out "$run/train"
+    "$gan" export --run "$run/train" --out "$run/onnx" --which generator
+    mkdir -p "$(dirname "$default")"
+    cp "$run/onnx/generator.onnx" "$default"
+    echo "default generator: $default"
+fi
