@@ -105,8 +105,8 @@ pub struct TrainArgs {
     /// Steps over which instance noise anneals to 0 (default: the whole run).
     #[arg(long)]
     instance_noise_steps: Option<u64>,
-    /// Keep an EMA generator, the running average of G's weights with this decay (e.g. 0.999):
-    /// sample grids and `gan export` use it.
+    /// Keep an EMA generator, the running average of G's weights with this decay (e.g. 0.999;
+    /// warmed up over the first updates): sample grids and `gan export` use it.
     #[arg(long)]
     ema_decay: Option<f64>,
     /// The adversarial loss: bce (non-saturating) or hinge (SAGAN/BigGAN); default: the recipe's.

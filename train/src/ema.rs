@@ -12,6 +12,16 @@ pub fn blend(shadow: &Tensor, current: &Tensor, decay: f64) -> candle_core::Resu
     (shadow * decay)? + (current * (1.0 - decay))?
 }
 
+/// The decay for the generator's `update`-th update (1-based): the configured decay, but never
+/// above `(1 + t) / (10 + t)`. A fixed 0.999 from step 1 keeps most of the random initial weights
+/// for thousands of steps (seen as flat grey sample grids at 25 epochs on 1,548 sprites); the
+/// warm-up lets the average follow the generator early and reach the full decay later
+/// (TensorFlow's `ExponentialMovingAverage(num_updates=…)` rule).
+pub fn warmed_decay(decay: f64, update: u64) -> f64 {
+    let t = update as f64;
+    decay.min((1.0 + t) / (10.0 + t))
+}
+
 /// Move `shadow` one step towards `generator`: trainable weights are averaged, BatchNorm's
 /// running statistics are copied (they are statistics of the data, not weights to smooth).
 pub fn update(shadow: &Net, generator: &Net, decay: f64) -> Result<()> {
@@ -30,6 +40,16 @@ pub fn update(shadow: &Net, generator: &Net, decay: f64) -> Result<()> {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn the_decay_warms_up_to_the_configured_one() {
+        assert!((warmed_decay(0.999, 1) - 2.0 / 11.0).abs() < 1e-12);
+        assert!((warmed_decay(0.999, 90) - 91.0 / 100.0).abs() < 1e-12);
+        assert_eq!(warmed_decay(0.999, 100_000), 0.999);
+        // Monotone: the average never forgets faster later than earlier.
+        let decays: Vec<f64> = (1..20_000).map(|t| warmed_decay(0.999, t)).collect();
+        assert!(decays.windows(2).all(|w| w[0] <= w[1]));
+    }
 
     /// From s₀ towards a constant w, k steps give s_k = w + dᵏ (s₀ − w).
     #[test]

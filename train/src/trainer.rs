@@ -322,6 +322,7 @@ impl Trainer {
             let grads = phase(device, "backward", || loss_g.backward())?;
             self.ck.opt_g.step(g, &grads)?;
             if let (Some(ema), Some(decay)) = (&self.ck.generator_ema, self.config.ema_decay) {
+                let decay = crate::ema::warmed_decay(decay, self.ck.opt_g.steps);
                 crate::ema::update(ema, g, decay)?;
             }
             d_fake_after = mean_probability(&logits)?;
