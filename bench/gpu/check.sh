@@ -10,27 +10,12 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
 out="${OUT:-$here/out}"
 mkdir -p "$out"
 log="$out/check.log"
 exec > >(tee -a "$log") 2>&1
 
-gan="${1:-}"
-if [ -z "$gan" ]; then
-  if [ -f "$repo/gpu-bundle/gan.gz" ]; then
-    gunzip -c "$repo/gpu-bundle/gan.gz" > /tmp/gan-cuda && chmod +x /tmp/gan-cuda
-    gan=/tmp/gan-cuda
-  else
-    gan="$repo/target/release/gan"
-  fi
-fi
-# The CUDA libraries PyTorch's wheels bring (cuBLAS, cuDNN, the runtime), if present.
-for dir in /opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib; do
-  [ -d "$dir" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-done
-python=python3
-[ -x /opt/torch/.venv/bin/python3 ] && python=/opt/torch/.venv/bin/python3
+source "$here/setup.sh"
 cores=$(nproc)
 step() { echo; echo "## $*"; }
 
