@@ -8,11 +8,14 @@
 #     bash bench/gpu/quality.sh [path/to/gan]
 # Expects gpu-bundle/data.tar.gz (mnist/ and pokemon/ as in ../shared/data) and
 # gpu-bundle/classifier.onnx; DEADLINE (seconds, default 330) stops training that runs longer
-# (the newest checkpoint is scored). Results and logs land in $OUT (bench/gpu/out/quality).
+# (the newest checkpoint is scored). Runs are trained in /tmp/gan-quality; the logs, scores,
+# pictures and metrics come back as one archive, $OUT/quality.tar.gz (the device returns only a
+# few files per call), default OUT bench/gpu/out.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/setup.sh"
-out="${OUT:-$here/out/quality}"
+out=/tmp/gan-quality
+archive="${OUT:-$here/out}/quality.tar.gz"
 deadline="${DEADLINE:-330}"
 mkdir -p "$out" /tmp/gan-data
 exec > >(tee -a "$out/quality.log") 2>&1
@@ -80,6 +83,8 @@ for name in pokemon-classic pokemon-stable; do
         --out "$out/$name-$step.png" > /dev/null && echo "$out/$name-$step.png"
   done
 done
-# What comes back: logs, scores, pictures and metrics, not checkpoints.
-find "$out" \( -name '*.safetensors' -o -name '*.onnx' \) -delete
 date -u
+# What comes back: logs, scores, pictures and metrics, not checkpoints or models.
+mkdir -p "$(dirname "$archive")"
+tar czf "$archive" -C "$out" --exclude '*.safetensors' --exclude '*.onnx' --exclude samples .
+ls -la "$archive"
