@@ -3,13 +3,13 @@ Selenium) loads web/page from `gan serve --web`, and the test checks what a user
 
 - seed 42 on the page's canvas is, pixel for pixel, the picture `gan generate --seed 42` writes;
 - 64 frames of interpolation finish;
-- a file that is not ONNX, and a discriminator, each give a message naming the file, and the
-  page keeps working afterwards.
+- a file that is not ONNX, a discriminator, and a model with an operator no runtime knows each
+  give a message naming the file, and the page keeps working afterwards.
 
     python3 web/test/browser_test.py --gan target/debug/gan [--screenshot shot.png]
     python3 web/test/browser_test.py --gan target/release/gan --speed G.onnx   # a benchmark
 
-Needs: chromium and chromium-driver (Debian), selenium and pillow (pip), web/page/pkg built by
+Needs: chromium and chromium-driver (Debian), selenium, pillow and onnx (pip), web/page/pkg built by
 web/build.sh. Exits non-zero, with the reason, when a check fails.
 """
 
@@ -53,6 +53,24 @@ def tiny_generator(gan, work):
         "--quiet", "--out", work / "run")
     run(gan, "export", "--run", work / "run", "--out", work / "onnx")
     return work / "onnx" / "generator.onnx", work / "onnx" / "discriminator.onnx"
+
+
+def unrunnable_model(work, generator):
+    """A well-formed ONNX file that describes itself as `generator` does (same metadata, inputs
+    and outputs) but whose one operator no runtime knows."""
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Dream", ["z"], ["image"], domain="com.example.nothing")],
+        "unrunnable",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 8])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 16, 16])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.example.nothing", 1)])
+    model.metadata_props.extend(onnx.load(generator).metadata_props)
+    path = work / "dreamer.onnx"
+    onnx.save(model, path)
+    return path
 
 
 def native_pixels(gan, model, seed, work):
@@ -161,7 +179,8 @@ def test(args, work):
         not_onnx = work / "notes.onnx"
         not_onnx.write_bytes(b"this is a text file, not a model\n" * 10)
         for bad, why in ((not_onnx, "a file that is not ONNX"),
-                         (discriminator, "a discriminator")):
+                         (discriminator, "a discriminator"),
+                         (unrunnable_model(work, generator), "a model the runtime cannot run")):
             pick(driver, bad)
             message = wait_for(driver, f"an error for {bad.name}", shown_error, 30)
             check(bad.name in message, f"{why} is refused with a message naming it: {message!r}")
