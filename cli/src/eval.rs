@@ -1,13 +1,16 @@
-//! `gan eval is` and `gan eval fid`.
+//! `gan eval is`, `gan eval fid` and `gan eval kid`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use gan_eval::inception::shuffle_order;
+use gan_eval::inception::in_split_order;
+use gan_eval::kernel::{DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS};
 use gan_eval::pictures::{self, Picture};
-use gan_eval::{Classifier, FeatureStats, Normalize, Preprocess, frechet_distance};
+use gan_eval::{
+    Classifier, FeatureStats, Normalize, Preprocess, frechet_distance, kernel_distance,
+};
 use gan_runtime::{Generator, LoadOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -21,7 +24,10 @@ pub enum EvalCommand {
     /// Inception Score: exp(E KL(p(y|x) || p(y))), mean ± std over splits.
     Is(IsArgs),
     /// Fréchet distance between the classifier features of real and generated images.
-    Fid(FidArgs),
+    Fid(FeatureArgs),
+    /// Kernel Inception Distance: unbiased polynomial-kernel MMD² between the same features,
+    /// mean ± std over subsets; fair at small sample counts, where FID is biased.
+    Kid(KidArgs),
 }
 
 #[derive(Args)]
@@ -74,7 +80,7 @@ pub struct IsArgs {
 }
 
 #[derive(Args)]
-pub struct FidArgs {
+pub struct FeatureArgs {
     #[command(flatten)]
     classifier: ClassifierArgs,
     #[command(flatten)]
@@ -87,10 +93,23 @@ pub struct FidArgs {
     features_output: Option<String>,
 }
 
+#[derive(Args)]
+pub struct KidArgs {
+    #[command(flatten)]
+    features: FeatureArgs,
+    /// Random subsets averaged.
+    #[arg(long, default_value_t = DEFAULT_SUBSETS as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    subsets: u32,
+    /// Samples drawn from each set per subset (lowered to the smaller set's size).
+    #[arg(long, default_value_t = DEFAULT_SUBSET_SIZE as u32, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    subset_size: u32,
+}
+
 pub fn run(command: EvalCommand) -> Result<()> {
     match command {
         EvalCommand::Is(args) => inception(args),
         EvalCommand::Fid(args) => fid(args),
+        EvalCommand::Kid(args) => kid(args),
     }
 }
 
@@ -136,11 +155,7 @@ fn inception(args: IsArgs) -> Result<()> {
             args.classifier.classifier.display()
         );
     }
-    let order = shuffle_order(n);
-    let logits: Vec<f32> = order
-        .iter()
-        .flat_map(|&i| outputs.values[0][i * k..(i + 1) * k].iter().copied())
-        .collect();
+    let logits = in_split_order(&outputs.values[0], k);
     let probs = gan_eval::probabilities(&logits, k);
     let score = gan_eval::inception_score(&probs, k, args.splits)?;
     if let Some(dir) = &args.classifier.save_outputs {
@@ -174,7 +189,18 @@ fn inception(args: IsArgs) -> Result<()> {
     Ok(())
 }
 
-fn fid(args: FidArgs) -> Result<()> {
+/// Real and generated images through the classifier's feature output.
+struct Features {
+    real: Vec<f32>,
+    generated: Vec<f32>,
+    width: usize,
+    n_real: usize,
+    n_generated: usize,
+    output: String,
+    images_per_second: f64,
+}
+
+fn features(args: &FeatureArgs) -> Result<Features> {
     let (classifier, preprocess) = load_classifier(&args.classifier)?;
     let Some(name) = args
         .features_output
@@ -194,15 +220,6 @@ fn fid(args: FidArgs) -> Result<()> {
     let real_features = classify(&classifier, &real, &preprocess, &[output], "real images")?;
     let fake_features = classify(&classifier, &generated, &preprocess, &[output], "samples")?;
     let seconds = started.elapsed().as_secs_f64();
-    let stats = |o: &gan_eval::ClassifierOutputs, what: &str| {
-        FeatureStats::from_rows(&o.values[0], o.widths[0])
-            .with_context(|| format!("cannot summarise the {what} features"))
-    };
-    let (real_stats, fake_stats) = (
-        stats(&real_features, "real")?,
-        stats(&fake_features, "generated")?,
-    );
-    let distance = frechet_distance(&real_stats, &fake_stats)?;
     if let Some(dir) = &args.classifier.save_outputs {
         for (file, o) in [
             ("real_features.npy", &real_features),
@@ -217,19 +234,39 @@ fn fid(args: FidArgs) -> Result<()> {
             )?;
         }
     }
-    let images_per_second = (real.len() + generated.len()) as f64 / seconds;
+    let width = real_features.widths[0];
+    let take = |mut o: gan_eval::ClassifierOutputs| o.values.swap_remove(0);
+    Ok(Features {
+        real: take(real_features),
+        generated: take(fake_features),
+        width,
+        n_real: real.len(),
+        n_generated: generated.len(),
+        output: name.to_string(),
+        images_per_second: (real.len() + generated.len()) as f64 / seconds,
+    })
+}
+
+fn fid(args: FeatureArgs) -> Result<()> {
+    let f = features(&args)?;
+    let stats = |rows: &[f32], what: &str| {
+        FeatureStats::from_rows(rows, f.width)
+            .with_context(|| format!("cannot summarise the {what} features"))
+    };
+    let (real_stats, fake_stats) = (stats(&f.real, "real")?, stats(&f.generated, "generated")?);
+    let distance = frechet_distance(&real_stats, &fake_stats)?;
     if args.classifier.json {
         println!(
             "{}",
             json!({
                 "metric": "fid",
                 "fid": distance.value,
-                "n_real": real.len(),
-                "n_generated": generated.len(),
-                "features": real_stats.dim(),
-                "output": name,
+                "n_real": f.n_real,
+                "n_generated": f.n_generated,
+                "features": f.width,
+                "output": f.output,
                 "classifier": args.classifier.classifier,
-                "images_per_second": images_per_second,
+                "images_per_second": f.images_per_second,
                 "warnings": distance.warnings,
             })
         );
@@ -239,27 +276,70 @@ fn fid(args: FidArgs) -> Result<()> {
             .iter()
             .for_each(|w| eprintln!("warning: {w}"));
         println!(
-            "FID {:.4} ({} real, {} generated images, {} features; {images_per_second:.0} images/s)",
-            distance.value,
-            real.len(),
-            generated.len(),
-            real_stats.dim()
+            "FID {:.4} ({} real, {} generated images, {} features; {:.0} images/s)",
+            distance.value, f.n_real, f.n_generated, f.width, f.images_per_second
+        );
+    }
+    Ok(())
+}
+
+fn kid(args: KidArgs) -> Result<()> {
+    let f = features(&args.features)?;
+    let kid = kernel_distance(
+        &f.real,
+        &f.generated,
+        f.width,
+        args.subsets as usize,
+        args.subset_size as usize,
+    )?;
+    if args.features.classifier.json {
+        println!(
+            "{}",
+            json!({
+                "metric": "kid",
+                "kid": kid.mean,
+                "kid_std": kid.std,
+                "subsets": kid.subsets,
+                "subset_size": kid.subset_size,
+                "n_real": f.n_real,
+                "n_generated": f.n_generated,
+                "features": f.width,
+                "output": f.output,
+                "classifier": args.features.classifier.classifier,
+                "images_per_second": f.images_per_second,
+                "warnings": kid.warnings,
+            })
+        );
+    } else {
+        kid.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+        println!(
+            "KID {:.6} ± {:.6} ({} subsets of {}, {} real, {} generated images, {} features)",
+            kid.mean, kid.std, kid.subsets, kid.subset_size, f.n_real, f.n_generated, f.width
         );
     }
     Ok(())
 }
 
 fn load_classifier(args: &ClassifierArgs) -> Result<(Classifier, Preprocess)> {
-    let classifier = Classifier::load(&args.classifier, args.batch_size as usize)?;
+    open_classifier(&args.classifier, args.batch_size as usize, args.normalize)
+}
+
+/// The classifier at `path` and how images become its input (`normalize`, else its metadata).
+pub(crate) fn open_classifier(
+    path: &Path,
+    batch_size: usize,
+    normalize: Option<Normalize>,
+) -> Result<(Classifier, Preprocess)> {
+    let classifier = Classifier::load(path, batch_size)?;
     let declared = classifier
         .declared_normalize()
         .map(str::parse::<Normalize>)
         .transpose()
-        .map_err(|e| anyhow::anyhow!("{}: gan.normalize: {e}", args.classifier.display()))?;
-    let Some(normalize) = args.normalize.or(declared) else {
+        .map_err(|e| anyhow::anyhow!("{}: gan.normalize: {e}", path.display()))?;
+    let Some(normalize) = normalize.or(declared) else {
         bail!(
             "{} does not say how its input is scaled: give --normalize minus1_1, zero_1 or imagenet (torchvision's Inception v3: imagenet)",
-            args.classifier.display()
+            path.display()
         );
     };
     let [channels, height, width] = classifier.input_shape();

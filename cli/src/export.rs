@@ -31,7 +31,8 @@ pub struct ExportArgs {
     out: PathBuf,
     #[arg(long, value_enum, default_value = "both")]
     which: WhichArg,
-    /// A checkpoint folder (or a file in one) instead of the newest.
+    /// A checkpoint folder (or a file in one) instead of the newest; `best`: the best by FID
+    /// (runs trained with --classifier).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// ONNX opset, 13 to 21.
@@ -59,6 +60,17 @@ pub struct ExportArgs {
     triton_repo: Option<PathBuf>,
 }
 
+/// `best` (when no such path exists) is the run's best checkpoint by FID, kept by
+/// `gan train --classifier` in `checkpoints/best`.
+fn checkpoint_path(run: &std::path::Path, given: &std::path::Path) -> PathBuf {
+    if given == std::path::Path::new(crate::scores::BEST) && !given.exists() {
+        run.join(gan_models::run_layout::CHECKPOINTS_DIR)
+            .join(crate::scores::BEST)
+    } else {
+        given.to_path_buf()
+    }
+}
+
 pub fn run(args: ExportArgs) -> Result<()> {
     let options = ExportOptions {
         which: match args.which {
@@ -66,7 +78,10 @@ pub fn run(args: ExportArgs) -> Result<()> {
             WhichArg::Discriminator => Which::Discriminator,
             WhichArg::Both => Which::Both,
         },
-        checkpoint: args.checkpoint.clone(),
+        checkpoint: args
+            .checkpoint
+            .as_ref()
+            .map(|c| checkpoint_path(&args.run, c)),
         opset: args.opset,
         fold_bn: !args.no_fold_bn,
         subpixel: args.subpixel,

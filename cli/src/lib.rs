@@ -18,6 +18,7 @@ pub mod generate;
 mod npy;
 pub mod reference;
 pub mod report;
+pub mod scores;
 pub mod serve;
 pub mod train;
 

@@ -33,6 +33,11 @@ impl TrainingReport {
             visible,
         }
     }
+
+    /// A line for the person watching, printed above the progress bar.
+    pub fn say(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
 }
 
 impl Observer for TrainingReport {

@@ -7,9 +7,12 @@ use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, RunModel};
 use gan_train::config::{Loss, Recipe};
-use gan_train::{ClassifierConfig, TrainConfig, TrainDevice, Trainer, train_classifier};
+use gan_train::{
+    ClassifierConfig, Event, Observer, TrainConfig, TrainDevice, Trainer, train_classifier,
+};
 
 use crate::report::{self, TrainingReport};
+use crate::scores::Scorer;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Model {
@@ -125,6 +128,20 @@ pub struct TrainArgs {
     /// resumes on any device.
     #[arg(long, default_value = "cpu")]
     device: TrainDevice,
+    /// Score the generator at every checkpoint with this ONNX classifier (`gan export` of a
+    /// `--model classifier` run): IS and FID into scores.csv and scores.png, the best checkpoint
+    /// by FID kept in checkpoints/best.
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Score every N steps: sets a new run's checkpoint interval (default: --checkpoint-every).
+    #[arg(long, requires = "classifier", value_parser = clap::value_parser!(u64).range(1..))]
+    eval_every: Option<u64>,
+    /// Real images for FID: `mnist:DIR` or a folder (default: the training data).
+    #[arg(long, requires = "classifier")]
+    eval_real: Option<String>,
+    /// Generated images per score (at least 100: 10 per Inception Score split).
+    #[arg(long, default_value_t = 2000, requires = "classifier", value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    eval_n: u64,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -134,6 +151,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.resume.is_none() && matches!(args.model, Some(Model::Classifier)) {
         return run_classifier(&args);
     }
+    // The classifier and the real images are checked before a run folder is made.
+    let scorer = match &args.classifier {
+        Some(classifier) => {
+            let real = match (&args.eval_real, &args.data, &args.resume) {
+                (Some(real), _, _) | (None, Some(real), _) => real.clone(),
+                (None, None, Some(dir)) => {
+                    read_manifest(dir)
+                        .with_context(|| format!("cannot resume the run in {}", dir.display()))?
+                        .data
+                }
+                (None, None, None) => bail!("--classifier needs --eval-real or --data"),
+            };
+            eprintln!("scoring with {} against {real}", classifier.display());
+            Some(Scorer::new(classifier, &real, args.eval_n as usize)?)
+        }
+        None => None,
+    };
     let mut trainer = match &args.resume {
         Some(dir) => {
             if let Ok(manifest) = read_manifest(dir) {
@@ -167,9 +201,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         trainer.total_steps(),
         config.batch_size
     );
-    let summary = trainer
-        .run(&mut TrainingReport::new(!args.quiet))
-        .map_err(report::train_error)?;
+    let mut report = TrainingReport::new(!args.quiet);
+    let summary = match scorer {
+        Some(scorer) => {
+            let scorer = scorer.for_run(trainer.run_dir())?;
+            trainer.run(&mut WithScores {
+                report: &mut report,
+                scorer,
+            })
+        }
+        None => trainer.run(&mut report),
+    }
+    .map_err(report::train_error)?;
     let per_step = if summary.steps_done > 0 {
         1e3 * summary.seconds / summary.steps_done as f64
     } else {
@@ -195,6 +238,44 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .map_or_else(|| "none".into(), |p| p.display().to_string())
     );
     Ok(())
+}
+
+/// The training report, plus a score at every checkpoint.
+struct WithScores<'a> {
+    report: &'a mut TrainingReport,
+    scorer: Scorer,
+}
+
+impl Observer for WithScores<'_> {
+    fn event(&mut self, event: Event<'_>) {
+        if let Event::CheckpointWritten { step, path } = &event {
+            let line = match self.scorer.score(*step, path) {
+                Ok(outcome) => {
+                    let s = outcome.score;
+                    let mut line = format!(
+                        "step {}: IS {:.2} ± {:.2}, FID {:.1}{}",
+                        s.step,
+                        s.inception,
+                        s.inception_std,
+                        s.fid,
+                        if outcome.new_best {
+                            " (best so far)"
+                        } else {
+                            ""
+                        }
+                    );
+                    if let Some(stalled) = outcome.stalled {
+                        line += &format!("\nwarning: {stalled}");
+                    }
+                    line
+                }
+                // Training goes on: the checkpoint is written, only its score is missing.
+                Err(e) => format!("warning: cannot score step {step}: {e:#}"),
+            };
+            self.report.say(&line);
+        }
+        self.report.event(event);
+    }
 }
 
 /// `--model`, `--data` and `--out` given with `--resume` must be the run's own.
@@ -307,7 +388,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     config.beta1 = args.beta1;
     config.seed = args.seed;
     config.sample_every = args.sample_every;
-    config.checkpoint_every = args.checkpoint_every;
+    config.checkpoint_every = args.eval_every.unwrap_or(args.checkpoint_every);
     config.keep_checkpoints = args.keep_checkpoints;
     config.g_steps = args.g_steps;
     config.label_smoothing = args.label_smoothing;

@@ -1,4 +1,4 @@
-//! `gan eval is` / `gan eval fid` as a user runs them: known answers with classifiers whose
+//! `gan eval is` / `fid` / `kid` as a user runs them: known answers with classifiers whose
 //! weights are set by hand, agreement with NumPy/SciPy, and bad input.
 
 mod common;
@@ -212,7 +212,28 @@ fn scores_agree_with_numpy_and_scipy_and_a_set_is_zero_from_itself() {
     ]);
     assert_eq!(fid_report["features"], gan_models::CLASSIFIER_FEATURES);
     assert!(fid_report["fid"].as_f64().unwrap() > 1e-3, "{fid_report}");
-    let reports = [("is", &is_report), ("fid", &fid_report)];
+    // One subset holding every sample: the estimate numpy can recompute without our sampling.
+    let kid_report = json_of(&[
+        "eval",
+        "kid",
+        "--classifier",
+        path(&onnx),
+        "--real",
+        &real,
+        "--images",
+        &fake,
+        "--subsets",
+        "1",
+        "--subset-size",
+        "300",
+        "--json",
+    ]);
+    assert!(kid_report["kid"].as_f64().unwrap() > 0.0, "{kid_report}");
+    let reports = [
+        ("is", &is_report),
+        ("fid", &fid_report),
+        ("kid", &kid_report),
+    ];
     for (kind, report) in reports {
         let file = outputs.join(format!("{kind}.json"));
         std::fs::write(&file, report.to_string()).unwrap();
@@ -229,6 +250,12 @@ fn scores_agree_with_numpy_and_scipy_and_a_set_is_zero_from_itself() {
             o("real_features.npy"),
             o("generated_features.npy"),
             o("fid.json"),
+        ],
+        vec![
+            "kid".into(),
+            o("real_features.npy"),
+            o("generated_features.npy"),
+            o("kid.json"),
         ],
     ] {
         let out = std::process::Command::new("python3")
@@ -379,4 +406,99 @@ fn bad_input_gets_clear_errors() {
         "zero_1",
     ]);
     assert!(err.contains("[N, C, H, W]"), "{err}");
+}
+
+#[test]
+fn scores_while_training_keep_the_best_checkpoint_and_survive_a_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = classifier(dir.path(), |_, _| {});
+    let real = write_pictures(&dir.path().join("real"), 120, noise(5));
+    let run = dir.path().join("run");
+    let scoring = [
+        "--classifier",
+        path(&onnx),
+        "--eval-real",
+        &real,
+        "--eval-n",
+        "100",
+    ];
+    let mut extra: Vec<&str> = TINY_DCGAN.to_vec();
+    extra.extend([
+        "--batch-size",
+        "8",
+        "--max-steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--quiet",
+    ]);
+    extra.extend(scoring);
+    let out = train("dcgan", "shapes", &run, &extra);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("step 2: IS "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let rows = |run: &Path| -> Vec<Vec<f64>> {
+        let csv = std::fs::read_to_string(run.join("scores.csv")).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("step,is,is_std,fid"));
+        lines
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let scores = rows(&run);
+    assert_eq!(scores.iter().map(|r| r[0]).collect::<Vec<_>>(), [2.0, 4.0]);
+    for row in &scores {
+        assert!(
+            row[1] >= 1.0 && row[1] <= 2.0 + 1e-9,
+            "IS of 2 classes: {row:?}"
+        );
+        assert!(row[3].is_finite() && row[3] >= 0.0, "FID: {row:?}");
+    }
+    let png = image::open(run.join("scores.png")).unwrap();
+    assert!(png.width() > 100 && png.height() > 100);
+
+    // The best checkpoint is the step with the lowest FID, and it exports by name.
+    let best_step = scores
+        .iter()
+        .min_by(|a, b| a[3].total_cmp(&b[3]))
+        .map(|r| r[0] as u64)
+        .unwrap();
+    let state = std::fs::read_to_string(run.join("checkpoints/best/state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["step"], best_step, "{state}");
+    let exported = dir.path().join("best-onnx");
+    let out = gan(&[
+        "export",
+        "--run",
+        path(&run),
+        "--checkpoint",
+        "best",
+        "--out",
+        path(&exported),
+        "--which",
+        "generator",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(exported.join("generator.onnx").is_file());
+
+    // A resumed run appends to the same scores.
+    let mut resume = vec![
+        "train",
+        "--resume",
+        path(&run),
+        "--max-steps",
+        "6",
+        "--quiet",
+    ];
+    resume.extend(scoring);
+    let out = gan(&resume);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        rows(&run).iter().map(|r| r[0]).collect::<Vec<_>>(),
+        [2.0, 4.0, 6.0]
+    );
 }

@@ -49,6 +49,15 @@ pub fn shuffle_order(n: usize) -> Vec<usize> {
     order
 }
 
+/// `n` rows of `k` values (`n · k` in all) in the fixed split order of [`shuffle_order`].
+pub fn in_split_order(rows: &[f32], k: usize) -> Vec<f32> {
+    let n = rows.len() / k.max(1);
+    shuffle_order(n)
+        .iter()
+        .flat_map(|&i| rows[i * k..(i + 1) * k].iter().copied())
+        .collect()
+}
+
 /// The Inception Score of `probs` (`n` rows of `k` probabilities, already in split order).
 /// Needs at least 10 rows per split.
 pub fn inception_score(probs: &[f64], k: usize, splits: usize) -> Result<InceptionScore> {

@@ -7,7 +7,9 @@
 //! from an ONNX generator through `gan-runtime`) and turns them into the classifier's input:
 //! channels matched, bilinear resize, normalisation. [`inception`] computes the Inception Score
 //! from class probabilities (f64 softmax, fixed-seed shuffle, splits); [`frechet`] computes the
-//! Fréchet distance between feature statistics through symmetric eigendecompositions.
+//! Fréchet distance between feature statistics through symmetric eigendecompositions;
+//! [`kernel`] the Kernel Inception Distance (unbiased polynomial-kernel MMD² over subsets), which
+//! stays fair at small sample counts.
 //!
 //! It never sees candle: everything here works on exported files, opened through
 //! `gan-runtime`'s one ONNX boundary (validated, panic-guarded).
@@ -25,6 +27,7 @@
 mod classifier;
 pub mod frechet;
 pub mod inception;
+pub mod kernel;
 pub mod pictures;
 
 use std::path::PathBuf;
@@ -32,6 +35,7 @@ use std::path::PathBuf;
 pub use classifier::{Classifier, ClassifierOutputs};
 pub use frechet::{FeatureStats, FrechetDistance, frechet_distance};
 pub use inception::{InceptionScore, inception_score, probabilities};
+pub use kernel::{KernelDistance, kernel_distance};
 pub use pictures::{Normalize, Picture, Preprocess};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
-"""Independent NumPy/SciPy computation of the Inception Score and FID from the classifier
+"""Independent NumPy/SciPy computation of the Inception Score, FID and KID from the classifier
 outputs that `gan eval ... --save-outputs DIR` wrote, compared with the scores it reported.
 
 usage: check_scores.py is  LOGITS.npy  SPLITS  REPORT.json
        check_scores.py fid REAL.npy GENERATED.npy REPORT.json
+       check_scores.py kid REAL.npy GENERATED.npy REPORT.json   (one subset of every sample)
 Exits non-zero (with the numbers) when they differ by more than 1e-6 relative."""
 
 import json
@@ -43,6 +44,16 @@ def fid(real, generated):
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
+def kid_whole_sets(real, generated):
+    # torch-fidelity's kid: polynomial kernel (degree 3, gamma 1/d, coef0 1), unbiased MMD².
+    x, y = real.astype(np.float64), generated.astype(np.float64)
+    d, m = x.shape[1], len(x)
+    kernel = lambda a, b: (a @ b.T / d + 1) ** 3
+    kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+    off = lambda k: k.sum() - np.trace(k)
+    return float((off(kxx) + off(kyy)) / (m * (m - 1)) - 2 * kxy.sum() / (m * m))
+
+
 def close(name, ours, reference):
     scale = max(abs(reference), 1e-12)
     rel = abs(ours - reference) / scale
@@ -57,9 +68,14 @@ def main():
         report = json.load(open(sys.argv[4]))
         mean, std = inception_score(logits, splits)
         ok = close("IS mean", report["mean"], mean) & close("IS std", report["std"], std)
-    else:
+    elif kind == "fid":
         report = json.load(open(sys.argv[4]))
         ok = close("FID", report["fid"], fid(np.load(sys.argv[2]), np.load(sys.argv[3])))
+    else:
+        report = json.load(open(sys.argv[4]))
+        real, generated = np.load(sys.argv[2]), np.load(sys.argv[3])
+        assert report["subsets"] == 1 and report["subset_size"] == len(real) == len(generated)
+        ok = close("KID", report["kid"], kid_whole_sets(real, generated))
     sys.exit(0 if ok else 1)
 
 

@@ -35,36 +35,29 @@ pub fn save_grid(path: &Path, values: &[f32], shape: &[usize], cols: usize) -> R
 
 /// One curve per named series over the training steps.
 pub fn plot_losses(path: &Path, steps: &[u64], series: &[(&str, Vec<f32>)]) -> Result<()> {
-    let max_step = steps.last().copied().unwrap_or(1).max(1) as f64;
-    let finite = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((0f32, 1f32), |(lo, hi), v| (lo.min(v), hi.max(v)));
     render(path, (900, 500), |area| {
-        let mut chart = ChartBuilder::on(area)
-            .caption("GAN losses", ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..max_step, lo as f64..hi as f64 * 1.05)?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .y_desc("loss")
-            .draw()?;
-        for (i, (name, values)) in series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let points = steps
-                .iter()
-                .zip(values)
-                .map(|(&s, &v)| (s as f64, v as f64));
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(1)))?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        draw_legend(&mut chart)
+        draw_curves(area, "GAN losses", "loss", steps, series)
+    })
+}
+
+/// Scores taken during training (`gan train --eval-every`): FID above, Inception Score below.
+pub fn plot_scores(path: &Path, steps: &[u64], fid: &[f32], inception: &[f32]) -> Result<()> {
+    render(path, (900, 700), |area| {
+        let panels = area.split_evenly((2, 1));
+        draw_curves(
+            &panels[0],
+            "FID (lower is better)",
+            "FID",
+            steps,
+            &[("FID", fid.to_vec())],
+        )?;
+        draw_curves(
+            &panels[1],
+            "Inception Score (higher is better)",
+            "IS",
+            steps,
+            &[("IS", inception.to_vec())],
+        )
     })
 }
 
@@ -106,6 +99,47 @@ pub fn plot_scatter(path: &Path, title: &str, real: &[f32], fake: &[f32]) -> Res
     })
 }
 
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// Curves over the steps on `area`, the y axis fitted to the finite values (and 0).
+fn draw_curves(
+    area: &Area<'_>,
+    caption: &str,
+    y_desc: &str,
+    steps: &[u64],
+    series: &[(&str, Vec<f32>)],
+) -> DrawResult {
+    let max_step = steps.last().copied().unwrap_or(1).max(1) as f64;
+    let finite = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((0f32, 1f32), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..max_step, lo as f64..hi as f64 * 1.05)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc(y_desc)
+        .draw()?;
+    for (i, (name, values)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points = steps
+            .iter()
+            .zip(values)
+            .map(|(&s, &v)| (s as f64, v as f64));
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(1)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    draw_legend(&mut chart)
+}
+
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 type Chart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
@@ -123,7 +157,7 @@ fn draw_legend(chart: &mut Chart<'_>) -> DrawResult {
 fn render(
     path: &Path,
     (w, h): (u32, u32),
-    draw: impl FnOnce(&DrawingArea<BitMapBackend, plotters::coord::Shift>) -> DrawResult,
+    draw: impl FnOnce(&Area<'_>) -> DrawResult,
 ) -> Result<()> {
     static FONT: Once = Once::new();
     FONT.call_once(|| {

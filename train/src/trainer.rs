@@ -227,6 +227,11 @@ impl Trainer {
         &self.data
     }
 
+    /// The run folder.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
     /// Train until [`Self::total_steps`], reporting to `observer` as it goes.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Summary> {
         let total = self.total_steps();

@@ -1,0 +1,250 @@
+//! Scores while training (`gan train --classifier C.onnx [--eval-every N]`): at each checkpoint
+//! the generator (its EMA weights when the run keeps them) is exported to ONNX, sampled from
+//! fixed seeds and scored with gan-eval — Inception Score and FID against real images — the
+//! row appended to `scores.csv`, the curves drawn in `scores.png`, and the checkpoint with the
+//! best FID so far copied to `checkpoints/best/` (`gan export --checkpoint best`). The CLI does
+//! this because it is the one crate that sees training, export and scoring together.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use gan_eval::inception::in_split_order;
+use gan_eval::pictures;
+use gan_eval::{
+    Classifier, FeatureStats, Preprocess, frechet_distance, inception_score, probabilities,
+};
+use gan_export::{ExportOptions, Which};
+use gan_runtime::{Generator, LoadOptions};
+
+/// The file of scores in a run folder, and its plot.
+pub const SCORES_CSV: &str = "scores.csv";
+pub const SCORES_PNG: &str = "scores.png";
+/// Where the best checkpoint by FID is kept (not a `step_` folder, so never pruned or resumed).
+pub const BEST: &str = "best";
+/// Splits of the Inception Score, as `gan eval is` uses by default.
+const SPLITS: usize = 10;
+/// Scores without a new best FID before the run is said to have stalled.
+const STALL: usize = 5;
+
+/// One row of `scores.csv`.
+#[derive(Debug, Clone, Copy)]
+pub struct Score {
+    pub step: u64,
+    pub inception: f64,
+    pub inception_std: f64,
+    pub fid: f64,
+}
+
+/// What scoring one checkpoint found, for the person watching.
+pub struct Outcome {
+    pub score: Score,
+    pub new_best: bool,
+    /// Set when FID has not improved for several scores in a row.
+    pub stalled: Option<String>,
+}
+
+pub struct Scorer {
+    run_dir: PathBuf,
+    classifier: Classifier,
+    preprocess: Preprocess,
+    logits: usize,
+    features: usize,
+    real: FeatureStats,
+    samples: usize,
+    history: Vec<Score>,
+}
+
+impl Scorer {
+    /// Load the classifier and the real images' feature statistics once; `samples` generated
+    /// images are scored at each checkpoint of the run given to [`Self::for_run`].
+    pub fn new(classifier_path: &Path, real: &str, samples: usize) -> Result<Self> {
+        let (classifier, preprocess) = crate::eval::open_classifier(classifier_path, 50, None)?;
+        let Some(features) = classifier.declared_features_output() else {
+            bail!(
+                "--classifier {}: the model does not say which output holds its features (FID \
+                 needs them); use a classifier exported by gan export",
+                classifier_path.display()
+            );
+        };
+        let features = classifier.output_index(features)?;
+        let logits = match classifier.declared_logits_output() {
+            Some(name) => classifier.output_index(name)?,
+            None => 0,
+        };
+        let real_pictures = pictures::from_source(real)
+            .with_context(|| format!("--eval-real {real}: cannot load the real images"))?;
+        let outputs = classifier.run(&real_pictures, &preprocess, &[features], &mut |_| {})?;
+        let real = FeatureStats::from_rows(&outputs.values[0], outputs.widths[0])
+            .context("cannot summarise the real images' features")?;
+        Ok(Scorer {
+            run_dir: PathBuf::new(),
+            classifier,
+            preprocess,
+            logits,
+            features,
+            real,
+            samples,
+            history: Vec::new(),
+        })
+    }
+
+    /// Score the checkpoints of the run in `run_dir`, after the scores it already has (a
+    /// resumed run keeps its history and its best).
+    pub fn for_run(mut self, run_dir: &Path) -> Result<Self> {
+        self.history = read_scores(&run_dir.join(SCORES_CSV))?;
+        self.run_dir = run_dir.to_path_buf();
+        Ok(self)
+    }
+
+    /// Score the checkpoint of `step` in `checkpoint`.
+    pub fn score(&mut self, step: u64, checkpoint: &Path) -> Result<Outcome> {
+        let scratch = self.run_dir.join(".scoring");
+        let model = export_generator(&self.run_dir, checkpoint, &scratch)?;
+        let generator = Generator::load(&model, &LoadOptions::default())?;
+        let samples = pictures::from_generator(&generator, self.samples, 0, 64, &mut |_| {})?;
+        let outputs = self.classifier.run(
+            &samples,
+            &self.preprocess,
+            &[self.logits, self.features],
+            &mut |_| {},
+        )?;
+        std::fs::remove_dir_all(&scratch)
+            .with_context(|| format!("cannot remove {}", scratch.display()))?;
+        let k = outputs.widths[0];
+        let logits = in_split_order(&outputs.values[0], k);
+        let inception = inception_score(&probabilities(&logits, k), k, SPLITS)?;
+        let generated = FeatureStats::from_rows(&outputs.values[1], outputs.widths[1])?;
+        let fid = frechet_distance(&self.real, &generated)?.value;
+        let score = Score {
+            step,
+            inception: inception.mean,
+            inception_std: inception.std,
+            fid,
+        };
+        let best_before = self
+            .history
+            .iter()
+            .map(|s| s.fid)
+            .fold(f64::INFINITY, f64::min);
+        self.history.push(score);
+        let new_best = fid < best_before;
+        if new_best {
+            keep_as_best(&self.run_dir, checkpoint)?;
+        }
+        let since_best = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|s| s.fid >= best_before.min(fid))
+            .count();
+        let stalled = (!new_best && since_best >= STALL).then(|| {
+            format!(
+                "FID has not improved for {since_best} scores (best {:.1}, now {fid:.1}): the \
+                 generator may have stopped learning or begun to collapse; the best checkpoint is \
+                 kept in checkpoints/{BEST}. Try --recipe stable, lower learning rates (--lr-d / \
+                 --lr-g), more data or --flip, or stop here.",
+                best_before.min(fid)
+            )
+        });
+        write_scores(&self.run_dir, &self.history)?;
+        Ok(Outcome {
+            score,
+            new_best,
+            stalled,
+        })
+    }
+}
+
+/// The generator of `checkpoint` as ONNX in `scratch` (self-checked against candle).
+fn export_generator(run_dir: &Path, checkpoint: &Path, scratch: &Path) -> Result<PathBuf> {
+    let options = ExportOptions {
+        which: Which::Generator,
+        checkpoint: Some(checkpoint.to_path_buf()),
+        ..ExportOptions::default()
+    };
+    let reference = crate::reference::candle_reference(run_dir);
+    let exported = gan_export::export_run(run_dir, scratch, &options, &reference)
+        .map_err(crate::report::export_error)
+        .with_context(|| format!("cannot export {} for scoring", checkpoint.display()))?;
+    match exported.into_iter().next() {
+        Some(model) => Ok(model.path),
+        None => bail!(
+            "exporting {} for scoring wrote no generator",
+            checkpoint.display()
+        ),
+    }
+}
+
+/// Copy `checkpoint` to `checkpoints/best`, replacing the previous best only once the copy is
+/// complete.
+fn keep_as_best(run_dir: &Path, checkpoint: &Path) -> Result<()> {
+    let folder = checkpoint.parent().unwrap_or(run_dir);
+    let partial = folder.join(".partial-best");
+    let best = folder.join(BEST);
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        anyhow::anyhow!("cannot {what} {}: {e}", path.display())
+    };
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| io("remove", &partial, e))?;
+    }
+    std::fs::create_dir_all(&partial).map_err(|e| io("create", &partial, e))?;
+    for entry in std::fs::read_dir(checkpoint).map_err(|e| io("read", checkpoint, e))? {
+        let from = entry.map_err(|e| io("read", checkpoint, e))?.path();
+        if let Some(name) = from.file_name() {
+            std::fs::copy(&from, partial.join(name)).map_err(|e| io("copy", &from, e))?;
+        }
+    }
+    if best.exists() {
+        std::fs::remove_dir_all(&best).map_err(|e| io("replace", &best, e))?;
+    }
+    std::fs::rename(&partial, &best).map_err(|e| io("write", &best, e))
+}
+
+fn read_scores(path: &Path) -> Result<Vec<Score>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    };
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .map(|(i, line)| {
+            parse_score(line).with_context(|| {
+                format!(
+                    "{} line {}: not step,is,is_std,fid: {line:?}",
+                    path.display(),
+                    i + 2
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_score(line: &str) -> Option<Score> {
+    let fields: Vec<&str> = line.split(',').collect();
+    match fields[..] {
+        [step, inception, inception_std, fid] => Some(Score {
+            step: step.parse().ok()?,
+            inception: inception.parse().ok()?,
+            inception_std: inception_std.parse().ok()?,
+            fid: fid.parse().ok()?,
+        }),
+        _ => None,
+    }
+}
+
+fn write_scores(run_dir: &Path, history: &[Score]) -> Result<()> {
+    let mut csv = String::from("step,is,is_std,fid\n");
+    for s in history {
+        csv += &format!("{},{},{},{}\n", s.step, s.inception, s.inception_std, s.fid);
+    }
+    let path = run_dir.join(SCORES_CSV);
+    gan_models::atomic::write_file(&path, csv.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let steps: Vec<u64> = history.iter().map(|s| s.step).collect();
+    let fid: Vec<f32> = history.iter().map(|s| s.fid as f32).collect();
+    let inception: Vec<f32> = history.iter().map(|s| s.inception as f32).collect();
+    gan_train::pictures::plot_scores(&run_dir.join(SCORES_PNG), &steps, &fid, &inception)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
