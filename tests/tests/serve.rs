@@ -251,7 +251,12 @@ fn the_page_folder_is_served_at_the_root_and_nothing_outside_it() {
     let at = server.address;
     let index = get(at, "/");
     assert_eq!(index.status, 200);
-    assert!(index.header("content-type").unwrap().starts_with("text/html"));
+    assert!(
+        index
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert_eq!(index.body, b"<!doctype html><title>sprites</title>");
     let wasm = get(at, "/pkg/runtime.wasm");
     assert_eq!(wasm.status, 200);
