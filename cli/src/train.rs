@@ -8,7 +8,8 @@ use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, RunModel};
 use gan_train::config::{Loss, Recipe};
 use gan_train::{
-    ClassifierConfig, Event, Observer, TrainConfig, TrainDevice, Trainer, train_classifier,
+    ClassifierConfig, ClassifierTask, Event, Observer, TrainConfig, TrainDevice, Trainer,
+    train_classifier,
 };
 
 use crate::report::{self, TrainingReport};
@@ -21,6 +22,10 @@ enum Model {
     Dcgan,
     /// The digit classifier that `gan eval` scores with (not a GAN; labelled data).
     Classifier,
+    /// A feature network for scores on data without labels (not a GAN): the classifier
+    /// trained to tell how far each image was turned; `gan eval fid|kid` and `--classifier`
+    /// use its features.
+    Features,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,8 +153,12 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    if args.resume.is_none() && matches!(args.model, Some(Model::Classifier)) {
-        return run_classifier(&args);
+    if args.resume.is_none() {
+        match args.model {
+            Some(Model::Classifier) => return run_classifier(&args, ClassifierTask::Classes),
+            Some(Model::Features) => return run_classifier(&args, ClassifierTask::Rotation),
+            _ => {}
+        }
     }
     // The classifier and the real images are checked before a run folder is made.
     let scorer = match &args.classifier {
@@ -324,23 +333,33 @@ fn check_resume_matches(
     }
 }
 
-fn run_classifier(args: &TrainArgs) -> Result<()> {
+fn run_classifier(args: &TrainArgs, task: ClassifierTask) -> Result<()> {
     let (Some(data), Some(out)) = (args.data.clone(), args.out.clone()) else {
         bail!("--data and --out are required");
     };
+    // A feature network is for sprites and photos: RGB at 32 px unless told otherwise.
+    let (size, channels) = match task {
+        ClassifierTask::Classes => (28, 1),
+        ClassifierTask::Rotation => (32, 3),
+    };
     let mut config = ClassifierConfig::new(
-        args.image_size.unwrap_or(28),
-        args.channels.unwrap_or(1),
+        args.image_size.unwrap_or(size),
+        args.channels.unwrap_or(channels),
         data,
     );
+    config.task = task;
     config.model.validate()?;
     config.seed = args.seed;
     config.batch_size = args.batch_size;
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.lr = args.lr.unwrap_or(config.lr);
     config.validation_fraction = args.validation;
+    let what = match task {
+        ClassifierTask::Classes => "the classifier",
+        ClassifierTask::Rotation => "the feature network (which way is up)",
+    };
     eprintln!(
-        "training the classifier on {} for {} epochs, batch {}",
+        "training {what} on {} for {} epochs, batch {}",
         config.data, config.epochs, config.batch_size
     );
     let summary = train_classifier(config, &out, &mut TrainingReport::new(!args.quiet))
@@ -367,7 +386,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     let arch = match model {
         Model::Toy2d => ArchConfig::Toy2d,
         Model::Mlp => ArchConfig::Mlp { nz: args.nz },
-        Model::Classifier => unreachable!("handled by run_classifier"),
+        Model::Classifier | Model::Features => unreachable!("handled by run_classifier"),
         Model::Dcgan => ArchConfig::Dcgan {
             image_size: args.image_size.unwrap_or(64),
             channels: args.channels.unwrap_or(3),

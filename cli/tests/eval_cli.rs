@@ -502,3 +502,65 @@ fn scores_while_training_keep_the_best_checkpoint_and_survive_a_resume() {
         [2.0, 4.0, 6.0]
     );
 }
+
+#[test]
+fn a_feature_network_trained_on_unlabelled_images_scores_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Unlabelled pictures: a bright top half over a dark bottom, so the turn is learnable.
+    let images = write_pictures(&dir.path().join("sprites"), 64, |i, k| {
+        let row = k / (12 * 3);
+        let base: u8 = if row < 6 { 220 } else { 30 };
+        base.wrapping_add((i % 7) as u8)
+    });
+    let run = dir.path().join("features");
+    let out = train(
+        "features",
+        &images,
+        &run,
+        &[
+            "--image-size",
+            "12",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("(4 classes)"), "{stdout}");
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(config.contains("\"task\": \"rotation\""), "{config}");
+
+    let onnx = dir.path().join("features-onnx");
+    let out = gan(&["export", "--run", path(&run), "--out", path(&onnx)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let features = onnx.join("classifier.onnx");
+    // The pictures against themselves: KID near 0; against noise: clearly above.
+    let kid = |other: &str| {
+        json_of(&[
+            "eval",
+            "kid",
+            "--classifier",
+            path(&features),
+            "--real",
+            &images,
+            "--images",
+            other,
+            "--subsets",
+            "10",
+            "--subset-size",
+            "32",
+            "--json",
+        ])["kid"]
+            .as_f64()
+            .unwrap()
+    };
+    let noise_dir = write_pictures(&dir.path().join("noise"), 64, noise(9));
+    let (same, different) = (kid(&images), kid(&noise_dir));
+    assert!(
+        different > same.abs() * 5.0 && different > 0.0,
+        "{same} vs {different}"
+    );
+}

@@ -36,6 +36,21 @@ pub struct ClassifierConfig {
     pub lr: f64,
     /// Fraction of the samples held out for validation.
     pub validation_fraction: f64,
+    /// What the labels are.
+    #[serde(default)]
+    pub task: ClassifierTask,
+}
+
+/// What a classifier learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierTask {
+    /// The data's classes (MNIST labels, class folders, the shapes' disc/square).
+    #[default]
+    Classes,
+    /// How far each image was turned ([`crate::data::rotation`]): a feature network for data
+    /// without labels (`gan train --model features`).
+    Rotation,
 }
 
 impl ClassifierConfig {
@@ -54,6 +69,7 @@ impl ClassifierConfig {
             epochs: 10,
             lr: 1e-3,
             validation_fraction: 0.1,
+            task: ClassifierTask::Classes,
         }
     }
 }
@@ -173,12 +189,19 @@ fn prepare(
         });
     }
     let Ok(source) = config.data.parse::<DataSource>();
-    let labelled = data::load_labelled(
-        &source,
-        &[channels, image_size, image_size],
-        config.seed,
-        false,
-    )?;
+    let shape = vec![channels, image_size, image_size];
+    let labelled = match config.task {
+        ClassifierTask::Classes => data::load_labelled(&source, &shape, config.seed, false)?,
+        ClassifierTask::Rotation => {
+            let options = data::LoadOptions {
+                shape,
+                skip_bad: false,
+                seed: config.seed,
+            };
+            let (images, report) = data::load(&source, &options)?;
+            data::rotation::rotation_task(&images, report)?
+        }
+    };
     config.model.classes = labelled.classes();
     Ok((config, labelled))
 }

@@ -44,7 +44,7 @@ pub mod rng;
 pub mod tensor_file;
 mod trainer;
 
-pub use classifier::{ClassifierConfig, ClassifierSummary, train_classifier};
+pub use classifier::{ClassifierConfig, ClassifierSummary, ClassifierTask, train_classifier};
 pub use config::TrainConfig;
 pub use device::TrainDevice;
 pub use error::{Result, TrainError};

@@ -2,6 +2,7 @@
 //! source is turned into (samples already at the model's shape, scaled to [-1, 1] for images).
 
 mod image_folder;
+pub mod rotation;
 mod shapes;
 mod toy2d;
 
