@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, RunModel};
+use gan_train::augment::Augment;
 use gan_train::config::{Loss, Recipe};
 use gan_train::{
     ClassifierConfig, ClassifierTask, Event, Observer, TrainConfig, TrainDevice, Trainer,
@@ -126,6 +127,10 @@ pub struct TrainArgs {
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
+    /// DiffAugment: transforms applied to every batch D sees, real and generated, e.g.
+    /// `color,translation,cutout` (default: none).
+    #[arg(long, value_delimiter = ',')]
+    augment: Option<Vec<Augment>>,
     /// Skip unreadable images with a warning instead of stopping.
     #[arg(long)]
     skip_bad: bool,
@@ -419,6 +424,9 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     config.instance_noise = args.instance_noise.unwrap_or(config.instance_noise);
     config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
     config.flip = args.flip;
+    if let Some(augment) = &args.augment {
+        config.augment.clone_from(augment);
+    }
     config.ema_decay = args.ema_decay.or(config.ema_decay);
     config.loss = match args.loss {
         Some(LossArg::Bce) => Loss::Bce,

@@ -264,6 +264,24 @@ fn an_unusable_device_is_refused_before_anything_is_written() {
     assert!(text(&malformed.stderr).contains("`gpu` is not a device: use cpu, cuda or cuda:N"));
 }
 
+#[test]
+fn bad_stabilisation_options_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let unknown = train("dcgan", "shapes", &run, &["--augment", "color,blur"]);
+    assert!(!unknown.status.success());
+    let err = text(&unknown.stderr);
+    assert!(err.contains("unknown augmentation \"blur\""), "{err}");
+    let points = train("toy2d", "toy2d", &run, &["--augment", "cutout"]);
+    assert_refused(&points, "augment");
+    let decay = train("dcgan", "shapes", &run, &["--ema-decay", "1.5"]);
+    assert_refused(&decay, "between 0 and 1");
+    let scoring = train("dcgan", "shapes", &run, &["--eval-every", "100"]);
+    assert!(!scoring.status.success());
+    assert!(text(&scoring.stderr).contains("--classifier"));
+    assert!(!run.exists(), "nothing written for refused options");
+}
+
 /// `gan data` converts the npm packages (tested on their layouts in gan-models) and refuses
 /// anything else by name.
 #[test]

@@ -44,6 +44,9 @@ pub struct TrainConfig {
     pub recipe: Recipe,
     /// Random horizontal flips of real images.
     pub flip: bool,
+    /// DiffAugment's transforms, applied to everything D sees ([`crate::augment`]).
+    #[serde(default)]
+    pub augment: Vec<crate::augment::Augment>,
     pub skip_bad: bool,
     pub sample_every: u64,
     pub checkpoint_every: u64,
@@ -124,6 +127,7 @@ impl TrainConfig {
             ema_decay: None,
             recipe: Recipe::Classic,
             flip: false,
+            augment: Vec::new(),
             skip_bad: false,
             sample_every: 500,
             checkpoint_every: 1000,
@@ -176,6 +180,11 @@ impl TrainConfig {
                 self.loss == Loss::Bce || self.label_smoothing == 0.0,
                 "label_smoothing",
                 "applies to the bce loss only",
+            ),
+            (
+                self.augment.is_empty() || self.model.is_image(),
+                "augment",
+                "applies to images, not to the toy 2-D points",
             ),
             (self.sample_every > 0, "sample_every", at_least_1),
             (self.checkpoint_every > 0, "checkpoint_every", at_least_1),

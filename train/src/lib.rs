@@ -27,6 +27,7 @@
 //! ```
 
 pub mod adam;
+pub mod augment;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;

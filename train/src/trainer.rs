@@ -9,6 +9,7 @@ use candle_core::{Device, Tensor};
 use gan_contract::metadata;
 use gan_models::run_layout::{self, CONFIG_FILE, METRICS_FILE};
 
+use crate::augment::augment;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::Loss;
 use crate::config::TrainConfig;
@@ -290,9 +291,12 @@ impl Trainer {
         let device = &self.device;
         let mut fake = phase(device, "G forward", || g.forward(&z, true))?;
 
+        let policy = &self.config.augment;
+        let real = augment(&real, policy, &mut self.rng)?;
         let real = add_noise(&mut self.rng, &real, sigma)?;
         let d_real = phase(device, "D forward", || d.forward(&real, true))?;
-        let detached = add_noise(&mut self.rng, &fake.detach(), sigma)?;
+        let detached = augment(&fake.detach(), policy, &mut self.rng)?;
+        let detached = add_noise(&mut self.rng, &detached, sigma)?;
         let d_fake = phase(device, "D forward", || d.forward(&detached, true))?;
         let loss_d = match self.config.loss {
             Loss::Bce => {
@@ -314,7 +318,8 @@ impl Trainer {
                 let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
                 fake = phase(device, "G forward", || g.forward(&z, true))?;
             }
-            let noisy = add_noise(&mut self.rng, &fake, sigma)?;
+            let seen = augment(&fake, policy, &mut self.rng)?;
+            let noisy = add_noise(&mut self.rng, &seen, sigma)?;
             let logits = phase(device, "D forward", || d.forward_frozen(&noisy, true))?;
             let loss_g = match self.config.loss {
                 Loss::Bce => bce_with_logits(&logits, 1.0)?,

@@ -5,6 +5,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use gan_models::fixtures::tiny_dcgan;
 use gan_models::{ArchConfig, TOY2D_A, TOY2D_B, run_layout};
+use gan_train::augment::Augment;
 use gan_train::net::{Net, batch_tensor};
 use gan_train::rng::{SeededRng, Stream};
 use gan_train::{TrainConfig, TrainError, Trainer};
@@ -161,6 +162,7 @@ fn resume_continues_exactly() {
     config.instance_noise_steps = 20;
     config.label_smoothing = 0.1;
     config.ema_decay = Some(0.9);
+    config.augment = vec![Augment::Color, Augment::Translation, Augment::Cutout];
     config.seed = 11;
 
     let straight = tempfile::tempdir().unwrap();
@@ -208,6 +210,33 @@ fn resume_continues_exactly() {
     )
     .unwrap();
     assert_eq!(tensors(&g), tensors(resumed.generator()));
+}
+
+#[test]
+fn augmentation_changes_training_and_needs_images() {
+    let data = tempfile::tempdir().unwrap();
+    image_folder(data.path(), 12);
+    let metrics = |augment: Vec<Augment>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TrainConfig::new(tiny_dcgan(16, 3), data.path().to_str().unwrap());
+        config.batch_size = 4;
+        config.max_steps = Some(3);
+        config.augment = augment;
+        Trainer::create(config, dir.path())
+            .unwrap()
+            .run(&mut ())
+            .unwrap();
+        std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap()
+    };
+    assert_ne!(metrics(vec![]), metrics(vec![Augment::Cutout]));
+
+    let mut points = TrainConfig::new(ArchConfig::Toy2d, "toy2d");
+    points.augment = vec![Augment::Translation];
+    let err = points.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("augment") && err.contains("not to the toy 2-D points"),
+        "{err}"
+    );
 }
 
 #[test]
