@@ -65,6 +65,7 @@ pub async fn from_query(
     let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let (mut model, mut seed, mut n, mut cols, mut format, mut latents) =
         (None, 0u64, 1usize, None, None, false);
+    let mut class = None;
     for (key, value) in pairs {
         let number = |what: &str| {
             value.parse::<u64>().map_err(|_| {
@@ -78,14 +79,21 @@ pub async fn from_query(
             "cols" => cols = Some(usize::try_from(number("cols")?).unwrap_or(usize::MAX)),
             "format" => format = Some(value.clone()),
             "latents" => latents = value == "true" || value == "1",
+            "class" => class = Some(value.clone()),
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?} (model, seed, n, cols, format, latents)"
+                    "unknown parameter {other:?} (model, seed, n, cols, format, latents, class)"
                 )));
             }
         }
     }
     let (model, json) = (pick_model(&service, model)?, is_json(format.as_deref())?);
+    if let Some(class) = class {
+        // Every generator the runtime loads today is unconditional (its `classes` is empty).
+        return Err(ApiError::bad_request(format!(
+            "class={class:?}: model {model:?} has no classes (it is not a conditional generator)"
+        )));
+    }
     check_count(&service, n)?;
     let job = Job {
         model,

@@ -296,7 +296,12 @@ fn bad_requests_are_json_errors_that_say_what_is_wrong() {
     };
     let server = start(&model, limits);
     let at = server.address;
-    let cases: [(Reply, u16, &str); 11] = [
+    let cases: [(Reply, u16, &str); 12] = [
+        (
+            get(at, "/v1/generate?class=7"),
+            400,
+            "class=\"7\": model \"tiny\" has no classes",
+        ),
         (
             get(at, "/v1/generate?seed=-1"),
             400,
