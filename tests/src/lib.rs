@@ -80,6 +80,18 @@ pub fn export_generator(
     export_model(run_dir, out_dir, gan_export::Which::Generator, options)
 }
 
+/// A trained 16 px RGB [`tiny_dcgan`] run in `dir/run`, its generator exported to
+/// `dir/onnx/generator.onnx` (returned): the small real model the serving and binding tests use.
+pub fn tiny_generator(dir: &Path) -> std::path::PathBuf {
+    let run = dir.join("run");
+    trained_run(&tiny_dcgan(16, 3), dir, &run);
+    export_generator(
+        &run,
+        &dir.join("onnx"),
+        gan_export::ExportOptions::default(),
+    )
+}
+
 /// Export one network of `run_dir` into `out_dir` (self-checked against candle); its path.
 pub fn export_model(
     run_dir: &Path,

@@ -8,9 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
-use gan_e2e::{export_generator, trained_run};
-use gan_export::ExportOptions;
-use gan_models::ArchConfig;
+use gan_e2e::tiny_generator;
 use gan_runtime::{Generator, LoadOptions, picture};
 use gan_serve::{Limits, Model};
 
@@ -161,19 +159,6 @@ fn post_json(address: SocketAddr, body: &serde_json::Value) -> Reply {
     )
 }
 
-fn tiny_model(dir: &Path) -> std::path::PathBuf {
-    let arch = ArchConfig::Dcgan {
-        image_size: 16,
-        channels: 3,
-        nz: 8,
-        ngf: 4,
-        ndf: 4,
-    };
-    let run = dir.join("run");
-    trained_run(&arch, dir, &run);
-    export_generator(&run, &dir.join("onnx"), ExportOptions::default())
-}
-
 /// The PNG grid the runtime's picture module makes for `seeds` (what `gan generate` writes).
 fn expected_grid(generator: &Generator, seeds: &[u64], cols: usize) -> Vec<u8> {
     let images = generator.generate(seeds).unwrap();
@@ -184,7 +169,7 @@ fn expected_grid(generator: &Generator, seeds: &[u64], cols: usize) -> Vec<u8> {
 #[test]
 fn every_endpoint_answers_with_the_runtimes_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
+    let model = tiny_generator(dir.path());
     let local = generator(&model);
     let server = start(&model, Limits::default());
     let at = server.address;
@@ -236,7 +221,7 @@ fn every_endpoint_answers_with_the_runtimes_bytes() {
 #[test]
 fn the_page_folder_is_served_at_the_root_and_nothing_outside_it() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
+    let model = tiny_generator(dir.path());
     let page = dir.path().join("page");
     std::fs::create_dir_all(page.join("pkg")).unwrap();
     std::fs::write(
@@ -287,7 +272,7 @@ fn the_page_folder_is_served_at_the_root_and_nothing_outside_it() {
 #[test]
 fn bad_requests_are_json_errors_that_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
+    let model = tiny_generator(dir.path());
     let limits = Limits {
         max_images: 16,
         max_pixels: 10 * 16 * 16,
@@ -380,7 +365,7 @@ fn bad_requests_are_json_errors_that_say_what_is_wrong() {
 #[test]
 fn concurrent_requests_are_all_answered_and_a_full_queue_says_retry() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
+    let model = tiny_generator(dir.path());
     let generous = start(
         &model,
         Limits {

@@ -2,25 +2,14 @@
 //! pictures for the same seeds, interpolation ends on the two seeds' pictures, and bad input is
 //! an error naming the problem. (web/test/browser_test.py checks the same in Chromium.)
 
-use gan_e2e::{export_generator, trained_run};
-use gan_export::ExportOptions;
-use gan_models::ArchConfig;
+use gan_e2e::tiny_generator;
 use gan_runtime::{Generator, LoadOptions};
 use gan_web::WebGenerator;
 
 #[test]
 fn the_binding_gives_the_runtimes_pictures_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
-    let arch = ArchConfig::Dcgan {
-        image_size: 16,
-        channels: 3,
-        nz: 8,
-        ngf: 4,
-        ndf: 4,
-    };
-    let run = dir.path().join("run");
-    trained_run(&arch, dir.path(), &run);
-    let model = export_generator(&run, &dir.path().join("onnx"), ExportOptions::default());
+    let model = tiny_generator(dir.path());
     let bytes = std::fs::read(&model).unwrap();
     let native = Generator::load(&model, &LoadOptions::default()).unwrap();
 
