@@ -131,21 +131,15 @@ impl Scorer {
         if new_best {
             keep_as_best(&self.run_dir, checkpoint)?;
         }
-        let since_best = self
-            .history
-            .iter()
-            .rev()
-            .take_while(|s| s.fid >= best_before.min(fid))
-            .count();
-        let stalled = (!new_best && since_best >= STALL).then(|| {
-            format!(
-                "FID has not improved for {since_best} scores (best {:.1}, now {fid:.1}): the \
-                 generator may have stopped learning or begun to collapse; the best checkpoint is \
-                 kept in checkpoints/{BEST}. Try --recipe stable, lower learning rates (--lr-d / \
-                 --lr-g), more data or --flip, or stop here.",
-                best_before.min(fid)
-            )
-        });
+        let stalled = match scores_since_best(&self.history) {
+            since if since >= STALL => Some(format!(
+                "FID has not improved for {since} scores (best {best_before:.1}, now {fid:.1}): \
+                 the generator may have stopped learning or begun to collapse; the best \
+                 checkpoint is kept in checkpoints/{BEST}. Try --recipe stable, lower learning \
+                 rates (--lr-d / --lr-g), more data or --flip, or stop here."
+            )),
+            _ => None,
+        };
         write_scores(&self.run_dir, &self.history)?;
         Ok(Outcome {
             score,
@@ -153,6 +147,15 @@ impl Scorer {
             stalled,
         })
     }
+}
+
+/// Scores taken after the best FID (its first occurrence: the checkpoint kept as best).
+fn scores_since_best(history: &[Score]) -> usize {
+    let best = history.iter().map(|s| s.fid).fold(f64::INFINITY, f64::min);
+    history
+        .iter()
+        .position(|s| s.fid == best)
+        .map_or(0, |at| history.len() - 1 - at)
 }
 
 /// The generator of `checkpoint` as ONNX in `scratch` (self-checked against candle).
@@ -247,4 +250,30 @@ fn write_scores(run_dir: &Path, history: &[Score]) -> Result<()> {
     let inception: Vec<f32> = history.iter().map(|s| s.inception as f32).collect();
     gan_train::pictures::plot_scores(&run_dir.join(SCORES_PNG), &steps, &fid, &inception)
         .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(fids: &[f64]) -> Vec<Score> {
+        (1..)
+            .zip(fids)
+            .map(|(step, &fid)| Score {
+                step,
+                inception: 1.0,
+                inception_std: 0.0,
+                fid,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scores_since_best_count_from_the_first_best() {
+        assert_eq!(scores_since_best(&[]), 0);
+        assert_eq!(scores_since_best(&history(&[30.0, 20.0, 10.0])), 0);
+        // Earlier, worse scores do not count; a tie is not an improvement.
+        assert_eq!(scores_since_best(&history(&[30.0, 10.0, 12.0, 13.0])), 2);
+        assert_eq!(scores_since_best(&history(&[10.0, 10.0, 11.0])), 2);
+    }
 }
