@@ -85,7 +85,10 @@ fn bench_train(args: TrainBench) -> Result<()> {
     println!("|---|---:|---:|---:|---:|");
     for name in args.models.split(',') {
         let arch = match name.trim() {
-            "mlp" => ArchConfig::Mlp { nz: 100 },
+            "mlp" => ArchConfig::Mlp {
+                nz: 100,
+                classes: Vec::new(),
+            },
             other => {
                 let size = other
                     .strip_prefix("dcgan")
@@ -97,6 +100,7 @@ fn bench_train(args: TrainBench) -> Result<()> {
                     nz: 100,
                     ngf: args.width,
                     ndf: args.width,
+                    classes: Vec::new(),
                 }
             }
         };

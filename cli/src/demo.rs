@@ -42,6 +42,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         nz: 32,
         ngf: 32,
         ndf: 32,
+        classes: Vec::new(),
     };
     let mut config = TrainConfig::new(arch, "shapes");
     config.seed = args.seed;

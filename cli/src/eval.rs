@@ -1,4 +1,4 @@
-//! `gan eval is`, `gan eval fid` and `gan eval kid`.
+//! `gan eval is`, `gan eval fid`, `gan eval kid` and `gan eval accuracy`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,6 +28,27 @@ pub enum EvalCommand {
     /// Kernel Inception Distance: unbiased polynomial-kernel MMD² between the same features,
     /// mean ± std over subsets; fair at small sample counts, where FID is biased.
     Kid(KidArgs),
+    /// A conditional generator's class accuracy: the share of its samples the classifier
+    /// assigns to the class asked for, per class and overall; with the Inception Score of the
+    /// same samples (and FID with --real).
+    Accuracy(AccuracyArgs),
+}
+
+#[derive(Args)]
+pub struct AccuracyArgs {
+    #[command(flatten)]
+    classifier: ClassifierArgs,
+    /// The conditional ONNX generator.
+    #[arg(long)]
+    generator: PathBuf,
+    /// Samples of each class (seeds SEED, SEED+1, ...).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    n_per_class: u32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Real images for the FID of the same samples: a folder, or `mnist:DIR`.
+    #[arg(long)]
+    real: Option<String>,
 }
 
 #[derive(Args)]
@@ -110,7 +131,106 @@ pub fn run(command: EvalCommand) -> Result<()> {
         EvalCommand::Is(args) => inception(args),
         EvalCommand::Fid(args) => fid(args),
         EvalCommand::Kid(args) => kid(args),
+        EvalCommand::Accuracy(args) => accuracy(args),
     }
+}
+
+fn accuracy(args: AccuracyArgs) -> Result<()> {
+    let (classifier, preprocess) = load_classifier(&args.classifier)?;
+    let generator = Generator::load(&args.generator, &LoadOptions::default())
+        .map_err(crate::report::runtime_error)?;
+    let names = generator.classes().to_vec();
+    if names.is_empty() {
+        bail!(
+            "{} is not a conditional generator (it has no classes): class accuracy needs one; score it with `gan eval is` or `fid`",
+            args.generator.display()
+        );
+    }
+    let logits_output = match classifier.declared_logits_output() {
+        Some(name) => classifier.output_index(name)?,
+        None => 0,
+    };
+    let mut outputs = vec![logits_output];
+    let features_output = match (&args.real, classifier.declared_features_output()) {
+        (Some(_), Some(name)) => Some(classifier.output_index(name)?),
+        (Some(_), None) => bail!(
+            "{} does not say which output holds its features (gan.features_output), so FID cannot be computed; leave out --real",
+            args.classifier.classifier.display()
+        ),
+        (None, _) => None,
+    };
+    outputs.extend(features_output);
+    // Sample i is of class i mod classes: every class n_per_class times.
+    let n = args.n_per_class as usize * names.len();
+    let bar = progress(n as u64, "generating");
+    let pictures = pictures::from_generator(&generator, n, args.seed, 64, &mut |k| {
+        bar.inc(k as u64);
+    })?;
+    bar.finish_and_clear();
+    let intended: Vec<usize> = (0..n).map(|i| i % names.len()).collect();
+    let result = classify(&classifier, &pictures, &preprocess, &outputs, "classifying")?;
+    let width = result.widths[0];
+    let declared = classifier.declared_classes();
+    let target = gan_eval::match_classes(&names, declared.as_deref(), width)?;
+    let accuracy = gan_eval::class_accuracy(&result.values[0], width, &intended, &target)?;
+    let splits = 10.min(n / 10).max(1);
+    let probs = gan_eval::probabilities(&in_split_order(&result.values[0], width), width);
+    let is = gan_eval::inception_score(&probs, width, splits)?;
+    let fid = match (&args.real, features_output) {
+        (Some(real), Some(_)) => {
+            let real = pictures::from_source(real)?;
+            let real_features = classify(
+                &classifier,
+                &real,
+                &preprocess,
+                &outputs[1..],
+                "real images",
+            )?;
+            let f_width = result.widths[1];
+            let stats = FeatureStats::from_rows(&real_features.values[0], f_width)?;
+            let fake = FeatureStats::from_rows(&result.values[1], f_width)?;
+            Some(frechet_distance(&stats, &fake)?.value)
+        }
+        _ => None,
+    };
+    if args.classifier.json {
+        let per_class: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .enumerate()
+            .map(|(c, name)| (name.clone(), json!(accuracy.of(c))))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "metric": "class_accuracy",
+                "accuracy": accuracy.overall,
+                "per_class": per_class,
+                "n_per_class": args.n_per_class,
+                "inception_score": is.mean,
+                "inception_score_std": is.std,
+                "fid": fid,
+                "generator": args.generator,
+                "classifier": args.classifier.classifier,
+            })
+        );
+    } else {
+        for (c, name) in names.iter().enumerate() {
+            let (correct, total) = accuracy.per_class[c];
+            println!(
+                "class {name:>10}: {:6.2}% ({correct} of {total})",
+                100.0 * accuracy.of(c)
+            );
+        }
+        let fid = fid.map_or(String::new(), |f| format!(", FID {f:.2}"));
+        println!(
+            "class accuracy {:.2}% over {n} samples ({} per class); Inception Score {:.3} ± {:.3}{fid}",
+            100.0 * accuracy.overall,
+            args.n_per_class,
+            is.mean,
+            is.std
+        );
+    }
+    Ok(())
 }
 
 fn inception(args: IsArgs) -> Result<()> {

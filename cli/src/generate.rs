@@ -70,6 +70,19 @@ pub struct GenerateArgs {
     /// Foreign models: output range: -1,1 | 0,1 | 0,255.
     #[arg(long, allow_hyphen_values = true)]
     output_range: Option<String>,
+    /// A conditional generator: the class of every image, by name or number (`seven` or `7`).
+    #[arg(long, conflicts_with = "per_class")]
+    class: Option<String>,
+    /// A conditional generator: N images of every class, one row per class (the same N seeds
+    /// in each row); with --sheet the atlas names each frame's class.
+    #[arg(long, conflicts_with_all = ["interpolate", "latents", "cols"], value_parser = clap::value_parser!(u64).range(1..=4096))]
+    per_class: Option<u64>,
+    /// Foreign conditional models: the name of the int64 class label input (default `label`).
+    #[arg(long)]
+    label_input: Option<String>,
+    /// Foreign conditional models without metadata: how many classes (named 0, 1, ...).
+    #[arg(long)]
+    class_count: Option<usize>,
 }
 
 /// Latents generated at once: memory stays bounded whatever `--n` is.
@@ -84,7 +97,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if let Some(reason) = generator.fallback() {
         eprintln!("warning: {reason}; running on the CPU as --allow-fallback permits");
     }
-    let source = LatentSource::new(&args, &generator)?;
+    let classes = ClassPlan::new(&args, &generator)?;
+    let source = LatentSource::new(&args, &generator, &classes)?;
     let count = source.len();
     let (w, h) = generator.image_size();
     let out_picture = match (&args.out, &args.each) {
@@ -92,10 +106,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         (None, Some(_)) => None,
         (None, None) => Some(PathBuf::from("grid.png")),
     };
-    let cols = args
-        .cols
-        .map_or_else(|| picture::default_cols(count), |c| c as usize)
-        .max(1);
+    let cols = match classes {
+        ClassPlan::PerClass { per, .. } => per,
+        _ => args
+            .cols
+            .map_or_else(|| picture::default_cols(count), |c| c as usize),
+    }
+    .max(1);
     if out_picture.is_some() {
         check_picture_size(count, cols, (w, h), args.sheet, args.max_pixels)?;
     }
@@ -113,10 +130,15 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let mut kept = Vec::with_capacity(if out_picture.is_some() { count } else { 0 });
     for first in (0..count).step_by(BATCH) {
         let range = first..(first + BATCH).min(count);
-        let images = generator.generate_latents(&source.latents(range.clone())?)?;
+        let z = source.latents(range.clone())?;
+        let images = match classes.of(range.clone()) {
+            Some(labels) => generator.generate_latents_labelled(&z, &labels)?,
+            None => generator.generate_latents(&z)?,
+        };
         if let Some(dir) = &args.each {
             for (i, image) in range.clone().zip(&images) {
-                save_png(&dir.join(format!("{}.png", source.label(i))), image)?;
+                let name = classes.frame_name(&generator, i, source.label(i));
+                save_png(&dir.join(format!("{name}.png")), image)?;
             }
         }
         if out_picture.is_some() {
@@ -127,8 +149,15 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     bar.finish_and_clear();
     let written = match &out_picture {
         Some(out) if args.sheet => {
-            let labels: Vec<String> = (0..count).map(|i| source.label(i)).collect();
-            write_sheet(out, &kept, &labels, cols, (w, h))?;
+            let frames: Vec<Frame> = (0..count)
+                .map(|i| Frame {
+                    name: classes.frame_name(&generator, i, source.label(i)),
+                    class: classes
+                        .of(i..i + 1)
+                        .map(|c| generator.classes()[c[0]].clone()),
+                })
+                .collect();
+            write_sheet(out, &kept, &frames, cols, (w, h))?;
             out.display().to_string()
         }
         Some(out) => {
@@ -209,8 +238,66 @@ fn load_options(args: &GenerateArgs) -> Result<LoadOptions> {
         latent_dim: args.latent_dim,
         image_shape,
         output_range,
+        label_input: args.label_input.clone(),
+        class_count: args.class_count,
         ..LoadOptions::default()
     })
+}
+
+/// The class of each image, for a conditional generator.
+enum ClassPlan {
+    /// An unconditional generator.
+    None,
+    /// Every image of one class (`--class`).
+    One(usize),
+    /// `per` images of each of `classes` classes, class by class (`--per-class`).
+    PerClass { per: usize, classes: usize },
+}
+
+impl ClassPlan {
+    fn new(args: &GenerateArgs, generator: &Generator) -> Result<Self> {
+        let names = generator.classes();
+        let plan = match (&args.class, args.per_class) {
+            (Some(class), _) => ClassPlan::One(
+                generator
+                    .class_index(class)
+                    .map_err(crate::report::runtime_error)
+                    .with_context(|| format!("--class {class}"))?,
+            ),
+            (None, Some(_)) if names.is_empty() => bail!(
+                "--per-class: {} is not a conditional generator (it has no classes)",
+                args.model.display()
+            ),
+            (None, Some(per)) => ClassPlan::PerClass {
+                per: per as usize,
+                classes: names.len(),
+            },
+            (None, None) if !names.is_empty() => bail!(
+                "{} is a conditional generator: choose a class with --class (one of {}) or ask for every class with --per-class N",
+                args.model.display(),
+                names.join(", ")
+            ),
+            (None, None) => ClassPlan::None,
+        };
+        Ok(plan)
+    }
+
+    /// The classes of samples `range`; `None` for an unconditional generator.
+    fn of(&self, range: std::ops::Range<usize>) -> Option<Vec<usize>> {
+        match *self {
+            ClassPlan::None => None,
+            ClassPlan::One(class) => Some(vec![class; range.len()]),
+            ClassPlan::PerClass { per, .. } => Some(range.map(|i| i / per).collect()),
+        }
+    }
+
+    /// Sample `i`'s file or frame name: its latent's, after its class's.
+    fn frame_name(&self, generator: &Generator, i: usize, latent: String) -> String {
+        match self.of(i..i + 1) {
+            Some(class) => format!("{}_{latent}", generator.classes()[class[0]]),
+            None => latent,
+        }
+    }
 }
 
 /// Where the latents come from: seeds, a spherical path between two seeds, or a NumPy file.
@@ -219,6 +306,8 @@ enum LatentSource {
     Seeds {
         first: u64,
         n: usize,
+        /// Seeds repeat after this many samples (`--per-class`), else `n`.
+        period: usize,
         nz: usize,
     },
     Path {
@@ -234,7 +323,7 @@ enum LatentSource {
 }
 
 impl LatentSource {
-    fn new(args: &GenerateArgs, generator: &Generator) -> Result<Self> {
+    fn new(args: &GenerateArgs, generator: &Generator, classes: &ClassPlan) -> Result<Self> {
         let nz = generator.latent_dim();
         if let Some(path) = &args.latents {
             let (_, cols, values) = npy::read_f32_matrix(path)?;
@@ -267,14 +356,29 @@ impl LatentSource {
             let ends = (generator.latent_for_seed(a), generator.latent_for_seed(b));
             return Ok(LatentSource::Path { a, b, ends, steps });
         }
+        if let ClassPlan::PerClass { per, classes } = *classes {
+            // Each row (class) uses the same seeds.
+            return Ok(LatentSource::Seeds {
+                first: args.seed,
+                n: per * classes,
+                period: per,
+                nz,
+            });
+        }
         if args.n == 0 {
             bail!("--n must be at least 1");
         }
         Ok(LatentSource::Seeds {
             first: args.seed,
             n: args.n,
+            period: args.n,
             nz,
         })
+    }
+
+    /// The seed of sample `i` of a seeded source.
+    fn seed(first: u64, period: usize, i: usize) -> u64 {
+        first.wrapping_add((i % period) as u64)
     }
 
     fn len(&self) -> usize {
@@ -288,7 +392,9 @@ impl LatentSource {
     /// The name of sample `i`, for files and atlas frames.
     fn label(&self, i: usize) -> String {
         match self {
-            LatentSource::Seeds { first, .. } => format!("seed_{}", first.wrapping_add(i as u64)),
+            LatentSource::Seeds { first, period, .. } => {
+                format!("seed_{}", Self::seed(*first, *period, i))
+            }
             LatentSource::Path { a, b, .. } => format!("interp_{a}_{b}_{i:03}"),
             LatentSource::File { .. } => format!("latent_{i:04}"),
         }
@@ -297,8 +403,10 @@ impl LatentSource {
     /// The latents of samples `range`, concatenated.
     fn latents(&self, range: std::ops::Range<usize>) -> Result<Vec<f32>> {
         Ok(match self {
-            LatentSource::Seeds { first, nz, .. } => range
-                .flat_map(|i| gan_runtime::latent_for_seed(first.wrapping_add(i as u64), *nz))
+            LatentSource::Seeds {
+                first, period, nz, ..
+            } => range
+                .flat_map(|i| gan_runtime::latent_for_seed(Self::seed(*first, *period, i), *nz))
                 .collect(),
             LatentSource::Path { ends, steps, .. } => range
                 .flat_map(|i| {
@@ -316,20 +424,34 @@ pub fn save_grid(path: &Path, images: &[Rgba8], cols: usize) -> Result<()> {
     save_png(path, &picture::tile(images, cols, grid::GUTTER)?)
 }
 
-/// A gutter-less sheet and `<out>.json`: frame rectangles by name, as game engines import them.
+/// One frame of a sprite sheet's atlas.
+struct Frame {
+    name: String,
+    /// A conditional generator's class of the frame.
+    class: Option<String>,
+}
+
+/// A gutter-less sheet and `<out>.json`: frame rectangles by name (and class), as game engines
+/// import them.
 fn write_sheet(
     out: &Path,
     images: &[Rgba8],
-    labels: &[String],
+    frames: &[Frame],
     cols: usize,
     (w, h): (usize, usize),
 ) -> Result<()> {
     let sheet = picture::tile(images, cols, 0)?;
     save_png(out, &sheet)?;
-    let frames: Vec<serde_json::Value> = labels
+    let frames: Vec<serde_json::Value> = frames
         .iter()
         .enumerate()
-        .map(|(i, name)| serde_json::json!({"name": name, "x": (i % cols) * w, "y": (i / cols) * h, "w": w, "h": h}))
+        .map(|(i, frame)| {
+            let mut json = serde_json::json!({"name": frame.name, "x": (i % cols) * w, "y": (i / cols) * h, "w": w, "h": h});
+            if let Some(class) = &frame.class {
+                json["class"] = class.clone().into();
+            }
+            json
+        })
         .collect();
     let atlas = serde_json::json!({
         "image": out.file_name().map(|n| n.to_string_lossy().into_owned()),

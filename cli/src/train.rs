@@ -127,6 +127,10 @@ pub struct TrainArgs {
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
+    /// Train a conditional GAN on the data's classes (mnist:DIR's digits, shapes' disc and
+    /// square, or a folder of class folders DIR/<class>/<image>): generate a chosen class.
+    #[arg(long)]
+    conditional: bool,
     /// DiffAugment: transforms applied to every batch D sees, real and generated, e.g.
     /// `color,translation,cutout` (default: none).
     #[arg(long, value_delimiter = ',')]
@@ -390,7 +394,10 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     };
     let arch = match model {
         Model::Toy2d => ArchConfig::Toy2d,
-        Model::Mlp => ArchConfig::Mlp { nz: args.nz },
+        Model::Mlp => ArchConfig::Mlp {
+            nz: args.nz,
+            classes: Vec::new(),
+        },
         Model::Classifier | Model::Features => unreachable!("handled by run_classifier"),
         Model::Dcgan => ArchConfig::Dcgan {
             image_size: args.image_size.unwrap_or(64),
@@ -398,9 +405,11 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
             nz: args.nz,
             ngf: args.ngf,
             ndf: args.ndf,
+            classes: Vec::new(),
         },
     };
     let mut config = TrainConfig::new(arch, data);
+    config.conditional = args.conditional;
     if let Some(lr) = args.lr {
         (config.lr_d, config.lr_g) = (lr, lr);
     }

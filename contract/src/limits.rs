@@ -22,5 +22,7 @@ pub const MAX_LATENT: usize = 1 << 16;
 pub const MAX_WIDTH: usize = 1 << 13;
 /// Most parameters one network may have (1 GiB of f32).
 pub const MAX_PARAMETERS: u64 = 1 << 28;
+/// Most classes a conditional generator may have.
+pub const MAX_CLASSES: usize = 1 << 12;
 /// Largest training batch.
 pub const MAX_BATCH: usize = 1 << 16;

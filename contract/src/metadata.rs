@@ -24,8 +24,10 @@ pub const LAYOUT: &str = "gan.layout";
 pub const TRAIN_STEPS: &str = "gan.train_steps";
 /// The training data as given to `gan train`.
 pub const DATASET: &str = "gan.dataset";
-/// Number of classes of a classifier.
+/// The classes of a classifier or a conditional GAN: a JSON list of names in label order.
 pub const CLASSES: &str = "gan.classes";
+/// `true` for a conditional GAN's networks (they take a `label` input).
+pub const CONDITIONAL: &str = "gan.conditional";
 /// How a classifier wants pixel values in [0, 1] mapped ([`NORMALIZE_MINUS1_1`]).
 pub const NORMALIZE: &str = "gan.normalize";
 /// Which classifier output holds the class scores, and which the FID features.

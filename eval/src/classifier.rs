@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use gan_contract::metadata;
-use gan_runtime::OnnxModel;
+use gan_runtime::{Feed, OnnxModel};
 
 use crate::pictures::{Picture, Preprocess};
 use crate::{EvalError, Result};
@@ -71,7 +71,10 @@ impl Classifier {
             outputs,
         };
         // Compile the plan now: a classifier that loads must also run.
-        classifier.model.prepare(&[batch, c, h, w])?;
+        let input = vec![0.0; batch * c * h * w];
+        classifier
+            .model
+            .prepare(&[Feed::f32(&input, &[batch, c, h, w])])?;
         Ok(classifier)
     }
 
@@ -98,6 +101,12 @@ impl Classifier {
     /// The output the file's metadata names as FID features (`gan.features_output`).
     pub fn declared_features_output(&self) -> Option<&str> {
         self.metadata(metadata::FEATURES_OUTPUT)
+    }
+
+    /// The class names the file's metadata lists (`gan.classes`, a JSON list), if any.
+    pub fn declared_classes(&self) -> Option<Vec<String>> {
+        self.metadata(metadata::CLASSES)
+            .and_then(|list| serde_json::from_str(list).ok())
     }
 
     /// How the file's metadata says inputs are scaled (`gan.normalize`).
@@ -168,7 +177,8 @@ impl Classifier {
     /// One compiled batch through the model.
     fn run_batch(&self, input: &[f32], wanted: &[usize]) -> Result<Vec<gan_runtime::OutputTensor>> {
         let [c, h, w] = self.input;
-        Ok(self.model.run(input, &[self.batch, c, h, w], wanted)?)
+        let shape = [self.batch, c, h, w];
+        Ok(self.model.run(&[Feed::f32(input, &shape)], wanted)?)
     }
 }
 

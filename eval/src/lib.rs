@@ -9,7 +9,8 @@
 //! from class probabilities (f64 softmax, fixed-seed shuffle, splits); [`frechet`] computes the
 //! Fréchet distance between feature statistics through symmetric eigendecompositions;
 //! [`kernel`] the Kernel Inception Distance (unbiased polynomial-kernel MMD² over subsets), which
-//! stays fair at small sample counts.
+//! stays fair at small sample counts; [`accuracy`] how often a conditional generator's samples
+//! are classified as the class asked for.
 //!
 //! It never sees candle: everything here works on exported files, opened through
 //! `gan-runtime`'s one ONNX boundary (validated, panic-guarded).
@@ -24,6 +25,7 @@
 //! # Ok::<(), gan_eval::EvalError>(())
 //! ```
 
+pub mod accuracy;
 mod classifier;
 pub mod frechet;
 pub mod inception;
@@ -32,6 +34,7 @@ pub mod pictures;
 
 use std::path::PathBuf;
 
+pub use accuracy::{ClassAccuracy, class_accuracy, match_classes};
 pub use classifier::{Classifier, ClassifierOutputs};
 pub use frechet::{FeatureStats, FrechetDistance, frechet_distance};
 pub use inception::{InceptionScore, inception_score, probabilities};

@@ -79,7 +79,8 @@ pub fn from_source(source: &str) -> Result<Vec<Picture>> {
     }
 }
 
-/// `n` samples of `generator` for seeds `seed, seed + 1, …`, drawn `batch` at a time.
+/// `n` samples of `generator` for seeds `seed, seed + 1, …`, drawn `batch` at a time; a
+/// conditional generator's sample `i` is of class `i mod classes` (every class equally often).
 pub fn from_generator(
     generator: &Generator,
     n: usize,
@@ -89,9 +90,17 @@ pub fn from_generator(
 ) -> Result<Vec<Picture>> {
     let gray = generator.channels() == 1;
     let mut pictures = Vec::with_capacity(n);
+    let classes = generator.classes().len();
     let seeds: Vec<u64> = (0..n as u64).map(|i| seed.wrapping_add(i)).collect();
-    for chunk in seeds.chunks(batch.max(1)) {
-        for sample in generator.generate(chunk)? {
+    for (k, chunk) in seeds.chunks(batch.max(1)).enumerate() {
+        let samples = if classes == 0 {
+            generator.generate(chunk)?
+        } else {
+            let first = k * batch.max(1);
+            let labels: Vec<usize> = (first..first + chunk.len()).map(|i| i % classes).collect();
+            generator.generate_labelled(chunk, &labels)?
+        };
+        for sample in samples {
             let rgba = DynamicImage::ImageRgba8(sample.into());
             pictures.push(Picture(if gray {
                 DynamicImage::ImageLuma8(rgba.to_luma8())

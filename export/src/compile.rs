@@ -24,7 +24,10 @@ pub(crate) struct GraphPlan {
     pub features_layer: Option<usize>,
     pub batch: Batch,
     pub channels: usize,
-    pub input: GraphValue,
+    /// The main input, then a conditional network's `label`.
+    pub inputs: Vec<GraphValue>,
+    /// A conditional network's class count (0: unconditional).
+    pub classes: usize,
     pub outputs: Vec<(Output, GraphValue)>,
     /// The checkpoint tensor file the graph's weights come from.
     pub weights: PathBuf,
@@ -34,7 +37,7 @@ impl GraphPlan {
     /// The input and the outputs, as Triton and `value_info` list them.
     pub fn values(&self) -> (Vec<&GraphValue>, Vec<&GraphValue>) {
         (
-            vec![&self.input],
+            self.inputs.iter().collect(),
             self.outputs.iter().map(|(_, v)| v).collect(),
         )
     }
@@ -117,6 +120,7 @@ fn lower_role(
         subpixel: options.subpixel,
         tap: features_layer(arch).map(|layer| (layer, tensor::FEATURES)),
         input,
+        label: net.label.map(|_| tensor::LABEL),
         output: main,
     };
     lower_network(graph, net, weights, &lowering)?;
@@ -154,7 +158,10 @@ fn lower_role(
         features_layer: features_layer(arch),
         batch: options.batch,
         channels: sample[0],
-        input: GraphValue::float(input, net.input_shape.clone()),
+        inputs: std::iter::once(GraphValue::float(input, net.input_shape.clone()))
+            .chain(net.label.map(|_| GraphValue::label()))
+            .collect(),
+        classes: net.label.map_or(0, |l| l.classes),
         outputs,
         weights: PathBuf::new(),
     })
@@ -197,7 +204,10 @@ fn metadata(model: &RunModel, role: Role, steps: &str, data: &str) -> Vec<(&'sta
     ];
     match model {
         RunModel::Classifier(arch) => props.extend([
-            (meta::CLASSES, arch.classes.to_string()),
+            (
+                meta::CLASSES,
+                class_list((0..arch.classes).map(|c| c.to_string())),
+            ),
             (meta::CHANNELS, sample[0].to_string()),
             (meta::HEIGHT, sample[1].to_string()),
             (meta::WIDTH, sample[2].to_string()),
@@ -221,6 +231,12 @@ fn gan_metadata(arch: &ArchConfig) -> Vec<(&'static str, String)> {
         (meta::NZ, arch.latent_dim().to_string()),
         (meta::LATENT, LATENT_NORMAL.to_string()),
     ];
+    if !arch.classes().is_empty() {
+        props.extend([
+            (meta::CONDITIONAL, "true".to_string()),
+            (meta::CLASSES, class_list(arch.classes().iter().cloned())),
+        ]);
+    }
     if arch.is_image() {
         props.extend([
             (meta::CHANNELS, sample[0].to_string()),
@@ -237,6 +253,11 @@ fn gan_metadata(arch: &ArchConfig) -> Vec<(&'static str, String)> {
         ]);
     }
     props
+}
+
+/// Class names as the JSON list [`meta::CLASSES`] holds.
+fn class_list(names: impl Iterator<Item = String>) -> String {
+    serde_json::to_string(&names.collect::<Vec<_>>()).expect("strings encode")
 }
 
 fn doc_string(arch: &RunModel, role: Role, net: &Network, plan: &GraphPlan) -> String {
@@ -261,6 +282,12 @@ fn doc_string(arch: &RunModel, role: Role, net: &Network, plan: &GraphPlan) -> S
             } else {
                 doc.push_str(": 2-D points.");
             }
+            if let Some(label) = &net.label {
+                doc.push_str(&format!(
+                    " Feed `label`: int64 [batch], the class of each sample, 0 to {} (names in metadata gan.classes).",
+                    label.classes - 1
+                ));
+            }
             if plan.outputs.iter().any(|(o, _)| *o == Output::Pixels) {
                 doc.push_str(
                     " Output `pixels`: uint8 [batch, H, W, 4] RGBA, ready to upload as a texture.",
@@ -269,9 +296,14 @@ fn doc_string(arch: &RunModel, role: Role, net: &Network, plan: &GraphPlan) -> S
             doc
         }
         Role::Discriminator => format!(
-            "{} discriminator. Feed `image`: float32 [batch, {}] scaled to [-1, 1]. Outputs `logit` [batch, 1] and `prob` = sigmoid(logit), the probability that the input is real.",
+            "{} discriminator. Feed `image`: float32 [batch, {}] scaled to [-1, 1]{}. Outputs `logit` [batch, 1] and `prob` = sigmoid(logit), the probability that the input is real.",
             arch.name(),
-            dims(&arch.sample_shape())
+            dims(&arch.sample_shape()),
+            if net.label.is_some() {
+                ", and `label`: int64 [batch], the class it should be"
+            } else {
+                ""
+            }
         ),
         Role::Classifier => format!(
             "Classifier for `gan eval`. Feed `image`: float32 [batch, {}] scaled to [-1, 1]. Outputs `logits` [batch, {}] (softmax gives class probabilities) and `features` [batch, {CLASSIFIER_FEATURES}], the penultimate activations used for FID.",

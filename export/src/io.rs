@@ -11,6 +11,8 @@ use crate::onnx::data_type;
 pub enum ElemType {
     Float,
     Uint8,
+    /// Class labels.
+    Int64,
 }
 
 impl ElemType {
@@ -19,6 +21,7 @@ impl ElemType {
         match self {
             ElemType::Float => data_type::FLOAT,
             ElemType::Uint8 => data_type::UINT8,
+            ElemType::Int64 => data_type::INT64,
         }
     }
 
@@ -27,6 +30,7 @@ impl ElemType {
         match self {
             ElemType::Float => "TYPE_FP32",
             ElemType::Uint8 => "TYPE_UINT8",
+            ElemType::Int64 => "TYPE_INT64",
         }
     }
 }
@@ -74,6 +78,15 @@ impl GraphValue {
             name,
             elem: ElemType::Float,
             dims,
+        }
+    }
+
+    /// A conditional model's `label` input: one int64 class per sample.
+    pub fn label() -> Self {
+        GraphValue {
+            name: tensor::LABEL,
+            elem: ElemType::Int64,
+            dims: Vec::new(),
         }
     }
 }

@@ -15,11 +15,11 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use gan_export::{ExportOptions, Role, export_run};
+//! use gan_export::{ExportOptions, ReferenceInput, Role, export_run};
 //!
 //! // The reference the files are checked against: the network's outputs for a batch of
 //! // inputs, computed some other way (the `gan` CLI passes candle's forward pass).
-//! let reference = |_role: Role, _stop: Option<usize>, _checkpoint: &Path, _input: &[f32], _batch: usize| {
+//! let reference = |_role: Role, _stop: Option<usize>, _checkpoint: &Path, _input: ReferenceInput| {
 //!     Err::<Vec<f32>, String>("no reference here".into())
 //! };
 //! let exported = export_run(
@@ -36,6 +36,7 @@
 mod builder;
 mod compile;
 mod io;
+mod label;
 mod lower;
 mod model;
 pub mod onnx;
@@ -49,7 +50,7 @@ use std::path::PathBuf;
 pub use builder::Batch;
 pub use gan_models::Role;
 pub use model::{ExportOptions, Exported, Which, export_run};
-pub use verify::{Reference, TOLERANCE, max_relative_difference, run_onnx};
+pub use verify::{Reference, ReferenceInput, TOLERANCE, max_relative_difference, run_onnx};
 
 /// Everything that can stop an export; a failed export publishes nothing.
 #[derive(Debug, thiserror::Error)]

@@ -5,25 +5,32 @@
 use std::collections::HashMap;
 
 use gan_models::weights::{Tensor, Weights};
-use gan_models::{Activation, Layer, Network, ParamRole};
+use gan_models::{Activation, LabelSite, Layer, Network, ParamRole};
 
 use crate::ExportError;
 use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
+use crate::label;
 use crate::passes::{fold_bn, subpixel};
 
-/// Every parameter of `net` read from `weights`, per layer and role (all checked up front, so a
-/// missing or misshapen tensor fails before anything is written).
-fn read_params(
-    net: &Network,
-    weights: &mut Weights,
-) -> Result<Vec<HashMap<ParamRole, Tensor>>, ExportError> {
+/// A network's parameters: per layer and role, and a conditional network's label embedding.
+type Params = (Vec<HashMap<ParamRole, Tensor>>, Option<Tensor>);
+
+/// Every parameter of `net` read from `weights` (all checked up front, so a missing or
+/// misshapen tensor fails before anything is written).
+fn read_params(net: &Network, weights: &mut Weights) -> Result<Params, ExportError> {
     let mut per_layer: Vec<HashMap<ParamRole, Tensor>> =
         net.layers.iter().map(|_| HashMap::new()).collect();
+    let mut embedding = None;
     for entry in net.params() {
         let tensor = weights.take(&entry.name, &entry.spec.shape)?;
-        per_layer[entry.layer_index].insert(entry.spec.role, tensor);
+        match entry.layer_index {
+            Some(i) => {
+                per_layer[i].insert(entry.spec.role, tensor);
+            }
+            None => embedding = Some(tensor),
+        }
     }
-    Ok(per_layer)
+    Ok((per_layer, embedding))
 }
 
 /// How a network is lowered.
@@ -33,12 +40,15 @@ pub struct Lowering<'a> {
     /// A layer whose output also becomes a graph output, under this name.
     pub tap: Option<(usize, &'a str)>,
     pub input: &'a str,
+    /// The class label input of a conditional network.
+    pub label: Option<&'a str>,
     pub output: &'a str,
 }
 
-/// Append the nodes of `net` to `graph`, reading from value `input` and writing the network's
-/// output to value `output`. With `fold_bn`, each BatchNorm2d that follows a (transposed)
-/// convolution is folded into that convolution's weights and bias.
+/// Append the nodes of `net` to `graph`, reading from value `input` (and a conditional
+/// network's `label`) and writing the network's output to value `output`. With `fold_bn`, each
+/// BatchNorm2d that follows a (transposed) convolution is folded into that convolution's
+/// weights and bias.
 pub fn lower_network(
     graph: &mut GraphBuilder,
     net: &Network,
@@ -50,12 +60,38 @@ pub fn lower_network(
         subpixel: rewrite_subpixel,
         tap,
         input,
+        label: label_input,
         output,
     } = *lowering;
-    let mut params = read_params(net, weights)?;
-    let mut current = input.to_string();
+    let (mut params, embedding) = read_params(net, weights)?;
+    let embedded = match (net.label, &embedding, label_input) {
+        (None, None, None) => None,
+        (Some(_), Some(table), Some(label)) => Some(label::embed(graph, table, label)),
+        _ => {
+            return Err(ExportError::Invalid(
+                "a conditional network needs its label input and embedding".into(),
+            ));
+        }
+    };
+    let site = net.label.map(|l| l.site);
+    let mut current = match (&embedded, site) {
+        (Some(e), Some(LabelSite::Joined)) => label::join(graph, input, e),
+        _ => input.to_string(),
+    };
+    // A projection discriminator's last layer writes the plain logit, and the projection term
+    // is added to it.
+    let mut projection = None;
+    let last_output = match site {
+        Some(LabelSite::Projection { .. }) => graph.fresh("unprojected_logit"),
+        _ => output.to_string(),
+    };
     let mut i = 0;
     while i < net.layers.len() {
+        if let (Some(e), Some(LabelSite::Projection { head })) = (&embedded, site)
+            && head == i
+        {
+            projection = Some(label::project(graph, &current, e));
+        }
         let layer = &net.layers[i];
         let folds = fold
             && matches!(layer, Layer::Conv2d { .. } | Layer::ConvTranspose2d { .. })
@@ -64,7 +100,7 @@ pub fn lower_network(
         let is_last = i + consumed == net.layers.len();
         let last_layer = i + consumed - 1;
         let out = match tap {
-            _ if is_last => output.to_string(),
+            _ if is_last => last_output.clone(),
             // A tapped value is a graph output under its own name.
             Some((layer, name)) if layer == last_layer => name.to_string(),
             _ => graph.fresh(&format!("layers.{last_layer}")),
@@ -99,6 +135,9 @@ pub fn lower_network(
         }
         current = out;
         i += consumed;
+    }
+    if let Some(term) = projection {
+        graph.node("Add", "add_projection", &[&current, &term], output, vec![]);
     }
     Ok(())
 }

@@ -25,8 +25,14 @@ pub(crate) fn write_model(
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ");
+        // Triton needs a dimension per sample: a scalar (a label) is [1] reshaped to [].
+        let dims = if v.dims.is_empty() {
+            "[ 1 ]\n    reshape: { shape: [ ] }".to_string()
+        } else {
+            format!("[ {dims} ]")
+        };
         format!(
-            "  {{\n    name: \"{}\"\n    data_type: {}\n    dims: [ {dims} ]\n  }}",
+            "  {{\n    name: \"{}\"\n    data_type: {}\n    dims: {dims}\n  }}",
             v.name,
             v.elem.triton()
         )

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use gan_runtime::OnnxModel;
+use gan_runtime::{Feed, OnnxModel};
 
 use gan_contract::pixels::{OutputRange, chw_to_rgba};
 
@@ -15,24 +15,35 @@ use crate::{ExportError, Role};
 /// Largest accepted self-check difference, relative to the output scale.
 pub const TOLERANCE: f32 = 1e-4;
 
+/// One batch the reference runs: the main input (`batch` × per-sample size, row-major) and a
+/// conditional network's class per sample.
+#[derive(Debug, Clone, Copy)]
+pub struct ReferenceInput<'a> {
+    /// The main input (a latent, an image), row-major.
+    pub values: &'a [f32],
+    /// The class of each sample, for a conditional network.
+    pub labels: Option<&'a [i64]>,
+    /// Samples in the batch.
+    pub batch: usize,
+}
+
 /// The reference implementation the export is checked against: given a role, where to stop
 /// (`None`: the whole network, giving its main output `image`, `logit` or `logits`;
 /// `Some(i)`: the output of layer `i`, a tapped value such as `features`), the checkpoint tensor
-/// file the graph was compiled from
-/// and a batch of inputs (`batch` × per-sample size, row-major), the values computed in eval mode.
+/// file the graph was compiled from and a batch of inputs, the values computed in eval mode.
 pub type Reference<'a> =
-    dyn Fn(Role, Option<usize>, &Path, &[f32], usize) -> Result<Vec<f32>, String> + 'a;
+    dyn Fn(Role, Option<usize>, &Path, ReferenceInput) -> Result<Vec<f32>, String> + 'a;
 
-/// Run the ONNX file at `path` through `gan-runtime` (as every consumer will) on one f32 input
-/// of `shape` (batch first). Returns the outputs in graph order (u8 outputs widened to f32).
-pub fn run_onnx(path: &Path, input: &[f32], shape: &[usize]) -> Result<Vec<Vec<f32>>, ExportError> {
+/// Run the ONNX file at `path` through `gan-runtime` (as every consumer will) on `feeds` (one
+/// per graph input). Returns the outputs in graph order (u8 outputs widened to f32).
+pub fn run_onnx(path: &Path, feeds: &[Feed]) -> Result<Vec<Vec<f32>>, ExportError> {
     let fail = |e: gan_runtime::RuntimeError| ExportError::Check {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
     let model = OnnxModel::open(path, None).map_err(fail)?;
     let all: Vec<usize> = (0..model.signature().outputs.len()).collect();
-    let outputs = model.run(input, shape, &all).map_err(fail)?;
+    let outputs = model.run(feeds, &all).map_err(fail)?;
     Ok(outputs.into_iter().map(|o| o.values).collect())
 }
 
@@ -84,12 +95,22 @@ pub(crate) fn self_check(
         Batch::Dynamic => 3,
         Batch::Fixed(n) => n,
     };
-    let per_sample = &plan.input.dims;
+    let per_sample = &plan.inputs[0].dims;
     let input = check_input(plan.role, batch * per_sample.iter().product::<usize>());
     let shape: Vec<usize> = std::iter::once(batch)
         .chain(per_sample.iter().copied())
         .collect();
-    let outputs = run_onnx(file, &input, &shape)?;
+    // A conditional network is checked on every class in turn (and so on different ones).
+    let classes = plan.classes.max(1) as i64;
+    let labels: Vec<i64> = (0..batch as i64).map(|i| (i * 7 + 3) % classes).collect();
+    let labels = (plan.inputs.len() > 1).then_some(labels.as_slice());
+    let label_shape = [batch];
+    let mut feeds = vec![Feed::f32(&input, &shape)];
+    feeds.extend(labels.map(|values| Feed::I64 {
+        values,
+        shape: &label_shape,
+    }));
+    let outputs = run_onnx(file, &feeds)?;
     if outputs.len() != plan.outputs.len() {
         return Err(fail(format!(
             "{} outputs, expected {}",
@@ -98,7 +119,12 @@ pub(crate) fn self_check(
         )));
     }
     let reference_of = |stop: Option<usize>| {
-        reference(plan.role, stop, &plan.weights, &input, batch)
+        let batch_input = ReferenceInput {
+            values: &input,
+            labels,
+            batch,
+        };
+        reference(plan.role, stop, &plan.weights, batch_input)
             .map_err(|reason| fail(format!("reference forward pass failed: {reason}")))
     };
     let expected = reference_of(None)?;

@@ -3,13 +3,16 @@
 use gan_contract::metadata::role;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, Layer, ModelError, Network};
+use crate::{Activation, LabelInput, LabelSite, Layer, ModelError, Network};
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 const BN_EPS: f64 = 1e-5;
 const BN_MOMENTUM: f64 = 0.1;
 
-pub use gan_contract::limits::{MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH};
+pub use gan_contract::limits::{MAX_CLASSES, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH};
+
+/// Largest class embedding a conditional generator joins to `z`.
+const MAX_GENERATOR_EMBEDDING: usize = 128;
 
 /// The toy GAN's real data: `X = Z·A + b`, `Z ~ N(0, I₂)`.
 pub const TOY2D_A: [[f64; 2]; 2] = [[1.0, 2.0], [-0.1, 0.5]];
@@ -23,7 +26,12 @@ pub enum ArchConfig {
     /// Linear generator 2→2 against a 2→5→3→1 Tanh discriminator.
     Toy2d,
     /// MLP GAN for 28×28 gray digits.
-    Mlp { nz: usize },
+    Mlp {
+        nz: usize,
+        /// Class names of a conditional GAN, in label order; empty for an unconditional one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        classes: Vec<String>,
+    },
     /// DCGAN for square images of a power-of-two size.
     Dcgan {
         image_size: usize,
@@ -31,6 +39,9 @@ pub enum ArchConfig {
         nz: usize,
         ngf: usize,
         ndf: usize,
+        /// As for `Mlp`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        classes: Vec<String>,
     },
 }
 
@@ -77,7 +88,7 @@ impl ArchConfig {
     pub fn latent_dim(&self) -> usize {
         match *self {
             ArchConfig::Toy2d => 2,
-            ArchConfig::Mlp { nz } | ArchConfig::Dcgan { nz, .. } => nz,
+            ArchConfig::Mlp { nz, .. } | ArchConfig::Dcgan { nz, .. } => nz,
         }
     }
 
@@ -92,6 +103,56 @@ impl ArchConfig {
                 ..
             } => vec![channels, image_size, image_size],
         }
+    }
+
+    /// The class names of a conditional GAN, in label order (empty: unconditional).
+    pub fn classes(&self) -> &[String] {
+        match self {
+            ArchConfig::Toy2d => &[],
+            ArchConfig::Mlp { classes, .. } | ArchConfig::Dcgan { classes, .. } => classes,
+        }
+    }
+
+    /// The same architecture conditioned on `classes` (empty: unconditional). The toy GAN has
+    /// no conditional form.
+    pub fn with_classes(self, names: Vec<String>) -> Result<Self, ModelError> {
+        let conditional = match self {
+            ArchConfig::Toy2d if names.is_empty() => ArchConfig::Toy2d,
+            ArchConfig::Toy2d => {
+                return Err(ModelError::InvalidConfig(
+                    "the toy2d GAN has no conditional form (its data has no classes)".into(),
+                ));
+            }
+            ArchConfig::Mlp { nz, .. } => ArchConfig::Mlp { nz, classes: names },
+            ArchConfig::Dcgan {
+                image_size,
+                channels,
+                nz,
+                ngf,
+                ndf,
+                ..
+            } => ArchConfig::Dcgan {
+                image_size,
+                channels,
+                nz,
+                ngf,
+                ndf,
+                classes: names,
+            },
+        };
+        conditional.validate()?;
+        Ok(conditional)
+    }
+
+    /// The generator's label input: an embedding as wide as the class count (capped), joined
+    /// to `z`.
+    fn generator_label(&self) -> Option<LabelInput> {
+        let classes = self.classes().len();
+        (classes > 0).then(|| LabelInput {
+            classes,
+            dim: classes.min(MAX_GENERATOR_EMBEDDING),
+            site: LabelSite::Joined,
+        })
     }
 
     /// Whether samples are images (`[C, H, W]`) rather than points.
@@ -109,9 +170,21 @@ impl ArchConfig {
 
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        let classes = self.classes();
+        if classes.len() == 1 || classes.len() > MAX_CLASSES {
+            return bad(format!(
+                "a conditional GAN needs from 2 to {MAX_CLASSES} classes, not {}",
+                classes.len()
+            ));
+        }
+        for (i, name) in classes.iter().enumerate() {
+            if name.trim().is_empty() || classes[..i].contains(name) {
+                return bad(format!("class name {name:?} is empty or given twice"));
+            }
+        }
         match *self {
             ArchConfig::Toy2d => Ok(()),
-            ArchConfig::Mlp { nz } if nz == 0 || nz > MAX_LATENT => {
+            ArchConfig::Mlp { nz, .. } if nz == 0 || nz > MAX_LATENT => {
                 bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"))
             }
             ArchConfig::Mlp { .. } => Ok(()),
@@ -121,6 +194,7 @@ impl ArchConfig {
                 nz,
                 ngf,
                 ndf,
+                ..
             } => {
                 if !(16..=256).contains(&image_size) || !image_size.is_power_of_two() {
                     return bad(format!(
@@ -146,9 +220,12 @@ impl ArchConfig {
     /// The generator: `[nz]` → [`Self::sample_shape`], output in [-1, 1] for images.
     pub fn generator(&self) -> Result<Network, ModelError> {
         self.validate()?;
+        let label = self.generator_label();
+        // The first layer sees `z` with the label's embedding joined.
+        let input = self.latent_dim() + label.map_or(0, |l| l.dim);
         let layers = match *self {
             ArchConfig::Toy2d => vec![linear(2, 2)],
-            ArchConfig::Mlp { nz } => mlp(&[nz, 128, 256, 512], Activation::Relu)
+            ArchConfig::Mlp { .. } => mlp(&[input, 128, 256, 512], Activation::Relu)
                 .chain([
                     linear(512, 784),
                     Layer::Activation(Activation::Tanh),
@@ -160,16 +237,15 @@ impl ArchConfig {
             ArchConfig::Dcgan {
                 image_size,
                 channels,
-                nz,
                 ngf,
                 ..
             } => {
                 let blocks = dcgan_blocks(image_size);
                 let mut width = ngf << blocks;
                 let mut layers = vec![Layer::Reshape {
-                    shape: vec![nz, 1, 1],
+                    shape: vec![input, 1, 1],
                 }];
-                layers.extend(deconv_bn_relu(nz, width, 1, 0));
+                layers.extend(deconv_bn_relu(input, width, 1, 0));
                 for _ in 0..blocks {
                     layers.extend(deconv_bn_relu(width, width / 2, 2, 1));
                     width /= 2;
@@ -189,6 +265,7 @@ impl ArchConfig {
         checked(Network {
             input_shape: vec![self.latent_dim()],
             layers,
+            label,
         })
     }
 
@@ -226,11 +303,36 @@ impl ArchConfig {
                 layers
             }
         };
+        let label = match self.classes().len() {
+            0 => None,
+            classes => Some(projection(&layers, &self.sample_shape(), classes)?),
+        };
         checked(Network {
             input_shape: self.sample_shape(),
             layers,
+            label,
         })
     }
+}
+
+/// A projection discriminator's label input: the head is the last layer with parameters (the
+/// logit layer), and the embedding is as large as that layer's input.
+fn projection(layers: &[Layer], input: &[usize], classes: usize) -> Result<LabelInput, ModelError> {
+    let head = layers
+        .iter()
+        .rposition(|l| !l.params().is_empty())
+        .ok_or_else(|| ModelError::InvalidConfig("a discriminator without weights".into()))?;
+    let unlabelled = Network {
+        input_shape: input.to_vec(),
+        layers: layers.to_vec(),
+        label: None,
+    };
+    let dim = unlabelled.shapes()?[head].iter().product();
+    Ok(LabelInput {
+        classes,
+        dim,
+        site: LabelSite::Projection { head },
+    })
 }
 
 /// `network` once its shapes are known to chain and its size is within [`MAX_PARAMETERS`].

@@ -71,6 +71,7 @@ impl ClassifierArch {
         checked(Network {
             input_shape: self.sample_shape(),
             layers,
+            label: None,
         })
     }
 

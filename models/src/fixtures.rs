@@ -16,6 +16,7 @@ pub fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
         nz: 8,
         ngf: 4,
         ndf: 4,
+        classes: Vec::new(),
     }
 }
 

@@ -69,13 +69,15 @@ pub enum ParamRole {
     Shift,
     RunningMean,
     RunningVar,
+    /// A conditional network's class embedding (`[classes, dim]`, one row per class).
+    Embedding,
 }
 
 impl ParamRole {
     /// The tensor-name suffix, PyTorch's (`layers.3.running_mean`).
     pub fn suffix(self) -> &'static str {
         match self {
-            ParamRole::Weight | ParamRole::Scale => "weight",
+            ParamRole::Weight | ParamRole::Scale | ParamRole::Embedding => "weight",
             ParamRole::Bias | ParamRole::Shift => "bias",
             ParamRole::RunningMean => "running_mean",
             ParamRole::RunningVar => "running_var",

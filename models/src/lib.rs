@@ -19,7 +19,7 @@
 //! ```
 //! use gan_models::{ArchConfig, Role, RunModel};
 //!
-//! let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
+//! let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, classes: Vec::new() };
 //! assert_eq!(arch.generator()?.output_shape()?, vec![3, 64, 64]);
 //! assert_eq!(arch.discriminator()?.output_shape()?, vec![1]);
 //! assert_eq!(RunModel::Gan(arch).roles(), [Role::Generator, Role::Discriminator]);
@@ -45,7 +45,7 @@ pub use arch::{ArchConfig, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Role, TOY2D_A,
 pub use classifier::{CLASSIFIER_FEATURES, ClassifierArch};
 pub use data_source::DataSource;
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
-pub use network::{Network, ParamEntry};
+pub use network::{LABEL_EMBEDDING, LabelInput, LabelSite, Network, ParamEntry};
 pub use run_model::RunModel;
 
 /// A file that cannot be used (a checkpoint, a run configuration), with the reason.

@@ -67,7 +67,13 @@ mod tests {
     #[test]
     fn gan_and_classifier_configs_are_told_apart_by_their_tag() {
         let gan: RunModel = serde_json::from_str(r#"{"arch": "mlp", "nz": 8}"#).unwrap();
-        assert_eq!(gan, RunModel::Gan(ArchConfig::Mlp { nz: 8 }));
+        assert_eq!(
+            gan,
+            RunModel::Gan(ArchConfig::Mlp {
+                nz: 8,
+                classes: Vec::new()
+            })
+        );
         let classifier = ClassifierArch {
             image_size: 28,
             channels: 1,

@@ -7,6 +7,7 @@ fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
         nz: 100,
         ngf: 8,
         ndf: 8,
+        classes: Vec::new(),
     }
 }
 
@@ -14,7 +15,13 @@ fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
 fn every_architecture_chains_its_shapes() {
     let cases = [
         (ArchConfig::Toy2d, vec![2]),
-        (ArchConfig::Mlp { nz: 100 }, vec![1, 28, 28]),
+        (
+            ArchConfig::Mlp {
+                nz: 100,
+                classes: Vec::new(),
+            },
+            vec![1, 28, 28],
+        ),
         (dcgan(16, 1), vec![1, 16, 16]),
         (dcgan(32, 3), vec![3, 32, 32]),
         (dcgan(64, 3), vec![3, 64, 64]),
@@ -54,6 +61,7 @@ fn standard_dcgan_matches_the_paper_widths() {
         nz: 100,
         ngf: 64,
         ndf: 64,
+        classes: Vec::new(),
     };
     let g = arch.generator().unwrap();
     let widths: Vec<usize> = g
@@ -126,15 +134,30 @@ fn bad_hyper_parameters_are_errors() {
         );
     }
     assert!(dcgan(64, 2).discriminator().is_err());
-    assert!(ArchConfig::Mlp { nz: 0 }.generator().is_err());
+    assert!(
+        ArchConfig::Mlp {
+            nz: 0,
+            classes: Vec::new()
+        }
+        .generator()
+        .is_err()
+    );
     // Sizes that would abort on allocation are refused by name instead.
-    assert!(ArchConfig::Mlp { nz: usize::MAX }.generator().is_err());
+    assert!(
+        ArchConfig::Mlp {
+            nz: usize::MAX,
+            classes: Vec::new()
+        }
+        .generator()
+        .is_err()
+    );
     let wide = |nz, ngf| ArchConfig::Dcgan {
         image_size: 256,
         channels: 3,
         nz,
         ngf,
         ndf: 64,
+        classes: Vec::new(),
     };
     let err = wide(100, 8192).generator().unwrap_err().to_string();
     assert!(err.contains("parameters") && err.contains("limit"), "{err}");
@@ -184,4 +207,61 @@ fn classifier_has_logits_and_a_feature_tap_but_no_gan() {
             .to_string()
             .contains("multiple of 4")
     );
+}
+
+/// A conditional GAN: the generator joins a class embedding to `z` (its first layer is wider by
+/// the embedding), the discriminator projects the logit layer's input onto a class embedding of
+/// that input's size; both embeddings are one more parameter named `label_embedding.weight`.
+#[test]
+fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
+    let digits: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    for (arch, g_first_in, d_dim) in [
+        (
+            ArchConfig::Mlp {
+                nz: 100,
+                classes: Vec::new(),
+            },
+            110,
+            128,
+        ),
+        (dcgan(32, 1), 110, 8 * 4 * 4 * 4),
+    ] {
+        let plain = arch.clone();
+        let arch = arch.with_classes(digits.clone()).unwrap();
+        assert_eq!(arch.classes().len(), 10);
+        let (g, d) = (arch.generator().unwrap(), arch.discriminator().unwrap());
+        assert_eq!(g.input_shape, vec![100], "z alone is the input");
+        assert_eq!(g.shapes().unwrap()[0], vec![g_first_in]);
+        assert_eq!(g.output_shape().unwrap(), plain.sample_shape());
+        assert_eq!(d.output_shape().unwrap(), vec![1]);
+        let embedding = |net: &gan_models::Network| {
+            net.params()
+                .into_iter()
+                .find(|p| p.name == gan_models::LABEL_EMBEDDING)
+                .map(|p| (p.layer_index, p.spec.shape))
+        };
+        assert_eq!(embedding(&g), Some((None, vec![10, 10])));
+        assert_eq!(embedding(&d), Some((None, vec![10, d_dim])));
+        assert_eq!(embedding(&plain.generator().unwrap()), None);
+        // The parameter count grows by exactly the embeddings and the wider first layer.
+        let first_layer_growth = match plain {
+            ArchConfig::Mlp { .. } => 10 * 128,
+            _ => 10 * (8 << 2) * 4 * 4,
+        };
+        assert_eq!(
+            g.trainable_count(),
+            plain.generator().unwrap().trainable_count() + 100 + first_layer_growth
+        );
+    }
+    // What cannot be conditional, or conditioned on what is not a set of classes.
+    assert!(ArchConfig::Toy2d.with_classes(digits).is_err());
+    let mlp = ArchConfig::Mlp {
+        nz: 8,
+        classes: Vec::new(),
+    };
+    let names = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert!(mlp.clone().with_classes(names(&["one"])).is_err());
+    assert!(mlp.clone().with_classes(names(&["a", "a"])).is_err());
+    assert!(mlp.clone().with_classes(names(&["a", " "])).is_err());
+    assert!(mlp.with_classes(names(&["a", "b"])).is_ok());
 }

@@ -86,6 +86,10 @@ pub struct GanLoadOptions {
     pub width: u32,
     /// `GAN_RANGE_*`.
     pub output_range: i32,
+    /// A foreign conditional model's class label input name, or null for `label`.
+    pub label_input: *const c_char,
+    /// A foreign conditional model's class count, when its metadata does not list its classes.
+    pub class_count: u32,
 }
 
 /// An opaque loaded generator (a handle: never dereferenced, on either side).
@@ -186,6 +190,8 @@ pub unsafe extern "C" fn gan_options_default(out: *mut GanLoadOptions) -> GanSta
             height: 0,
             width: 0,
             output_range: GAN_RANGE_FROM_MODEL,
+            label_input: std::ptr::null(),
+            class_count: 0,
         };
         // SAFETY: checked non-null; the caller promises it is writable.
         unsafe { out.write(defaults) };
@@ -196,15 +202,18 @@ pub unsafe extern "C" fn gan_options_default(out: *mut GanLoadOptions) -> GanSta
 fn to_options(o: &GanLoadOptions) -> Result<LoadOptions, (GanStatus, String)> {
     let invalid = |m: String| (GanStatus::InvalidArgument, m);
     let nonzero = |v: u32| (v > 0).then_some(v as usize);
-    let ort_library = if o.ort_library.is_null() {
-        None
-    } else {
+    let text = |p: *const c_char, what: &str| -> Result<Option<String>, (GanStatus, String)> {
+        if p.is_null() {
+            return Ok(None);
+        }
         // SAFETY: the caller promises a NUL-terminated string.
-        let s = unsafe { CStr::from_ptr(o.ort_library) }
+        let s = unsafe { CStr::from_ptr(p) }
             .to_str()
-            .map_err(|_| invalid("ort_library is not UTF-8".into()))?;
-        Some(PathBuf::from(s))
+            .map_err(|_| invalid(format!("{what} is not UTF-8")))?;
+        Ok(Some(s.to_string()))
     };
+    let ort_library = text(o.ort_library, "ort_library")?.map(PathBuf::from);
+    let label_input = text(o.label_input, "label_input")?;
     Ok(LoadOptions {
         backend: match o.backend {
             GAN_BACKEND_TRACT => Backend::Tract,
@@ -232,6 +241,8 @@ fn to_options(o: &GanLoadOptions) -> Result<LoadOptions, (GanStatus, String)> {
             GAN_RANGE_0_255 => Some(OutputRange::ZeroTo255),
             r => return Err(invalid(format!("unknown output range {r}"))),
         },
+        label_input,
+        class_count: nonzero(o.class_count),
         ..LoadOptions::default()
     })
 }
@@ -349,6 +360,71 @@ pub unsafe extern "C" fn gan_generator_image_shape(
     })
 }
 
+/// The number of classes of a conditional generator (0: an unconditional one).
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_class_count(
+    generator: *const GanGenerator,
+    out: *mut u32,
+) -> GanStatus {
+    boundary(|| {
+        let g = handle(generator)?;
+        if out.is_null() {
+            return Err((GanStatus::NullPointer, "out is null".into()));
+        }
+        // SAFETY: checked non-null, writable per the contract.
+        unsafe { out.write(g.classes().len() as u32) };
+        Ok(())
+    })
+}
+
+/// Copy the name of class `class` (UTF-8, NUL-terminated) into `out` (`out_len` bytes). A
+/// buffer too small is `BUFFER_TOO_SMALL`, with the size needed in the message.
+///
+/// # Safety
+/// `out` must point to `out_len` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_class_name(
+    generator: *const GanGenerator,
+    class: u32,
+    out: *mut c_char,
+    out_len: usize,
+) -> GanStatus {
+    boundary(|| {
+        let g = handle(generator)?;
+        if out.is_null() {
+            return Err((GanStatus::NullPointer, "out is null".into()));
+        }
+        let classes = g.classes();
+        let name = classes.get(class as usize).ok_or_else(|| {
+            (
+                GanStatus::InvalidArgument,
+                format!(
+                    "class {class} is out of range: the generator has {} classes",
+                    classes.len()
+                ),
+            )
+        })?;
+        let bytes = name.as_bytes();
+        if out_len < bytes.len() + 1 {
+            return Err((
+                GanStatus::BufferTooSmall,
+                format!(
+                    "out holds {out_len} bytes; the name needs {}",
+                    bytes.len() + 1
+                ),
+            ));
+        }
+        // SAFETY: out holds at least bytes.len() + 1 writable bytes (checked above).
+        let out = unsafe { std::slice::from_raw_parts_mut(out.cast::<u8>(), bytes.len() + 1) };
+        out[..bytes.len()].copy_from_slice(bytes);
+        out[bytes.len()] = 0;
+        Ok(())
+    })
+}
+
 /// Generate one RGBA8 image per seed into `out` (`out_len` bytes; needs `n_seeds × width ×
 /// height × 4`), images one after another, rows top to bottom.
 ///
@@ -362,7 +438,50 @@ pub unsafe extern "C" fn gan_generator_generate_rgba8(
     out: *mut u8,
     out_len: usize,
 ) -> GanStatus {
-    boundary(|| {
+    // SAFETY: the same contract.
+    boundary(|| unsafe { generate_into(generator, seeds, n_seeds, None, out, out_len) })
+}
+
+/// [`gan_generator_generate_rgba8`] for a conditional generator: every image of class `class`
+/// (0 to the class count − 1).
+///
+/// # Safety
+/// `seeds` must point to `n_seeds` values and `out` to `out_len` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gan_generator_generate_class_rgba8(
+    generator: *const GanGenerator,
+    seeds: *const u64,
+    n_seeds: usize,
+    class: u32,
+    out: *mut u8,
+    out_len: usize,
+) -> GanStatus {
+    // SAFETY: the same contract.
+    boundary(|| unsafe {
+        generate_into(
+            generator,
+            seeds,
+            n_seeds,
+            Some(class as usize),
+            out,
+            out_len,
+        )
+    })
+}
+
+/// Both generate functions: images for `seeds` (of `class`, for a conditional generator).
+///
+/// # Safety
+/// As [`gan_generator_generate_rgba8`].
+unsafe fn generate_into(
+    generator: *const GanGenerator,
+    seeds: *const u64,
+    n_seeds: usize,
+    class: Option<usize>,
+    out: *mut u8,
+    out_len: usize,
+) -> Result<(), (GanStatus, String)> {
+    {
         let g = handle(generator)?;
         if seeds.is_null() || out.is_null() {
             return Err((
@@ -385,14 +504,19 @@ pub unsafe extern "C" fn gan_generator_generate_rgba8(
         }
         // SAFETY: the caller promises n_seeds readable values.
         let seeds = unsafe { std::slice::from_raw_parts(seeds, n_seeds) };
-        let images = g
-            .generate(seeds)
-            .map_err(|e| (GanStatus::GenerateFailed, e.to_string()))?;
+        let images = match class {
+            Some(class) => g.generate_class(seeds, class),
+            None => g.generate(seeds),
+        };
+        let images = images.map_err(|e| match e {
+            crate::RuntimeError::InvalidArgument(m) => (GanStatus::InvalidArgument, m),
+            e => (GanStatus::GenerateFailed, e.to_string()),
+        })?;
         // SAFETY: out holds at least `needed` writable bytes (checked above).
         let out = unsafe { std::slice::from_raw_parts_mut(out, needed) };
         for (chunk, image) in out.chunks_exact_mut(w * h * 4).zip(images) {
             chunk.copy_from_slice(&image.pixels);
         }
         Ok(())
-    })
+    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::Engine;
 use crate::error::{Result, RuntimeError};
 use crate::latent::{latent_for_seed, slerp};
+use crate::onnx_model::Feed;
 use crate::options::{Backend, LoadOptions};
 use crate::signature::{ModelInfo, Signature};
 
@@ -92,7 +93,8 @@ impl Generator {
             max_batch: options.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1),
         };
         // Build and run the batch-1 plan now: a model that loads must also generate.
-        generator.generate_floats(&vec![0.0; generator.info.latent_dim])?;
+        let classes = generator.info.label.as_ref().map(|_| [0].as_slice());
+        generator.run(&vec![0.0; generator.info.latent_dim], classes)?;
         Ok(generator)
     }
 
@@ -132,23 +134,70 @@ impl Generator {
         self.engine.signature()
     }
 
+    /// A conditional generator's class names, in label order; empty for an unconditional one.
+    pub fn classes(&self) -> &[String] {
+        self.info.label.as_ref().map_or(&[], |l| &l.classes)
+    }
+
+    /// The class a caller names: by its name, else by its number (`seven` or `7`).
+    pub fn class_index(&self, class: &str) -> Result<usize> {
+        let classes = self.classes();
+        if classes.is_empty() {
+            return Err(self.unconditional());
+        }
+        classes
+            .iter()
+            .position(|c| c == class)
+            .or_else(|| class.parse::<usize>().ok().filter(|&i| i < classes.len()))
+            .ok_or_else(|| {
+                RuntimeError::InvalidArgument(format!(
+                    "{} has no class {class:?}; its classes are {}",
+                    self.path.display(),
+                    classes.join(", ")
+                ))
+            })
+    }
+
     /// The latent vector for `seed` (see [`crate::latent`]).
     pub fn latent_for_seed(&self, seed: u64) -> Vec<f32> {
         latent_for_seed(seed, self.info.latent_dim)
     }
 
-    /// One image per seed.
+    /// One image per seed (an unconditional generator).
     pub fn generate(&self, seeds: &[u64]) -> Result<Vec<Rgba8>> {
-        let z: Vec<f32> = seeds
-            .iter()
-            .flat_map(|&s| self.latent_for_seed(s))
-            .collect();
-        self.generate_latents(&z)
+        self.pictures(&self.seed_latents(seeds), None)
     }
 
-    /// One image per latent in `z` (`n × latent_dim` values).
+    /// One image of class `class` per seed (a conditional generator).
+    pub fn generate_class(&self, seeds: &[u64], class: usize) -> Result<Vec<Rgba8>> {
+        self.pictures(&self.seed_latents(seeds), Some(&vec![class; seeds.len()]))
+    }
+
+    /// One image per seed, of the class beside it (a conditional generator).
+    pub fn generate_labelled(&self, seeds: &[u64], classes: &[usize]) -> Result<Vec<Rgba8>> {
+        self.pictures(&self.seed_latents(seeds), Some(classes))
+    }
+
+    /// One image per latent in `z` (`n × latent_dim` values; an unconditional generator).
     pub fn generate_latents(&self, z: &[f32]) -> Result<Vec<Rgba8>> {
-        let floats = self.generate_floats(z)?;
+        self.pictures(z, None)
+    }
+
+    /// One image per latent in `z`, sample `i` of class `classes[i]` (a conditional
+    /// generator).
+    pub fn generate_latents_labelled(&self, z: &[f32], classes: &[usize]) -> Result<Vec<Rgba8>> {
+        self.pictures(z, Some(classes))
+    }
+
+    fn seed_latents(&self, seeds: &[u64]) -> Vec<f32> {
+        seeds
+            .iter()
+            .flat_map(|&s| self.latent_for_seed(s))
+            .collect()
+    }
+
+    fn pictures(&self, z: &[f32], classes: Option<&[usize]>) -> Result<Vec<Rgba8>> {
+        let floats = self.run(z, classes)?;
         Ok(floats
             .chunks_exact(self.sample_len())
             .map(|s| self.to_rgba(s))
@@ -166,8 +215,56 @@ impl Generator {
         self.generate_latents(&z)
     }
 
-    /// The raw generator output for `z`: `n × C × H × W` floats in the model's range, NCHW.
+    /// The raw generator output for `z`: `n × C × H × W` floats in the model's range, NCHW (an
+    /// unconditional generator).
     pub fn generate_floats(&self, z: &[f32]) -> Result<Vec<f32>> {
+        self.run(z, None)
+    }
+
+    /// [`Self::generate_floats`] of a conditional generator, sample `i` of class `classes[i]`.
+    pub fn generate_floats_labelled(&self, z: &[f32], classes: &[usize]) -> Result<Vec<f32>> {
+        self.run(z, Some(classes))
+    }
+
+    fn unconditional(&self) -> RuntimeError {
+        RuntimeError::InvalidArgument(format!(
+            "{} is not a conditional generator: it takes no class",
+            self.path.display()
+        ))
+    }
+
+    /// The labels of a run: one class per latent, each in range, given exactly when the model
+    /// is conditional.
+    fn labels(&self, classes: Option<&[usize]>, n: usize) -> Result<Option<Vec<i64>>> {
+        match (&self.info.label, classes) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(self.unconditional()),
+            (Some(label), None) => Err(RuntimeError::InvalidArgument(format!(
+                "{} is a conditional generator: ask for one of its classes ({})",
+                self.path.display(),
+                label.classes.join(", ")
+            ))),
+            (Some(label), Some(classes)) => {
+                if classes.len() != n {
+                    return Err(RuntimeError::InvalidArgument(format!(
+                        "{} classes for {n} latents",
+                        classes.len()
+                    )));
+                }
+                if let Some(bad) = classes.iter().find(|&&c| c >= label.classes.len()) {
+                    return Err(RuntimeError::InvalidArgument(format!(
+                        "class {bad} is out of range: {} has {} classes (0 to {})",
+                        self.path.display(),
+                        label.classes.len(),
+                        label.classes.len() - 1
+                    )));
+                }
+                Ok(Some(classes.iter().map(|&c| c as i64).collect()))
+            }
+        }
+    }
+
+    fn run(&self, z: &[f32], classes: Option<&[usize]>) -> Result<Vec<f32>> {
         let nz = self.info.latent_dim;
         if z.is_empty() || !z.len().is_multiple_of(nz) {
             return Err(RuntimeError::InvalidArgument(format!(
@@ -180,18 +277,36 @@ impl Generator {
                 "latent value {bad} is not finite"
             )));
         }
+        let labels = self.labels(classes, z.len() / nz)?;
         let input_dims: &[usize] = if self.info.latent_4d {
             &[nz, 1, 1]
         } else {
             &[nz]
         };
         let mut out = Vec::with_capacity(z.len() / nz * self.sample_len());
-        for chunk in z.chunks(self.max_batch * nz) {
+        for (k, chunk) in z.chunks(self.max_batch * nz).enumerate() {
             let batch = chunk.len() / nz;
             let shape: Vec<usize> = std::iter::once(batch)
                 .chain(input_dims.iter().copied())
                 .collect();
-            let values = self.engine.run(chunk, &shape, self.info.output_index)?;
+            let latents = Feed::f32(chunk, &shape);
+            let label_shape = [batch];
+            let feeds = match (&labels, &self.info.label) {
+                (Some(all), Some(label)) => {
+                    let values = &all[k * self.max_batch..k * self.max_batch + batch];
+                    let labels = Feed::I64 {
+                        values,
+                        shape: &label_shape,
+                    };
+                    if label.input == 0 {
+                        vec![labels, latents]
+                    } else {
+                        vec![latents, labels]
+                    }
+                }
+                _ => vec![latents],
+            };
+            let values = self.engine.run(&feeds, self.info.output_index)?;
             if values.len() != batch * self.sample_len() {
                 return Err(RuntimeError::BadModel {
                     path: self.path.clone(),

@@ -34,6 +34,6 @@ pub use generator::{Generator, Rgba8};
 pub use latent::latent_for_seed;
 pub use limits::MAX_MODEL_BYTES;
 #[cfg(feature = "tract")]
-pub use onnx_model::{OnnxModel, OutputTensor, quiet_guarded_panics};
+pub use onnx_model::{Feed, OnnxModel, OutputTensor, quiet_guarded_panics};
 pub use options::{Backend, Device, LoadOptions, OutputRange};
-pub use signature::{ModelInfo, Signature, ValueSig};
+pub use signature::{LabelInfo, ModelInfo, Signature, ValueSig};

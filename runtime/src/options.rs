@@ -50,4 +50,8 @@ pub struct LoadOptions {
     pub image_shape: Option<(usize, usize, usize)>,
     /// For models without metadata: output value range.
     pub output_range: Option<OutputRange>,
+    /// For conditional models: the name of the class label input (default `label`).
+    pub label_input: Option<String>,
+    /// For conditional models without metadata: the number of classes (named `0`, `1`, …).
+    pub class_count: Option<usize>,
 }

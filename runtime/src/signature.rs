@@ -20,6 +20,8 @@ pub struct ValueSig {
     pub dims: Vec<Option<usize>>,
     /// True for float32.
     pub is_f32: bool,
+    /// True for int64 (a class label input).
+    pub is_i64: bool,
     /// The op that computes it (outputs only, where the backend can see the graph).
     pub producer: Option<String>,
 }
@@ -52,6 +54,20 @@ pub struct ModelInfo {
     pub range: OutputRange,
     /// Which graph output is the image.
     pub output_index: usize,
+    /// Which graph input is the latent.
+    pub latent_input: usize,
+    /// A conditional generator's class input.
+    pub label: Option<LabelInfo>,
+}
+
+/// A conditional generator's `label` input: which graph input it is, and the classes' names in
+/// label order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelInfo {
+    /// Its index among the graph inputs.
+    pub input: usize,
+    /// The class names.
+    pub classes: Vec<String>,
 }
 
 impl ModelInfo {
@@ -78,12 +94,8 @@ impl ModelInfo {
         {
             return Err(bad(format!("it is a {role}, not a generator")));
         }
-        let [input] = sig.inputs.as_slice() else {
-            return Err(bad(format!(
-                "expected one input (the latent z), found {}",
-                sig.inputs.len()
-            )));
-        };
+        let (latent_input, label) = resolve_label(sig, options, path)?;
+        let input = &sig.inputs[latent_input];
         if !input.is_f32 {
             return Err(bad(format!("input {} must be float32", input.name)));
         }
@@ -184,6 +196,84 @@ impl ModelInfo {
             width,
             range,
             output_index,
+            latent_input,
+            label,
         })
+    }
+}
+
+/// Which input is the latent, and a conditional generator's label input: the one the options
+/// name, else the one named `label`, with its classes from the metadata's `gan.classes` (or
+/// the options' class count, named by number).
+fn resolve_label(
+    sig: &Signature,
+    options: &LoadOptions,
+    path: &Path,
+) -> Result<(usize, Option<LabelInfo>)> {
+    let bad = |reason: String| RuntimeError::BadModel {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let wanted = options.label_input.as_deref().unwrap_or(tensor::LABEL);
+    let label_input = sig.inputs.iter().position(|i| i.name == wanted);
+    let conditional_meta =
+        sig.metadata.get(metadata::CONDITIONAL).map(String::as_str) == Some("true");
+    match (sig.inputs.len(), label_input) {
+        (1, None) if !conditional_meta => return Ok((0, None)),
+        (1, None) => {
+            return Err(bad(format!(
+                "its metadata says it is conditional, but it has no `{wanted}` input"
+            )));
+        }
+        (2, Some(l)) => {
+            let input = &sig.inputs[l];
+            if !input.is_i64 || !matches!(input.dims.as_slice(), [_]) {
+                return Err(bad(format!(
+                    "label input {} must be int64 [batch], not {}{:?}",
+                    input.name,
+                    if input.is_i64 { "int64 " } else { "" },
+                    input.dims
+                )));
+            }
+            let named: Option<Vec<String>> = sig
+                .metadata
+                .get(metadata::CLASSES)
+                .map(|list| {
+                    serde_json::from_str(list).map_err(|e| {
+                        bad(format!(
+                            "metadata {} is not a JSON list of names: {e}",
+                            metadata::CLASSES
+                        ))
+                    })
+                })
+                .transpose()?;
+            let classes = match (named, options.class_count) {
+                (Some(names), _) => names,
+                (None, Some(n)) => (0..n).map(|c| c.to_string()).collect(),
+                (None, None) => {
+                    return Err(RuntimeError::MissingOption {
+                        path: path.to_path_buf(),
+                        what: "the class count",
+                        option: "class_count",
+                    });
+                }
+            };
+            if classes.is_empty() || classes.len() > gan_contract::limits::MAX_CLASSES {
+                return Err(bad(format!(
+                    "{} classes (a conditional generator has 1 to {})",
+                    classes.len(),
+                    gan_contract::limits::MAX_CLASSES
+                )));
+            }
+            Ok((1 - l, Some(LabelInfo { input: l, classes })))
+        }
+        (2, None) => Err(bad(format!(
+            "it has two inputs ({} and {}) and none is named `{wanted}`; name the class label \
+             input with option label_input",
+            sig.inputs[0].name, sig.inputs[1].name
+        ))),
+        (n, _) => Err(bad(format!(
+            "expected one input (the latent z), or two (z and a class label), found {n}"
+        ))),
     }
 }

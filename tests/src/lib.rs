@@ -15,10 +15,14 @@ pub fn architectures() -> Vec<ArchConfig> {
         nz: 16,
         ngf: width,
         ndf: width,
+        classes: Vec::new(),
     };
     vec![
         ArchConfig::Toy2d,
-        ArchConfig::Mlp { nz: 100 },
+        ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
         dcgan(16, 1, 8),
         dcgan(32, 3, 8),
         dcgan(64, 3, 8),

@@ -78,7 +78,14 @@ fn a_hostile_classifier_is_refused_cleanly() {
 
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    trained_run(&ArchConfig::Mlp { nz: 100 }, dir.path(), &run);
+    trained_run(
+        &ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
+        dir.path(),
+        &run,
+    );
     let model = gan_e2e::export_model(
         &run,
         &dir.path().join("onnx"),

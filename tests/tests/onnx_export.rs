@@ -6,7 +6,7 @@ use std::process::Command;
 use gan_cli::reference::candle_reference;
 use gan_e2e::{architectures, trained_run, value_dims, write_f32};
 use gan_export::onnx::{DimensionValue, ModelProto};
-use gan_export::{Batch, ExportOptions, Role, Which, export_run};
+use gan_export::{Batch, ExportOptions, ReferenceInput, Role, Which, export_run};
 use gan_models::ArchConfig;
 use gan_models::run_layout::{self, GENERATOR_FILE};
 use gan_train::rng::{SeededRng, Stream};
@@ -90,8 +90,11 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
                         role,
                         None,
                         &ck.join(role.checkpoint_file()),
-                        &x,
-                        batch,
+                        ReferenceInput {
+                            values: &x,
+                            labels: None,
+                            batch,
+                        },
                     )
                     .unwrap();
                     let stem = format!("arch{a}/{name}/{}_{batch}", role.name());
@@ -165,8 +168,11 @@ fn classifier_cases(work: &Path) -> Vec<serde_json::Value> {
                 Role::Classifier,
                 stop,
                 &ck.join(Role::Classifier.checkpoint_file()),
-                &x,
-                5,
+                ReferenceInput {
+                    values: &x,
+                    labels: None,
+                    batch: 5,
+                },
             )
             .unwrap();
             let stem = format!("classifier/{name}_{output}");
@@ -321,10 +327,17 @@ fn assert_no_onnx_left(dir: &Path) {
 fn a_self_check_failure_names_the_difference_and_writes_nothing() {
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    trained_run(&ArchConfig::Mlp { nz: 100 }, work.path(), &run);
+    trained_run(
+        &ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
+        work.path(),
+        &run,
+    );
     let out = work.path().join("out");
-    let off_by_a_bit = |role, stop, ck: &Path, x: &[f32], n| {
-        gan_cli::reference::candle_forward(&run, role, stop, ck, x, n)
+    let off_by_a_bit = |role, stop, ck: &Path, input: ReferenceInput| {
+        gan_cli::reference::candle_forward(&run, role, stop, ck, input)
             .map(|v| v.iter().map(|y| y + 1e-3).collect())
     };
     let err = export_run(&run, &out, &ExportOptions::default(), &off_by_a_bit)

@@ -10,7 +10,14 @@ use gan_runtime::{Backend, Generator, LoadOptions};
 fn missing_or_wrong_library_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    trained_run(&ArchConfig::Mlp { nz: 100 }, dir.path(), &run);
+    trained_run(
+        &ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
+        dir.path(),
+        &run,
+    );
     let model = export_generator(&run, &dir.path().join("onnx"), ExportOptions::default());
     let with = |lib: std::path::PathBuf| LoadOptions {
         backend: Backend::Ort,

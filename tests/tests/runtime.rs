@@ -38,6 +38,7 @@ fn dcgan() -> ArchConfig {
         nz: 16,
         ngf: 8,
         ndf: 8,
+        classes: Vec::new(),
     }
 }
 
@@ -78,8 +79,11 @@ fn runtime_matches_candle_and_reads_the_metadata() {
         Role::Generator,
         None,
         &weights,
-        &z,
-        seeds.len(),
+        gan_export::ReferenceInput {
+            values: &z,
+            labels: None,
+            batch: seeds.len(),
+        },
     )
     .unwrap();
     let got = generator.generate_floats(&z).unwrap();
@@ -117,7 +121,10 @@ fn runtime_matches_candle_and_reads_the_metadata() {
 fn generator_is_send_and_sync_and_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Generator>();
-    let f = fixture(ArchConfig::Mlp { nz: 100 });
+    let f = fixture(ArchConfig::Mlp {
+        nz: 100,
+        classes: Vec::new(),
+    });
     let generator = std::sync::Arc::new(Generator::load(&f.model, &tract()).unwrap());
     let solo = generator.generate(&[5]).unwrap();
     let handles: Vec<_> = (0..4)
@@ -139,7 +146,13 @@ fn ort_backend_agrees_with_tract() {
         threads: Some(2),
         ..LoadOptions::default()
     };
-    for arch in [dcgan(), ArchConfig::Mlp { nz: 100 }] {
+    for arch in [
+        dcgan(),
+        ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
+    ] {
         let f = fixture(arch);
         let a = Generator::load(&f.model, &tract()).unwrap();
         let b = Generator::load(&f.model, &ort).unwrap();
@@ -371,7 +384,10 @@ fn external_data_outside_the_model_folder_is_refused() {
 fn c_abi_rejects_null_pointers_bad_handles_and_small_buffers() {
     use gan_runtime::ffi::*;
     use std::ffi::{CStr, CString};
-    let f = fixture(ArchConfig::Mlp { nz: 100 });
+    let f = fixture(ArchConfig::Mlp {
+        nz: 100,
+        classes: Vec::new(),
+    });
     let last_error = || {
         unsafe { CStr::from_ptr(gan_last_error()) }
             .to_string_lossy()
@@ -466,7 +482,10 @@ fn freeing_a_handle_while_threads_generate_is_safe() {
     use std::ffi::CString;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    let f = fixture(ArchConfig::Mlp { nz: 100 });
+    let f = fixture(ArchConfig::Mlp {
+        nz: 100,
+        classes: Vec::new(),
+    });
     let path = CString::new(f.model.to_str().unwrap()).unwrap();
     for round in 0..5 {
         let mut handle: *mut GanGenerator = std::ptr::null_mut();

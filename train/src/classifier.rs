@@ -216,7 +216,7 @@ fn train_step(
     device: &Device,
 ) -> Result<f64> {
     let (x, y) = batch(labelled, indices, device)?;
-    let loss = candle_nn::loss::cross_entropy(&net.forward(&x, true)?, &y)?;
+    let loss = candle_nn::loss::cross_entropy(&net.forward(&x, None, true)?, &y)?;
     let value = f64::from(loss.to_scalar::<f32>()?);
     if !value.is_finite() {
         return Err(TrainError::NonFiniteLoss {
@@ -254,7 +254,7 @@ fn evaluate(net: &Net, data: &LabelledDataset, indices: &[usize], device: &Devic
     let mut correct = 0usize;
     for chunk in indices.chunks(500) {
         let (x, y) = batch(data, chunk, device)?;
-        let predicted = net.forward(&x, false)?.argmax(D::Minus1)?;
+        let predicted = net.forward(&x, None, false)?.argmax(D::Minus1)?;
         correct += predicted
             .eq(&y)?
             .to_dtype(candle_core::DType::U32)?

@@ -15,6 +15,10 @@ pub struct TrainConfig {
     pub model: ArchConfig,
     /// `toy2d`, `shapes`, `mnist:DIR` or an image folder.
     pub data: String,
+    /// Train on the data's classes: a conditional GAN (`model`'s classes are the data's, filled
+    /// in when the run starts).
+    #[serde(default)]
+    pub conditional: bool,
     pub seed: u64,
     pub batch_size: usize,
     pub epochs: u64,
@@ -111,6 +115,7 @@ impl TrainConfig {
             format: run_layout::CONFIG_FORMAT,
             model,
             data: data.into(),
+            conditional: false,
             seed: 0,
             batch_size: 64,
             epochs,
@@ -185,6 +190,17 @@ impl TrainConfig {
                 self.augment.is_empty() || self.model.is_image(),
                 "augment",
                 "applies to images, not to the toy 2-D points",
+            ),
+            (
+                self.conditional || self.model.classes().is_empty(),
+                "conditional",
+                "the model has classes but the run is not conditional",
+            ),
+            (
+                !self.conditional || self.model.is_image(),
+                "conditional",
+                "the toy2d GAN has no conditional form (its data has no classes); \
+                 conditional GANs are mlp and dcgan",
             ),
             (self.sample_every > 0, "sample_every", at_least_1),
             (self.checkpoint_every > 0, "checkpoint_every", at_least_1),

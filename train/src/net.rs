@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{D, DType, Device, Tensor, Var};
-use gan_models::{Activation, Init, Layer, Network, ParamRole};
+use gan_models::{Activation, Init, LabelSite, Layer, Network, ParamRole};
 
 use crate::error::Result;
 use crate::kernels::{self, ConvSpec, Kernels};
@@ -24,6 +24,8 @@ pub struct Net {
     pub desc: Network,
     /// Per layer, its parameters in [`Layer::params`] order.
     layers: Vec<Vec<Param>>,
+    /// A conditional network's class embedding.
+    label_embedding: Option<Param>,
     /// Which implementation convolutions, BatchNorm and activations run on.
     pub kernels: Kernels,
 }
@@ -59,17 +61,23 @@ impl Net {
         mut make: impl FnMut(&gan_models::ParamEntry) -> Result<Tensor>,
     ) -> Result<Self> {
         let mut layers: Vec<Vec<Param>> = desc.layers.iter().map(|_| Vec::new()).collect();
+        let mut label_embedding = None;
         for entry in desc.params() {
             let var = Var::from_tensor(&make(&entry)?)?;
-            layers[entry.layer_index].push(Param {
+            let param = Param {
                 name: entry.name,
                 role: entry.spec.role,
                 var,
-            });
+            };
+            match entry.layer_index {
+                Some(index) => layers[index].push(param),
+                None => label_embedding = Some(param),
+            }
         }
         Ok(Net {
             desc,
             layers,
+            label_embedding,
             kernels: Kernels::default_for(device),
         })
     }
@@ -92,7 +100,7 @@ impl Net {
     }
 
     pub fn params(&self) -> impl Iterator<Item = &Param> {
-        self.layers.iter().flatten()
+        self.layers.iter().flatten().chain(&self.label_embedding)
     }
 
     /// The parameters the optimiser updates (not BatchNorm running statistics).
@@ -114,29 +122,70 @@ impl Net {
         )
     }
 
-    /// Forward pass over a batch. `train` selects batch statistics in BatchNorm (and updates the
-    /// running statistics); otherwise the running statistics are used, as an exported graph does.
-    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.forward_pass(x, train, false)
+    /// Forward pass over a batch; `labels` (u32 `[batch]`) is the class of each sample for a
+    /// conditional network and must be `None` otherwise. `train` selects batch statistics in
+    /// BatchNorm (and updates the running statistics); otherwise the running statistics are
+    /// used, as an exported graph does.
+    pub fn forward(&self, x: &Tensor, labels: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        self.forward_pass(x, labels, train, false)
     }
 
     /// [`Self::forward`] with the parameters treated as constants: gradients flow to the input
     /// only. The generator's step uses it for the discriminator, whose weight gradients it would
     /// throw away (a third of that step's arithmetic).
-    pub fn forward_frozen(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.forward_pass(x, train, true)
+    pub fn forward_frozen(
+        &self,
+        x: &Tensor,
+        labels: Option<&Tensor>,
+        train: bool,
+    ) -> Result<Tensor> {
+        self.forward_pass(x, labels, train, true)
     }
 
-    fn forward_pass(&self, x: &Tensor, train: bool, frozen: bool) -> Result<Tensor> {
+    /// Each label's embedding row, `[batch, dim]`.
+    fn embed(&self, labels: Option<&Tensor>, frozen: bool) -> Result<Option<Tensor>> {
+        match (&self.label_embedding, labels) {
+            (None, None) => Ok(None),
+            (Some(table), Some(labels)) => Ok(Some(table.value(frozen).index_select(labels, 0)?)),
+            (Some(_), None) => Err(crate::error::TrainError::invalid(
+                "labels",
+                "a conditional network needs a class label for each sample",
+            )),
+            (None, Some(_)) => Err(crate::error::TrainError::invalid(
+                "labels",
+                "an unconditional network takes no class labels",
+            )),
+        }
+    }
+
+    fn forward_pass(
+        &self,
+        x: &Tensor,
+        labels: Option<&Tensor>,
+        train: bool,
+        frozen: bool,
+    ) -> Result<Tensor> {
         let fused = self.kernels != Kernels::Candle;
         let pass = Pass {
             train,
             kernels: self.kernels,
             frozen,
         };
-        let mut x = x.clone();
+        let embedded = self.embed(labels, frozen)?;
+        let site = self.desc.label.map(|l| l.site);
+        let mut x = match (&embedded, site) {
+            (Some(e), Some(LabelSite::Joined)) => Tensor::cat(&[x, e], 1)?,
+            _ => x.clone(),
+        };
+        // The projection term ⟨embed(y), h⟩ of a projection discriminator, `[batch, 1]`.
+        let mut projection = None;
         let mut i = 0;
         while i < self.desc.layers.len() {
+            if let (Some(e), Some(LabelSite::Projection { head })) = (&embedded, site)
+                && head == i
+            {
+                projection = Some((e * x.flatten_from(1)?)?.sum_keepdim(1)?);
+            }
             let (layer, params) = (&self.desc.layers[i], &self.layers[i]);
             // Training-mode BatchNorm and the activation after it run as one fused op.
             let fused_slope = match (layer, self.desc.layers.get(i + 1)) {
@@ -168,7 +217,10 @@ impl Net {
             };
             i += 1;
         }
-        Ok(x)
+        match projection {
+            Some(p) => Ok((x + p)?),
+            None => Ok(x),
+        }
     }
 }
 

@@ -29,6 +29,9 @@ const COLLAPSE_PROBABILITY: f32 = 0.01;
 const COLLAPSE_STRETCH: u32 = 100;
 /// Samples in a grid (8×8); the toy GAN plots this many points instead.
 const GRID_SAMPLES: usize = 64;
+const GRID_COLUMNS: usize = 8;
+/// A conditional run's grid shows this many classes at most, one per row.
+const GRID_CLASS_ROWS: usize = 10;
 const TOY_SAMPLES: usize = 1000;
 
 /// What a finished run reports.
@@ -46,10 +49,14 @@ pub struct Trainer {
     pub config: TrainConfig,
     run_dir: PathBuf,
     data: Dataset,
+    /// Each sample's class, for a conditional run.
+    labels: Option<Vec<u8>>,
     steps_per_epoch: u64,
     ck: Checkpoint,
     rng: SeededRng,
     fixed_noise: Tensor,
+    /// The class of each fixed-noise sample (a conditional run: one grid row per class).
+    fixed_labels: Option<Tensor>,
     metrics: MetricsLog,
     epoch_order: (u64, Vec<usize>),
     device: Device,
@@ -69,7 +76,7 @@ impl Trainer {
     }
 
     /// [`Self::create`] on `device` (opened before the folder is touched).
-    pub fn create_on(config: TrainConfig, run_dir: &Path, device: TrainDevice) -> Result<Self> {
+    pub fn create_on(mut config: TrainConfig, run_dir: &Path, device: TrainDevice) -> Result<Self> {
         config.validate()?;
         let device = device.open()?;
         let reused = run_dir.join(CONFIG_FILE).exists();
@@ -82,10 +89,11 @@ impl Trainer {
                 path: run_dir.to_path_buf(),
             });
         }
-        let (data, mut load_warnings) = load_data(&config)?;
-        check_batch_fits(&config, &data)?;
+        let mut data = load_data(&config)?;
+        adopt_classes(&mut config, &data)?;
+        check_batch_fits(&config, &data.samples)?;
         if reused {
-            load_warnings.push(Warning::ReusedRunFolder {
+            data.warnings.push(Warning::ReusedRunFolder {
                 path: run_dir.to_path_buf(),
             });
         }
@@ -98,15 +106,7 @@ impl Trainer {
         let ck = Checkpoint::fresh(&config, &mut init, rng.position(), &device)?;
         save_config(&config, run_dir)?;
         let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE))?;
-        Self::assemble(
-            config,
-            run_dir,
-            (data, load_warnings),
-            ck,
-            rng,
-            metrics,
-            device,
-        )
+        Self::assemble(config, run_dir, data, ck, rng, metrics, device)
     }
 
     /// Continue the run in `run_dir` from its newest checkpoint. `max_steps` and `epochs`, when
@@ -157,7 +157,8 @@ impl Trainer {
         })?;
         rng.seek(position);
         let data = load_data(&config)?;
-        check_batch_fits(&config, &data.0)?;
+        adopt_classes(&mut config, &data)?;
+        check_batch_fits(&config, &data.samples)?;
         save_config(&config, run_dir)?;
         let metrics = MetricsLog::resume(&run_dir.join(METRICS_FILE), ck.state.step)?;
         Self::assemble(config, run_dir, data, ck, rng, metrics, device)
@@ -166,35 +167,54 @@ impl Trainer {
     fn assemble(
         config: TrainConfig,
         run_dir: &Path,
-        (data, load_warnings): (Dataset, Vec<Warning>),
+        data: LoadedData,
         ck: Checkpoint,
         rng: SeededRng,
         metrics: MetricsLog,
         device: Device,
     ) -> Result<Self> {
-        let steps_per_epoch = (data.len() / config.batch_size) as u64;
-        let samples = if config.model.is_image() {
-            GRID_SAMPLES
-        } else {
-            TOY_SAMPLES
-        };
+        let steps_per_epoch = (data.samples.len() / config.batch_size) as u64;
         let nz = config.model.latent_dim();
-        let noise = SeededRng::new(config.seed, Stream::FixedNoise).normal(samples * nz, 0.0, 1.0);
-        let fixed_noise = batch_tensor(noise, samples, &[nz], &device)?;
+        let mut noise = SeededRng::new(config.seed, Stream::FixedNoise);
+        let classes = config.model.classes().len();
+        let (fixed_noise, fixed_labels) = if classes > 0 {
+            // One row per class (up to ten), each row the same GRID_COLUMNS latents: a column
+            // shows one latent through the classes.
+            let rows = classes.min(GRID_CLASS_ROWS);
+            let row = noise.normal(GRID_COLUMNS * nz, 0.0, 1.0);
+            let latents = row.repeat(rows);
+            let labels = (0..rows as u32)
+                .flat_map(|class| [class; GRID_COLUMNS])
+                .collect::<Vec<_>>();
+            (
+                batch_tensor(latents, rows * GRID_COLUMNS, &[nz], &device)?,
+                Some(Tensor::from_vec(labels, rows * GRID_COLUMNS, &device)?),
+            )
+        } else {
+            let samples = if config.model.is_image() {
+                GRID_SAMPLES
+            } else {
+                TOY_SAMPLES
+            };
+            let latents = noise.normal(samples * nz, 0.0, 1.0);
+            (batch_tensor(latents, samples, &[nz], &device)?, None)
+        };
         Ok(Trainer {
             config,
             run_dir: run_dir.to_path_buf(),
-            data,
+            data: data.samples,
+            labels: data.labels,
             steps_per_epoch,
             ck,
             rng,
             fixed_noise,
+            fixed_labels,
             metrics,
             epoch_order: (u64::MAX, Vec::new()),
             device,
             collapse_streak: 0,
             collapse_warned: false,
-            load_warnings,
+            load_warnings: data.warnings,
         })
     }
 
@@ -284,20 +304,24 @@ impl Trainer {
         let epoch = i / self.steps_per_epoch;
         let batch = self.config.batch_size;
         let nz = self.config.model.latent_dim();
-        let real = self.real_batch(epoch, (i % self.steps_per_epoch) as usize)?;
+        let (real, real_labels) = self.real_batch(epoch, (i % self.steps_per_epoch) as usize)?;
+        let fake_labels = self.fake_labels(i)?;
+        let (real_labels, fake_labels) = (real_labels.as_ref(), fake_labels.as_ref());
         let sigma = self.config.instance_noise_at(i, self.total_steps());
         let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
         let device = &self.device;
-        let mut fake = phase(device, "G forward", || g.forward(&z, true))?;
+        let mut fake = phase(device, "G forward", || g.forward(&z, fake_labels, true))?;
 
         let policy = &self.config.augment;
         let real = augment(&real, policy, &mut self.rng)?;
         let real = add_noise(&mut self.rng, &real, sigma)?;
-        let d_real = phase(device, "D forward", || d.forward(&real, true))?;
+        let d_real = phase(device, "D forward", || d.forward(&real, real_labels, true))?;
         let detached = augment(&fake.detach(), policy, &mut self.rng)?;
         let detached = add_noise(&mut self.rng, &detached, sigma)?;
-        let d_fake = phase(device, "D forward", || d.forward(&detached, true))?;
+        let d_fake = phase(device, "D forward", || {
+            d.forward(&detached, fake_labels, true)
+        })?;
         let loss_d = match self.config.loss {
             Loss::Bce => {
                 let real_target = 1.0 - self.config.label_smoothing;
@@ -316,11 +340,13 @@ impl Trainer {
         for k in 0..self.config.g_steps {
             if k > 0 {
                 let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
-                fake = phase(device, "G forward", || g.forward(&z, true))?;
+                fake = phase(device, "G forward", || g.forward(&z, fake_labels, true))?;
             }
             let seen = augment(&fake, policy, &mut self.rng)?;
             let noisy = add_noise(&mut self.rng, &seen, sigma)?;
-            let logits = phase(device, "D forward", || d.forward_frozen(&noisy, true))?;
+            let logits = phase(device, "D forward", || {
+                d.forward_frozen(&noisy, fake_labels, true)
+            })?;
             let loss_g = match self.config.loss {
                 Loss::Bce => bce_with_logits(&logits, 1.0)?,
                 Loss::Hinge => hinge_g(&logits)?,
@@ -354,8 +380,27 @@ impl Trainer {
         })
     }
 
-    /// Batch `index` of `epoch`'s shuffled order, with random flips if enabled.
-    fn real_batch(&mut self, epoch: u64, index: usize) -> Result<Tensor> {
+    /// A conditional run's classes for step `step`'s generated batch: balanced (each class
+    /// `batch / classes` times, the remainder rotating with the step).
+    fn fake_labels(&self, step: u64) -> Result<Option<Tensor>> {
+        let classes = self.config.model.classes().len() as u64;
+        if classes == 0 {
+            return Ok(None);
+        }
+        let batch = self.config.batch_size as u64;
+        let labels: Vec<u32> = (0..batch)
+            .map(|j| ((step * batch + j) % classes) as u32)
+            .collect();
+        Ok(Some(Tensor::from_vec(
+            labels,
+            batch as usize,
+            &self.device,
+        )?))
+    }
+
+    /// Batch `index` of `epoch`'s shuffled order, with random flips if enabled, and the
+    /// samples' classes in a conditional run.
+    fn real_batch(&mut self, epoch: u64, index: usize) -> Result<(Tensor, Option<Tensor>)> {
         if self.epoch_order.0 != epoch {
             let order = SeededRng::new(self.config.seed, Stream::Shuffle(epoch))
                 .permutation(self.data.len());
@@ -364,7 +409,15 @@ impl Trainer {
         let batch = self.config.batch_size;
         let flip = self.config.flip && self.config.model.is_image();
         let mut values = Vec::with_capacity(batch * self.data.sample_size());
-        for &k in &self.epoch_order.1[index * batch..(index + 1) * batch] {
+        let picked = &self.epoch_order.1[index * batch..(index + 1) * batch];
+        let labels = match &self.labels {
+            Some(all) => {
+                let labels: Vec<u32> = picked.iter().map(|&k| u32::from(all[k])).collect();
+                Some(Tensor::from_vec(labels, batch, &self.device)?)
+            }
+            None => None,
+        };
+        for &k in picked {
             let sample = self.data.sample(k);
             if flip && self.rng.coin() {
                 let width = self.data.shape[2];
@@ -373,7 +426,8 @@ impl Trainer {
                 values.extend_from_slice(sample);
             }
         }
-        batch_tensor(values, batch, &self.data.shape, &self.device)
+        let samples = batch_tensor(values, batch, &self.data.shape, &self.device)?;
+        Ok((samples, labels))
     }
 
     /// A warning the first time D(G(z)) has stayed low for [`COLLAPSE_STRETCH`] steps.
@@ -435,11 +489,11 @@ impl Trainer {
         // The EMA generator is what gets exported, so it is what the grids show.
         let generator = self.ck.generator_ema.as_ref().unwrap_or(&self.ck.generator);
         let fake = generator
-            .forward(&self.fixed_noise, false)?
+            .forward(&self.fixed_noise, self.fixed_labels.as_ref(), false)?
             .flatten_all()?
             .to_vec1::<f32>()?;
         if self.config.model.is_image() {
-            pictures::save_grid(&path, &fake, &self.data.shape, 8)?;
+            pictures::save_grid(&path, &fake, &self.data.shape, GRID_COLUMNS)?;
         } else {
             let title = format!("real vs generated, step {step}");
             pictures::plot_scatter(&path, &title, self.data.values(), &fake)?;
@@ -517,15 +571,37 @@ fn check_batch_fits(config: &TrainConfig, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The run's data, and a warning naming the files that `skip_bad` skipped.
-fn load_data(config: &TrainConfig) -> Result<(Dataset, Vec<Warning>)> {
+/// A run's data as loaded: the samples, for a conditional run their classes, and warnings.
+struct LoadedData {
+    samples: Dataset,
+    /// Each sample's class and the classes' names (a conditional run).
+    labels: Option<Vec<u8>>,
+    class_names: Vec<String>,
+    warnings: Vec<Warning>,
+}
+
+/// The run's data (with labels for a conditional run), and a warning naming the files that
+/// `skip_bad` skipped.
+fn load_data(config: &TrainConfig) -> Result<LoadedData> {
     let Ok(source) = config.data.parse::<DataSource>();
-    let options = LoadOptions {
-        shape: config.model.sample_shape(),
-        skip_bad: config.skip_bad,
-        seed: config.seed,
+    let shape = config.model.sample_shape();
+    let (samples, labels, class_names, report) = if config.conditional {
+        let labelled = data::load_labelled(&source, &shape, config.seed, config.skip_bad)?;
+        (
+            labelled.data,
+            Some(labelled.labels),
+            labelled.class_names,
+            labelled.report,
+        )
+    } else {
+        let options = LoadOptions {
+            shape,
+            skip_bad: config.skip_bad,
+            seed: config.seed,
+        };
+        let (samples, report) = data::load(&source, &options)?;
+        (samples, None, Vec::new(), report)
     };
-    let (data, report) = data::load(&source, &options)?;
     let warnings = if report.skipped.is_empty() {
         Vec::new()
     } else {
@@ -534,7 +610,39 @@ fn load_data(config: &TrainConfig) -> Result<(Dataset, Vec<Warning>)> {
             files: report.skipped,
         }]
     };
-    Ok((data, warnings))
+    Ok(LoadedData {
+        samples,
+        labels,
+        class_names,
+        warnings,
+    })
+}
+
+/// A conditional run takes its classes from its data when it starts; later (a resumed run)
+/// the data must still have the same classes.
+fn adopt_classes(config: &mut TrainConfig, data: &LoadedData) -> Result<()> {
+    if !config.conditional {
+        return Ok(());
+    }
+    if config.model.classes().is_empty() {
+        config.model = config
+            .model
+            .clone()
+            .with_classes(data.class_names.clone())?;
+        return Ok(());
+    }
+    if config.model.classes() != data.class_names {
+        return Err(TrainError::invalid(
+            "data",
+            format!(
+                "{} has the classes {:?}, but the run was trained on {:?}",
+                config.data,
+                data.class_names,
+                config.model.classes()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn save_config(config: &TrainConfig, run_dir: &Path) -> Result<()> {

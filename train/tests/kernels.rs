@@ -208,6 +208,7 @@ fn training_gives_the_same_losses_with_every_kernel_set() {
         nz: 8,
         ngf: 8,
         ndf: 8,
+        classes: Vec::new(),
     };
     let run = |kernels: Kernels| {
         let dir = tempfile::tempdir().unwrap();

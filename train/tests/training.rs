@@ -38,7 +38,10 @@ fn candle_networks_produce_the_described_shapes() {
     let device = Device::Cpu;
     let archs = [
         ArchConfig::Toy2d,
-        ArchConfig::Mlp { nz: 100 },
+        ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
         tiny_dcgan(16, 1),
         tiny_dcgan(32, 3),
         tiny_dcgan(64, 3),
@@ -56,12 +59,12 @@ fn candle_networks_produce_the_described_shapes() {
         )
         .unwrap();
         for train in [true, false] {
-            let x = g.forward(&z, train).unwrap();
+            let x = g.forward(&z, None, train).unwrap();
             let mut expected = vec![3];
             expected.extend(arch.sample_shape());
             assert_eq!(x.dims(), expected.as_slice(), "{arch:?} generator");
             assert_eq!(
-                d.forward(&x, train).unwrap().dims(),
+                d.forward(&x, None, train).unwrap().dims(),
                 &[3, 1],
                 "{arch:?} discriminator"
             );
@@ -97,7 +100,7 @@ fn batchnorm_training_updates_running_statistics_like_pytorch() {
     prefix.layers.truncate(3);
     let h = Net::load(prefix, &weights, &device)
         .unwrap()
-        .forward(&x, false)
+        .forward(&x, None, false)
         .unwrap();
     let (n, c, hh, ww) = h.dims4().unwrap();
     let h: Vec<f32> = h.flatten_all().unwrap().to_vec1().unwrap();
@@ -119,7 +122,7 @@ fn batchnorm_training_updates_running_statistics_like_pytorch() {
         })
         .collect();
 
-    d.forward(&x, true).unwrap();
+    d.forward(&x, None, true).unwrap();
     let stat = |name: &str| -> Vec<f32> {
         d.params()
             .find(|p| p.name == name)
@@ -267,7 +270,7 @@ fn toy2d_learns_the_mean_and_covariance() {
     let z = Tensor::from_vec(z, (4000, 2), &Device::Cpu).unwrap();
     let fake: Vec<f32> = trainer
         .generator()
-        .forward(&z, false)
+        .forward(&z, None, false)
         .unwrap()
         .flatten_all()
         .unwrap()

@@ -6,6 +6,7 @@ pub mod ort;
 pub mod tract;
 
 use crate::error::Result;
+use crate::onnx_model::Feed;
 use crate::signature::Signature;
 
 /// A loaded model that maps a batch of latents to the generator's outputs.
@@ -18,6 +19,6 @@ pub trait Engine: Send + Sync {
     fn fallback(&self) -> Option<&str> {
         None
     }
-    /// Run one input of `shape` (batch first) and return output `output` as f32.
-    fn run(&self, input: &[f32], shape: &[usize], output: usize) -> Result<Vec<f32>>;
+    /// Run `feeds` (one per graph input, in graph order) and return output `output` as f32.
+    fn run(&self, feeds: &[Feed], output: usize) -> Result<Vec<f32>>;
 }

@@ -12,6 +12,7 @@ use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::Engine;
 use crate::error::{Result, RuntimeError};
+use crate::onnx_model::Feed;
 use crate::options::{Device, LoadOptions};
 use crate::signature::{Signature, ValueSig};
 
@@ -154,6 +155,7 @@ fn signature_of(session: &Session) -> Signature {
             name: name.to_string(),
             dims,
             is_f32: ty.tensor_type() == Some(TensorElementType::Float32),
+            is_i64: ty.tensor_type() == Some(TensorElementType::Int64),
             producer: None,
         }
     };
@@ -198,14 +200,27 @@ impl Engine for OrtEngine {
         }
     }
 
-    fn run(&self, input: &[f32], shape: &[usize], output: usize) -> Result<Vec<f32>> {
-        let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        let input = Tensor::from_array((shape, input.to_vec())).map_err(backend_error)?;
+    fn run(&self, feeds: &[Feed], output: usize) -> Result<Vec<f32>> {
+        let dims = |shape: &[usize]| shape.iter().map(|&d| d as i64).collect::<Vec<i64>>();
+        let inputs = feeds
+            .iter()
+            .map(|feed| {
+                Ok(match *feed {
+                    Feed::F32 { values, shape } => {
+                        Tensor::from_array((dims(shape), values.to_vec()))?.into()
+                    }
+                    Feed::I64 { values, shape } => {
+                        Tensor::from_array((dims(shape), values.to_vec()))?.into()
+                    }
+                })
+            })
+            .collect::<std::result::Result<Vec<ort::session::SessionInputValue>, ort::Error>>()
+            .map_err(backend_error)?;
         let mut session = self
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let outputs = session.run(ort::inputs![input]).map_err(backend_error)?;
+        let outputs = session.run(inputs.as_slice()).map_err(backend_error)?;
         let (_, values) = outputs[output]
             .try_extract_tensor::<f32>()
             .map_err(backend_error)?;

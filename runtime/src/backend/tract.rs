@@ -3,7 +3,7 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::onnx_model::OnnxModel;
+use crate::onnx_model::{Feed, OnnxModel};
 use crate::signature::Signature;
 
 impl Engine for OnnxModel {
@@ -15,8 +15,8 @@ impl Engine for OnnxModel {
         format!("tract on the CPU, {} threads", self.threads())
     }
 
-    fn run(&self, input: &[f32], shape: &[usize], output: usize) -> Result<Vec<f32>> {
-        let mut outputs = OnnxModel::run(self, input, shape, &[output])?;
+    fn run(&self, feeds: &[Feed], output: usize) -> Result<Vec<f32>> {
+        let mut outputs = OnnxModel::run(self, feeds, &[output])?;
         Ok(outputs.pop().map(|o| o.values).unwrap_or_default())
     }
 }

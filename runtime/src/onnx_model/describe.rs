@@ -8,8 +8,9 @@ use tract_onnx::pb::{ModelProto, ValueInfoProto};
 
 use crate::signature::{Signature, ValueSig};
 
-/// ONNX `TensorProto.DataType.FLOAT`.
+/// ONNX `TensorProto.DataType.FLOAT` and `INT64`.
 const FLOAT: i32 = 1;
+const INT64: i32 = 7;
 
 pub fn signature_of(proto: &ModelProto) -> Signature {
     let Some(graph) = proto.graph.as_ref() else {
@@ -68,6 +69,7 @@ fn value_sig(v: &ValueInfoProto) -> ValueSig {
         name: v.name.clone(),
         dims,
         is_f32: tensor.is_some_and(|t| t.elem_type == FLOAT),
+        is_i64: tensor.is_some_and(|t| t.elem_type == INT64),
         producer: None,
     }
 }

@@ -27,6 +27,64 @@ use crate::signature::Signature;
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// One graph input's values for a run. A run takes one per graph input, in graph order.
+#[derive(Debug, Clone, Copy)]
+pub enum Feed<'a> {
+    /// float32 values (a latent, an image).
+    F32 {
+        /// Row-major.
+        values: &'a [f32],
+        /// Dims, batch first.
+        shape: &'a [usize],
+    },
+    /// int64 values (class labels).
+    I64 {
+        /// Row-major.
+        values: &'a [i64],
+        /// Dims, batch first.
+        shape: &'a [usize],
+    },
+}
+
+impl<'a> Feed<'a> {
+    /// A float32 input of `shape`.
+    pub fn f32(values: &'a [f32], shape: &'a [usize]) -> Self {
+        Feed::F32 { values, shape }
+    }
+
+    /// Its dims, batch first.
+    pub fn shape(&self) -> &'a [usize] {
+        match *self {
+            Feed::F32 { shape, .. } | Feed::I64 { shape, .. } => shape,
+        }
+    }
+
+    fn fact(&self) -> InferenceFact {
+        match self {
+            Feed::F32 { shape, .. } => f32::fact(*shape).into(),
+            Feed::I64 { shape, .. } => i64::fact(*shape).into(),
+        }
+    }
+
+    fn tensor(&self) -> std::result::Result<Tensor, String> {
+        match *self {
+            Feed::F32 { values, shape } => Tensor::from_shape(shape, values),
+            Feed::I64 { values, shape } => Tensor::from_shape(shape, values),
+        }
+        .map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// A plan is compiled for one set of input shapes and types.
+type PlanKey = Vec<(bool, Vec<usize>)>;
+
+fn plan_key(feeds: &[Feed]) -> PlanKey {
+    feeds
+        .iter()
+        .map(|f| (matches!(f, Feed::I64 { .. }), f.shape().to_vec()))
+        .collect()
+}
+
 /// One output of a run: its shape and its values as f32 (integer outputs are widened).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputTensor {
@@ -42,7 +100,7 @@ pub struct OnnxModel {
     path: PathBuf,
     model: InferenceModel,
     signature: Signature,
-    plans: Mutex<HashMap<Vec<usize>, Plan>>,
+    plans: Mutex<HashMap<PlanKey, Plan>>,
     executor: Executor,
     threads: usize,
 }
@@ -152,20 +210,17 @@ impl OnnxModel {
         self.threads
     }
 
-    /// Run the model on one f32 input of `shape` (batch first) and return the outputs at the
-    /// graph-order indices `wanted`.
-    pub fn run(
-        &self,
-        input: &[f32],
-        shape: &[usize],
-        wanted: &[usize],
-    ) -> Result<Vec<OutputTensor>> {
-        let plan = self.plan(shape, wanted)?;
-        let shape = shape.to_vec();
+    /// Run the model on `feeds` (one per graph input, in graph order) and return the outputs
+    /// at the graph-order indices `wanted`.
+    pub fn run(&self, feeds: &[Feed], wanted: &[usize]) -> Result<Vec<OutputTensor>> {
+        let plan = self.plan(feeds, wanted)?;
         let executor = self.executor.clone();
         guarded(move || {
-            let input = Tensor::from_shape(&shape, input).map_err(|e| format!("{e:#}"))?;
-            let outputs = multithread_tract_scope(executor, || plan.run(tvec!(input.into())))
+            let inputs = feeds
+                .iter()
+                .map(|f| f.tensor().map(TValue::from))
+                .collect::<std::result::Result<TVec<_>, _>>()?;
+            let outputs = multithread_tract_scope(executor, || plan.run(inputs))
                 .map_err(|e| format!("{e:#}"))?;
             wanted
                 .iter()
@@ -187,28 +242,38 @@ impl OnnxModel {
         })
     }
 
-    /// Compile the plan for inputs of `shape` now (it is otherwise built by the first run), so
-    /// that a model that cannot run at that shape fails here.
-    pub fn prepare(&self, shape: &[usize]) -> Result<()> {
-        self.plan(shape, &[]).map(|_| ())
+    /// Compile the plan for `feeds`' shapes now (it is otherwise built by the first run), so
+    /// that a model that cannot run at those shapes fails here.
+    pub fn prepare(&self, feeds: &[Feed]) -> Result<()> {
+        self.plan(feeds, &[]).map(|_| ())
     }
 
-    /// The optimised plan for an input of `shape`, built once.
-    fn plan(&self, shape: &[usize], wanted: &[usize]) -> Result<Plan> {
+    /// The optimised plan for inputs of `feeds`' shapes and types, built once.
+    fn plan(&self, feeds: &[Feed], wanted: &[usize]) -> Result<Plan> {
+        let inputs = self.signature.inputs.len();
+        if feeds.len() != inputs {
+            return Err(RuntimeError::BadModel {
+                path: self.path.clone(),
+                reason: format!("it takes {inputs} inputs, not {}", feeds.len()),
+            });
+        }
+        let key = plan_key(feeds);
         let mut plans = self
             .plans
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let plan = match plans.get(shape) {
+        let plan = match plans.get(&key) {
             Some(plan) => plan.clone(),
             None => {
-                let model = self.model.clone();
-                let fact = f32::fact(shape);
+                let mut model = self.model.clone();
+                let facts: Vec<InferenceFact> = feeds.iter().map(Feed::fact).collect();
                 let plan = guarded(move || {
-                    let typed = model
-                        .with_input_fact(0, fact.into())
-                        .and_then(tract_onnx::prelude::InferenceModelExt::into_optimized)
-                        .map_err(|e| format!("{e:#}"))?;
+                    for (i, fact) in facts.into_iter().enumerate() {
+                        model = model
+                            .with_input_fact(i, fact)
+                            .map_err(|e| format!("{e:#}"))?;
+                    }
+                    let typed = model.into_optimized().map_err(|e| format!("{e:#}"))?;
                     check_sizes(&typed)?;
                     typed.into_runnable().map_err(|e| format!("{e:#}"))
                 })
@@ -216,7 +281,7 @@ impl OnnxModel {
                     path: self.path.clone(),
                     reason,
                 })?;
-                plans.insert(shape.to_vec(), plan.clone());
+                plans.insert(key, plan.clone());
                 plan
             }
         };
