@@ -564,3 +564,68 @@ fn a_feature_network_trained_on_unlabelled_images_scores_them() {
         "{same} vs {different}"
     );
 }
+
+/// `gan eval accuracy` on a conditional generator, with a classifier that always says class 1
+/// (`square`): every square counts, no disc does — 0% and 100% per class, 50% overall — and the
+/// same samples' Inception Score is 1 (one class for all). An unconditional generator is refused.
+#[test]
+fn class_accuracy_of_a_conditional_generator_counts_hits_per_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = classifier(dir.path(), |name, t| {
+        if name.starts_with("layers.7.") {
+            t.values.fill(0.0);
+            if name.ends_with("bias") {
+                t.values[1] = 50.0;
+            }
+        }
+    });
+    let run = dir.path().join("cgan");
+    let mut flags = vec!["--channels", "3", "--max-steps", "2"];
+    flags.extend(TINY_DCGAN);
+    let conditional = [flags.as_slice(), &["--conditional"]].concat();
+    let out = train("dcgan", "shapes", &run, &conditional);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let export = dir.path().join("cgan-onnx");
+    let out = gan(&["export", "--run", path(&run), "--out", path(&export)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generator = export.join("generator.onnx");
+    let report = json_of(&[
+        "eval",
+        "accuracy",
+        "--classifier",
+        path(&onnx),
+        "--generator",
+        path(&generator),
+        "--n-per-class",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(report["per_class"]["disc"], 0.0, "{report}");
+    assert_eq!(report["per_class"]["square"], 1.0, "{report}");
+    assert_eq!(report["accuracy"], 0.5, "{report}");
+    assert!(
+        (report["inception_score"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+        "{report}"
+    );
+
+    let plain = dir.path().join("gan");
+    let out = train("dcgan", "shapes", &plain, &flags);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = gan(&[
+        "export",
+        "--run",
+        path(&plain),
+        "--out",
+        path(&plain.join("onnx")),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = error_of(&[
+        "eval",
+        "accuracy",
+        "--classifier",
+        path(&onnx),
+        "--generator",
+        path(&plain.join("onnx/generator.onnx")),
+    ]);
+    assert!(err.contains("not a conditional generator"), "{err}");
+}

@@ -326,3 +326,129 @@ fn gan_data_names_what_it_cannot_convert() {
     );
     assert!(train.status.success(), "{}", text(&train.stderr));
 }
+
+/// `--conditional` trains on the data's classes: config.json records them, the sample grid
+/// has one row per class, a resumed run continues bit for bit, and `gan generate` draws a class
+/// by name or a sheet with one row per class whose atlas names each frame's class. Data without
+/// classes, and the toy GAN, are refused by name.
+#[test]
+fn conditional_training_records_the_classes_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = vec!["--channels", "1", "--conditional", "--batch-size", "8"];
+    flags.extend(TINY_DCGAN);
+    let straight = dir.path().join("straight");
+    let out = train(
+        "dcgan",
+        "shapes",
+        &straight,
+        &[&flags[..], &["--max-steps", "4"]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(straight.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["conditional"], true);
+    assert_eq!(
+        config["model"]["classes"],
+        serde_json::json!(["disc", "square"])
+    );
+    let grid = image::open(straight.join("samples/step_000004.png")).unwrap();
+    let (w, h) =
+        gan_contract::grid::canvas_size(16, 8, (16, 16), gan_contract::grid::GUTTER).unwrap();
+    assert_eq!(
+        (grid.width() as usize, grid.height() as usize),
+        (w, h),
+        "8 columns, 2 rows"
+    );
+
+    let resumed = dir.path().join("resumed");
+    let out = train(
+        "dcgan",
+        "shapes",
+        &resumed,
+        &[&flags[..], &["--max-steps", "2"]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = gan(&["train", "--resume", path(&resumed), "--max-steps", "4"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let metrics = |run: &std::path::Path| std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics(&resumed), metrics(&straight));
+
+    let onnx = dir.path().join("onnx");
+    let out = gan(&["export", "--run", path(&straight), "--out", path(&onnx)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let model = onnx.join("generator.onnx");
+    let sheet = dir.path().join("sheet.png");
+    let out = gan(&[
+        "generate",
+        "--model",
+        path(&model),
+        "--per-class",
+        "3",
+        "--sheet",
+        "--out",
+        path(&sheet),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let atlas: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sheet.with_extension("json")).unwrap()).unwrap();
+    let frames = atlas["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 6);
+    assert_eq!(frames[2]["class"], "disc");
+    assert_eq!(frames[3]["class"], "square");
+    assert_eq!(frames[3]["name"], "square_seed_0");
+    assert_eq!(
+        (frames[3]["x"].as_u64(), frames[3]["y"].as_u64()),
+        (Some(0), Some(16))
+    );
+    let by_name = gan(&[
+        "generate",
+        "--model",
+        path(&model),
+        "--class",
+        "square",
+        "--n",
+        "2",
+        "--out",
+        path(&dir.path().join("sq.png")),
+    ]);
+    assert!(by_name.status.success(), "{}", text(&by_name.stderr));
+    assert_refused(
+        &gan(&[
+            "generate",
+            "--model",
+            path(&model),
+            "--out",
+            path(&dir.path().join("x.png")),
+        ]),
+        "choose a class with --class (one of disc, square)",
+    );
+    assert_refused(
+        &gan(&[
+            "generate",
+            "--model",
+            path(&model),
+            "--class",
+            "7",
+            "--out",
+            path(&dir.path().join("x.png")),
+        ]),
+        "no class \"7\"",
+    );
+
+    // What cannot be conditional.
+    assert_refused(
+        &train(
+            "toy2d",
+            "toy2d",
+            &dir.path().join("toy"),
+            &["--conditional"],
+        ),
+        "toy2d GAN has no conditional form",
+    );
+    let unlabelled = dir.path().join("unlabelled");
+    gan_models::fixtures::write_image_folder(&unlabelled, 8, 16);
+    assert_refused(
+        &train("dcgan", path(&unlabelled), &dir.path().join("u"), &flags),
+        "an image outside the class folders",
+    );
+}

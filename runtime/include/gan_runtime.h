@@ -141,6 +141,14 @@ typedef struct GanLoadOptions {
    * `GAN_RANGE_*`.
    */
   int32_t output_range;
+  /**
+   * A foreign conditional model's class label input name, or null for `label`.
+   */
+  const char *label_input;
+  /**
+   * A foreign conditional model's class count, when its metadata does not list its classes.
+   */
+  uint32_t class_count;
 } GanLoadOptions;
 
 #ifdef __cplusplus
@@ -203,6 +211,26 @@ enum GanStatus gan_generator_image_shape(const struct GanGenerator *generator,
                                          uint32_t *channels);
 
 /**
+ * The number of classes of a conditional generator (0: an unconditional one).
+ *
+ * # Safety
+ * `out` must be writable.
+ */
+enum GanStatus gan_generator_class_count(const struct GanGenerator *generator, uint32_t *out);
+
+/**
+ * Copy the name of class `class` (UTF-8, NUL-terminated) into `out` (`out_len` bytes). A
+ * buffer too small is `BUFFER_TOO_SMALL`, with the size needed in the message.
+ *
+ * # Safety
+ * `out` must point to `out_len` writable bytes.
+ */
+enum GanStatus gan_generator_class_name(const struct GanGenerator *generator,
+                                        uint32_t class_,
+                                        char *out,
+                                        size_t out_len);
+
+/**
  * Generate one RGBA8 image per seed into `out` (`out_len` bytes; needs `n_seeds × width ×
  * height × 4`), images one after another, rows top to bottom.
  *
@@ -214,6 +242,20 @@ enum GanStatus gan_generator_generate_rgba8(const struct GanGenerator *generator
                                             size_t n_seeds,
                                             uint8_t *out,
                                             size_t out_len);
+
+/**
+ * [`gan_generator_generate_rgba8`] for a conditional generator: every image of class `class`
+ * (0 to the class count − 1).
+ *
+ * # Safety
+ * `seeds` must point to `n_seeds` values and `out` to `out_len` writable bytes.
+ */
+enum GanStatus gan_generator_generate_class_rgba8(const struct GanGenerator *generator,
+                                                  const uint64_t *seeds,
+                                                  size_t n_seeds,
+                                                  uint32_t class_,
+                                                  uint8_t *out,
+                                                  size_t out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

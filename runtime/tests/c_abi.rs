@@ -11,11 +11,17 @@ use tract_onnx::pb::{
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
 };
 
+/// Class names of the conditional tiny generator.
+const TINY_CLASSES: &str = r#"["cat","dog","fox"]"#;
+
 /// A tiny generator in our exporter's conventions: `z [batch, 4]` → Gemm → Tanh → Reshape →
-/// `image [batch, 3, 4, 5]`, with `gan.*` metadata.
-fn tiny_generator() -> Vec<u8> {
+/// `image [batch, 3, 4, 5]`, with `gan.*` metadata. Conditional: a `label` int64 `[batch]`
+/// input whose embedding (Gather, 3 classes × 4) is added to `z` first, and
+/// `gan.conditional`/`gan.classes` metadata.
+fn tiny_generator(conditional: bool) -> Vec<u8> {
     let (nz, c, h, w) = (4, 3, 4, 5);
     let out = c * h * w;
+    let embedding: Vec<f32> = (0..3 * nz).map(|i| (i as f32 - 5.0) * 0.7).collect();
     let weight: Vec<f32> = (0..out * nz)
         .map(|i| ((i * 37 % 17) as f32 - 8.0) / 6.0)
         .collect();
@@ -41,7 +47,7 @@ fn tiny_generator() -> Vec<u8> {
             attribute,
             ..Default::default()
         };
-    let value = |name: &str, dims: &[i64]| {
+    let value = |name: &str, elem_type: i32, dims: &[i64]| {
         let mut shape: Vec<tensor_shape_proto::Dimension> = vec![tensor_shape_proto::Dimension {
             value: Some(tensor_shape_proto::dimension::Value::DimParam(
                 "batch".into(),
@@ -56,7 +62,7 @@ fn tiny_generator() -> Vec<u8> {
             name: name.into(),
             r#type: Some(TypeProto {
                 value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                    elem_type: 1,
+                    elem_type,
                     shape: Some(TensorShapeProto { dim: shape }),
                 })),
                 ..Default::default()
@@ -70,14 +76,34 @@ fn tiny_generator() -> Vec<u8> {
         i: 1,
         ..Default::default()
     };
+    let axis = AttributeProto {
+        name: "axis".into(),
+        r#type: 2,
+        i: 0,
+        ..Default::default()
+    };
+    let mut nodes = vec![
+        node("Gemm", &["z", "w", "b"], "dense", vec![trans_b]),
+        node("Tanh", &["dense"], "squashed", vec![]),
+        node("Reshape", &["squashed", "shape"], "image", vec![]),
+    ];
+    let mut inputs = vec![value("z", 1, &[nz as i64])];
+    if conditional {
+        nodes[0].input[0] = "z_and_class".into();
+        nodes.splice(
+            0..0,
+            [
+                node("Gather", &["embedding", "label"], "class_row", vec![axis]),
+                node("Add", &["z", "class_row"], "z_and_class", vec![]),
+            ],
+        );
+        inputs.push(value("label", 7, &[]));
+    }
     let graph = GraphProto {
         name: "tiny".into(),
-        node: vec![
-            node("Gemm", &["z", "w", "b"], "dense", vec![trans_b]),
-            node("Tanh", &["dense"], "squashed", vec![]),
-            node("Reshape", &["squashed", "shape"], "image", vec![]),
-        ],
+        node: nodes,
         initializer: vec![
+            tensor("embedding", vec![3, nz as i64], 1, f32s(&embedding)),
             tensor("w", vec![out as i64, nz as i64], 1, f32s(&weight)),
             tensor("b", vec![out as i64], 1, f32s(&bias)),
             tensor(
@@ -87,11 +113,11 @@ fn tiny_generator() -> Vec<u8> {
                 i64s(&[0, c as i64, h as i64, w as i64]),
             ),
         ],
-        input: vec![value("z", &[nz as i64])],
-        output: vec![value("image", &[c as i64, h as i64, w as i64])],
+        input: inputs,
+        output: vec![value("image", 1, &[c as i64, h as i64, w as i64])],
         ..Default::default()
     };
-    let meta = [
+    let mut meta = vec![
         ("gan.role", "generator"),
         ("gan.nz", "4"),
         ("gan.channels", "3"),
@@ -99,6 +125,9 @@ fn tiny_generator() -> Vec<u8> {
         ("gan.width", "5"),
         ("gan.range", "-1,1"),
     ];
+    if conditional {
+        meta.extend([("gan.conditional", "true"), ("gan.classes", TINY_CLASSES)]);
+    }
     ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto {
@@ -186,6 +215,7 @@ fn run_c(exe: &Path, target: &Path, args: &[&Path]) -> std::process::Output {
 /// (folder, model, executable, library folder).
 fn c_example_with_model(
     name: &str,
+    conditional: bool,
 ) -> (
     tempfile::TempDir,
     std::path::PathBuf,
@@ -194,14 +224,14 @@ fn c_example_with_model(
 ) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("tiny.onnx");
-    std::fs::write(&model, tiny_generator()).unwrap();
+    std::fs::write(&model, tiny_generator(conditional)).unwrap();
     let (exe, target) = compile_c_example(name, dir.path());
     (dir, model, exe, target)
 }
 
 #[test]
 fn c_example_generates_the_same_pixels() {
-    let (dir, model, exe, target) = c_example_with_model("generate");
+    let (dir, model, exe, target) = c_example_with_model("generate", false);
     let pam = dir.path().join("out.pam");
     let run = run_c(&exe, &target, &[&model, &pam]);
     assert!(
@@ -237,11 +267,47 @@ fn c_example_generates_the_same_pixels() {
     );
 }
 
+/// The C example with a class, on a conditional generator: it lists the classes, its pixels
+/// are the Rust API's for that class (and differ from another class's for the same seeds); a
+/// class out of range, or a class given to an unconditional generator, is a clear error.
+#[test]
+fn c_example_generates_a_chosen_class() {
+    let (dir, model, exe, target) = c_example_with_model("generate", true);
+    let pam = dir.path().join("dog.pam");
+    let run = run_c(&exe, &target, &[&model, &pam, Path::new("1")]);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("3 classes: cat dog fox"), "{stdout}");
+    let bytes = std::fs::read(&pam).unwrap();
+    let header_end = bytes.windows(7).position(|w| w == b"ENDHDR\n").unwrap() + 7;
+    let generator = Generator::load(&model, &LoadOptions::default()).unwrap();
+    let dogs = generator.generate_class(&[0, 1, 2, 42], 1).unwrap();
+    let row = 5 * 4;
+    assert_eq!(&bytes[header_end..header_end + row], &dogs[0].pixels[..row]);
+    let cats = generator.generate_class(&[0, 1, 2, 42], 0).unwrap();
+    assert_ne!(cats[0], dogs[0], "another class, another picture");
+
+    let out_of_range = run_c(&exe, &target, &[&model, &pam, Path::new("3")]);
+    let stderr = String::from_utf8_lossy(&out_of_range.stderr);
+    assert!(!out_of_range.status.success());
+    assert!(stderr.contains("class 3 is out of range"), "{stderr}");
+
+    let (_plain_dir, plain, ..) = c_example_with_model("generate", false);
+    let unconditional = run_c(&exe, &target, &[&plain, &pam, Path::new("0")]);
+    let stderr = String::from_utf8_lossy(&unconditional.stderr);
+    assert!(!unconditional.status.success());
+    assert!(stderr.contains("not a conditional generator"), "{stderr}");
+}
+
 /// The use-after-free scenario of the C ABI, from C: eight threads generate while the main
 /// thread frees the handle. Under valgrind, any read of freed memory fails the run.
 #[test]
 fn freeing_while_threads_generate_is_clean_under_valgrind() {
-    let (_dir, model, exe, target) = c_example_with_model("free_while_generating");
+    let (_dir, model, exe, target) = c_example_with_model("free_while_generating", false);
     let native = run_c(&exe, &target, &[&model]);
     let text = |o: &std::process::Output| {
         format!(

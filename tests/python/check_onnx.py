@@ -3,7 +3,8 @@ onnxruntime's outputs against candle's (written by the Rust test). Usage: check_
 
 The manifest lists cases: {"model", "input", "sample_shape", "output_shape", "batch",
 "input_file", "expected", "tolerance", optional "output": the output compared (default image or
-logit)}; files hold little-endian float32. Prints 'N passed, M failed' and exits 1 on any
+logit), optional "labels_file": a conditional model's `label` input}; files hold little-endian
+float32 (labels: int64). Prints 'N passed, M failed' and exits 1 on any
 failure."""
 import json
 import os
@@ -28,6 +29,13 @@ def check_model(path):
     missing = [k for k in required if k not in meta]
     if missing:
         raise AssertionError(f"metadata lacks {missing}")
+    if meta.get("gan.conditional") == "true":
+        classes = json.loads(meta.get("gan.classes", "null"))
+        label = [i for i in model.graph.input if i.name == "label"]
+        if not isinstance(classes, list) or len(classes) < 2 or len(label) != 1:
+            raise AssertionError("a conditional model needs gan.classes and a label input")
+        if label[0].type.tensor_type.elem_type != onnx.TensorProto.INT64:
+            raise AssertionError("the label input is not int64")
     if meta.get("gan.layout") == "NCHW":
         for k in ["gan.channels", "gan.height", "gan.width"]:
             if k not in meta:
@@ -62,7 +70,10 @@ def main():
             shape = [case["batch"]] + case["sample_shape"]
             x = np.fromfile(os.path.join(base, case["input_file"]), dtype="<f4").reshape(shape)
             names = [o.name for o in session.get_outputs()]
-            outputs = dict(zip(names, session.run(None, {case["input"]: x})))
+            feeds = {case["input"]: x}
+            if case.get("labels_file"):
+                feeds["label"] = np.fromfile(os.path.join(base, case["labels_file"]), dtype="<i8")
+            outputs = dict(zip(names, session.run(None, feeds)))
             ref = np.fromfile(os.path.join(base, case["expected"]), dtype="<f4")
             scale = max(1.0, float(np.abs(ref).max()))
             main_output = case.get("output") or ("image" if "image" in outputs else "logit")

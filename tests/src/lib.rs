@@ -30,18 +30,40 @@ pub fn architectures() -> Vec<ArchConfig> {
     ]
 }
 
+/// Small conditional versions of the MLP and the DCGAN (classes `a`, `b`, `c`).
+pub fn conditional_architectures() -> Vec<ArchConfig> {
+    let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    [
+        ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+        },
+        tiny_dcgan(32, 3),
+    ]
+    .into_iter()
+    .map(|arch| arch.with_classes(classes.clone()).expect("valid classes"))
+    .collect()
+}
+
 /// Train `arch` for a few steps in `run_dir` on data made in `work_dir`, so BatchNorm running
-/// statistics and weights have moved away from their initial values.
+/// statistics and weights have moved away from their initial values. A conditional `arch`
+/// trains on class folders named by its classes.
 pub fn trained_run(arch: &ArchConfig, work_dir: &Path, run_dir: &Path) {
     let data = match arch {
         ArchConfig::Toy2d => "toy2d".to_string(),
         _ => {
             let dir = work_dir.join("images");
-            gan_models::fixtures::write_image_folder(&dir, 8, 24);
+            if arch.classes().is_empty() {
+                gan_models::fixtures::write_image_folder(&dir, 8, 24);
+            }
+            for class in arch.classes() {
+                gan_models::fixtures::write_image_folder(&dir.join(class), 4, 24);
+            }
             dir.to_str().expect("utf-8 temp path").to_string()
         }
     };
     let mut config = TrainConfig::new(arch.clone(), data);
+    config.conditional = !arch.classes().is_empty();
     config.batch_size = 4;
     config.max_steps = Some(3);
     config.seed = 3;

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use gan_cli::reference::candle_reference;
-use gan_e2e::{architectures, trained_run, value_dims, write_f32};
+use gan_e2e::{architectures, conditional_architectures, trained_run, value_dims, write_f32};
 use gan_export::onnx::{DimensionValue, ModelProto};
 use gan_export::{Batch, ExportOptions, ReferenceInput, Role, Which, export_run};
 use gan_models::ArchConfig;
@@ -63,7 +63,11 @@ fn variants(arch: &ArchConfig) -> Vec<(String, ExportOptions)> {
 fn onnx_checker_and_onnxruntime_agree_with_candle() {
     let work = tempfile::tempdir().unwrap();
     let mut cases = Vec::new();
-    for (a, arch) in architectures().iter().enumerate() {
+    let every = architectures()
+        .into_iter()
+        .chain(conditional_architectures());
+    for (a, arch) in every.enumerate() {
+        let arch = &arch;
         let arch_dir = work.path().join(format!("arch{a}"));
         let run = arch_dir.join("run");
         trained_run(arch, &arch_dir, &run);
@@ -85,6 +89,11 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
                 for &batch in batches {
                     let n = batch * shape.iter().product::<usize>();
                     let x = SeededRng::new(batch as u64, Stream::FixedNoise).normal(n, 0.0, 0.7);
+                    let classes = arch.classes().len() as i64;
+                    let labels: Vec<i64> = (0..batch as i64)
+                        .map(|i| (i + 1) % classes.max(1))
+                        .collect();
+                    let labels = (classes > 0).then_some(labels);
                     let expected = gan_cli::reference::candle_forward(
                         &run,
                         role,
@@ -92,7 +101,7 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
                         &ck.join(role.checkpoint_file()),
                         ReferenceInput {
                             values: &x,
-                            labels: None,
+                            labels: labels.as_deref(),
                             batch,
                         },
                     )
@@ -100,7 +109,14 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
                     let stem = format!("arch{a}/{name}/{}_{batch}", role.name());
                     write_f32(&work.path().join(format!("{stem}.in")), &x);
                     write_f32(&work.path().join(format!("{stem}.ref")), &expected);
+                    let labels_file = labels.map(|labels| {
+                        let file = format!("{stem}.labels");
+                        let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+                        std::fs::write(work.path().join(&file), bytes).unwrap();
+                        file
+                    });
                     cases.push(serde_json::json!({
+                        "labels_file": labels_file,
                         "model": format!("arch{a}/{name}/{}.onnx", role.name()),
                         "input": input,
                         "sample_shape": shape,

@@ -1,5 +1,6 @@
-/* Load an ONNX generator through the C ABI, make four images from seeds and write them side
- * by side as a binary PAM (RGBA) file.  Usage: generate MODEL.onnx OUT.pam */
+/* Load an ONNX generator through the C ABI, make four images from seeds (of one class, for a
+ * conditional generator) and write them side by side as a binary PAM (RGBA) file.
+ * Usage: generate MODEL.onnx OUT.pam [CLASS] */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,8 @@ static int fail(const char *what, GanStatus status) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s MODEL.onnx OUT.pam\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s MODEL.onnx OUT.pam [CLASS]\n", argv[0]);
         return 2;
     }
     GanLoadOptions options;
@@ -29,6 +30,19 @@ int main(int argc, char **argv) {
     gan_generator_latent_dim(generator, &nz);
     printf("loaded %s: nz %u, %ux%u, %u channels\n", argv[1], nz, width, height, channels);
 
+    /* A conditional generator lists its classes; an unconditional one has none. */
+    uint32_t classes = 0;
+    gan_generator_class_count(generator, &classes);
+    if (classes > 0) {
+        printf("%u classes:", classes);
+        for (uint32_t c = 0; c < classes; c++) {
+            char name[256];
+            if (gan_generator_class_name(generator, c, name, sizeof name) == GAN_STATUS_OK)
+                printf(" %s", name);
+        }
+        printf("\n");
+    }
+
     /* The ABI refuses a buffer that is too small rather than overrunning it. */
     uint8_t tiny[4];
     const uint64_t seeds[4] = {0, 1, 2, 42};
@@ -40,7 +54,12 @@ int main(int argc, char **argv) {
     size_t image_bytes = (size_t)width * height * 4;
     uint8_t *pixels = malloc(4 * image_bytes);
     if (!pixels) return 1;
-    status = gan_generator_generate_rgba8(generator, seeds, 4, pixels, 4 * image_bytes);
+    if (argc == 4) {
+        uint32_t class = (uint32_t)strtoul(argv[3], NULL, 10);
+        status = gan_generator_generate_class_rgba8(generator, seeds, 4, class, pixels, 4 * image_bytes);
+    } else {
+        status = gan_generator_generate_rgba8(generator, seeds, 4, pixels, 4 * image_bytes);
+    }
     if (status != GAN_STATUS_OK) return fail("generate", status);
 
     FILE *out = fopen(argv[2], "wb");
