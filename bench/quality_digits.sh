@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Sample quality on the shared digits (a quality run, not a test): DCGAN 32 px, the classic
-# recipe against other settings at the same epochs, scored with the project's digit classifier
-# (IS and FID on 10,000 samples). Usage: bench/quality_digits.sh [NAME "TRAIN FLAGS"]...
+# Sample quality on the shared digits (a quality run, not a test): DCGAN 32 px (or the MLP GAN),
+# the classic recipe against other settings at the same epochs, scored with the project's digit
+# classifier (IS and FID on 10,000 samples). Usage: bench/quality_digits.sh [NAME "TRAIN FLAGS"]...
 # Environment: GAN (binary, default target/release/gan), DATA (MNIST IDX folder, default
-# ../shared/data/mnist), EPOCHS (25), OUT (runs/quality).
+# ../shared/data/mnist), EPOCHS (25), OUT (runs/quality), MODEL (dcgan or mlp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GAN=${GAN:-target/release/gan}
 DATA=${DATA:-../shared/data/mnist}
 EPOCHS=${EPOCHS:-25}
+MODEL=${MODEL:-dcgan}
+case $MODEL in
+    dcgan) shape="--image-size 32 --channels 1" ;;
+    *) shape="" ;;
+esac
 OUT=${OUT:-runs/quality}
 mkdir -p "$OUT"
 C="$OUT/classifier/onnx/classifier.onnx"
@@ -26,7 +31,7 @@ while [ $# -ge 2 ]; do
     if [ ! -f "$run/config.json" ]; then
         start=$(date +%s)
         # shellcheck disable=SC2086
-        "$GAN" train --model dcgan --image-size 32 --channels 1 --data "mnist:$DATA" \
+        "$GAN" train --model "$MODEL" $shape --data "mnist:$DATA" \
             --epochs "$EPOCHS" --out "$run" --quiet $flags
         echo "$name: trained $EPOCHS epochs in $(( $(date +%s) - start )) s"
     fi

@@ -88,6 +88,7 @@ fn bench_train(args: TrainBench) -> Result<()> {
             "mlp" => ArchConfig::Mlp {
                 nz: 100,
                 classes: Vec::new(),
+                batch_norm: false,
             },
             other => {
                 let size = other

@@ -16,7 +16,7 @@ use gan_train::{
 use crate::report::{self, TrainingReport};
 use crate::scores::Scorer;
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Model {
     Toy2d,
     Mlp,
@@ -127,6 +127,9 @@ pub struct TrainArgs {
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
+    /// mlp: BatchNorm after the generator's hidden layers (the DCGAN generator always has it).
+    #[arg(long)]
+    batch_norm: bool,
     /// Train a conditional GAN on the data's classes (mnist:DIR's digits, shapes' disc and
     /// square, or a folder of class folders DIR/<class>/<image>): generate a chosen class.
     #[arg(long)]
@@ -397,6 +400,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
         Model::Mlp => ArchConfig::Mlp {
             nz: args.nz,
             classes: Vec::new(),
+            batch_norm: args.batch_norm,
         },
         Model::Classifier | Model::Features => unreachable!("handled by run_classifier"),
         Model::Dcgan => ArchConfig::Dcgan {
@@ -408,6 +412,9 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
             classes: Vec::new(),
         },
     };
+    if args.batch_norm && model != Model::Mlp {
+        bail!("--batch-norm applies to --model mlp (the DCGAN generator always has BatchNorm)");
+    }
     let mut config = TrainConfig::new(arch, data);
     config.conditional = args.conditional;
     if let Some(lr) = args.lr {

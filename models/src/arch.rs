@@ -31,6 +31,10 @@ pub enum ArchConfig {
         /// Class names of a conditional GAN, in label order; empty for an unconditional one.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         classes: Vec<String>,
+        /// BatchNorm after the generator's hidden layers but the first (as DCGAN's generator
+        /// has; without it the MLP generator collapses on the digits).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        batch_norm: bool,
     },
     /// DCGAN for square images of a power-of-two size.
     Dcgan {
@@ -123,7 +127,11 @@ impl ArchConfig {
                     "the toy2d GAN has no conditional form (its data has no classes)".into(),
                 ));
             }
-            ArchConfig::Mlp { nz, .. } => ArchConfig::Mlp { nz, classes: names },
+            ArchConfig::Mlp { nz, batch_norm, .. } => ArchConfig::Mlp {
+                nz,
+                classes: names,
+                batch_norm,
+            },
             ArchConfig::Dcgan {
                 image_size,
                 channels,
@@ -225,15 +233,27 @@ impl ArchConfig {
         let input = self.latent_dim() + label.map_or(0, |l| l.dim);
         let layers = match *self {
             ArchConfig::Toy2d => vec![linear(2, 2)],
-            ArchConfig::Mlp { .. } => mlp(&[input, 128, 256, 512], Activation::Relu)
-                .chain([
-                    linear(512, 784),
-                    Layer::Activation(Activation::Tanh),
-                    Layer::Reshape {
-                        shape: vec![1, 28, 28],
-                    },
-                ])
-                .collect(),
+            ArchConfig::Mlp { batch_norm, .. } => {
+                let hidden: Vec<Layer> = if batch_norm {
+                    [linear(input, 128), Layer::Activation(Activation::Relu)]
+                        .into_iter()
+                        .chain(normalised_linear(128, 256, Activation::Relu))
+                        .chain(normalised_linear(256, 512, Activation::Relu))
+                        .collect()
+                } else {
+                    mlp(&[input, 128, 256, 512], Activation::Relu).collect()
+                };
+                hidden
+                    .into_iter()
+                    .chain([
+                        linear(512, 784),
+                        Layer::Activation(Activation::Tanh),
+                        Layer::Reshape {
+                            shape: vec![1, 28, 28],
+                        },
+                    ])
+                    .collect()
+            }
             ArchConfig::Dcgan {
                 image_size,
                 channels,
@@ -389,6 +409,34 @@ fn mlp(widths: &[usize], activation: Activation) -> impl Iterator<Item = Layer> 
     widths
         .windows(2)
         .flat_map(move |w| [linear(w[0], w[1]), Layer::Activation(activation)])
+}
+
+/// A linear layer without bias, then BatchNorm and `activation`: BatchNorm2d over a `[C, 1, 1]`
+/// view, so training's fused kernel and the exporter's BatchNormalization serve it unchanged.
+fn normalised_linear(
+    in_features: usize,
+    out_features: usize,
+    activation: Activation,
+) -> [Layer; 5] {
+    [
+        Layer::Linear {
+            in_features,
+            out_features,
+            bias: false,
+        },
+        Layer::Reshape {
+            shape: vec![out_features, 1, 1],
+        },
+        Layer::BatchNorm2d {
+            channels: out_features,
+            eps: BN_EPS,
+            momentum: BN_MOMENTUM,
+        },
+        Layer::Activation(activation),
+        Layer::Reshape {
+            shape: vec![out_features],
+        },
+    ]
 }
 
 fn deconv_bn_relu(

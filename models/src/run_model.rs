@@ -71,7 +71,8 @@ mod tests {
             gan,
             RunModel::Gan(ArchConfig::Mlp {
                 nz: 8,
-                classes: Vec::new()
+                classes: Vec::new(),
+                batch_norm: false,
             })
         );
         let classifier = ClassifierArch {

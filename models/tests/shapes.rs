@@ -19,6 +19,15 @@ fn every_architecture_chains_its_shapes() {
             ArchConfig::Mlp {
                 nz: 100,
                 classes: Vec::new(),
+                batch_norm: false,
+            },
+            vec![1, 28, 28],
+        ),
+        (
+            ArchConfig::Mlp {
+                nz: 100,
+                classes: Vec::new(),
+                batch_norm: true,
             },
             vec![1, 28, 28],
         ),
@@ -137,7 +146,8 @@ fn bad_hyper_parameters_are_errors() {
     assert!(
         ArchConfig::Mlp {
             nz: 0,
-            classes: Vec::new()
+            classes: Vec::new(),
+            batch_norm: false,
         }
         .generator()
         .is_err()
@@ -146,7 +156,8 @@ fn bad_hyper_parameters_are_errors() {
     assert!(
         ArchConfig::Mlp {
             nz: usize::MAX,
-            classes: Vec::new()
+            classes: Vec::new(),
+            batch_norm: false,
         }
         .generator()
         .is_err()
@@ -220,6 +231,7 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
             ArchConfig::Mlp {
                 nz: 100,
                 classes: Vec::new(),
+                batch_norm: false,
             },
             110,
             128,
@@ -258,6 +270,7 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
     let mlp = ArchConfig::Mlp {
         nz: 8,
         classes: Vec::new(),
+        batch_norm: false,
     };
     let names = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert!(mlp.clone().with_classes(names(&["one"])).is_err());

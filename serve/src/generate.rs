@@ -26,7 +26,7 @@ pub async fn models(State(service): State<Arc<Service>>) -> Response {
                 "name": m.name,
                 "latent_dim": m.generator.latent_dim(),
                 "image_shape": [m.generator.channels(), h, w],
-                "classes": [],
+                "classes": m.generator.classes(),
             })
         })
         .collect();
@@ -40,6 +40,8 @@ struct Job {
     cols: Option<usize>,
     json: bool,
     include_latents: bool,
+    /// A conditional generator's class for every image, by name or number.
+    class: Option<String>,
 }
 
 enum Latents {
@@ -56,8 +58,8 @@ impl Latents {
     }
 }
 
-/// `GET /v1/generate?model=NAME&seed=S&n=N&cols=C&format=png|json&latents=true`: seeds S, S+1,
-/// …, as `gan generate --seed S --n N`.
+/// `GET /v1/generate?model=NAME&seed=S&n=N&cols=C&format=png|json&latents=true&class=K`: seeds
+/// S, S+1, …, as `gan generate --seed S --n N [--class K]`.
 pub async fn from_query(
     State(service): State<Arc<Service>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -88,12 +90,6 @@ pub async fn from_query(
         }
     }
     let (model, json) = (pick_model(&service, model)?, is_json(format.as_deref())?);
-    if let Some(class) = class {
-        // Every generator the runtime loads today is unconditional (its `classes` is empty).
-        return Err(ApiError::bad_request(format!(
-            "class={class:?}: model {model:?} has no classes (it is not a conditional generator)"
-        )));
-    }
     check_count(&service, n)?;
     let job = Job {
         model,
@@ -101,6 +97,7 @@ pub async fn from_query(
         cols,
         json,
         include_latents: latents,
+        class,
     };
     run(service, job).await
 }
@@ -116,6 +113,7 @@ pub struct Body {
     format: Option<String>,
     #[serde(default)]
     include_latents: bool,
+    class: Option<String>,
 }
 
 /// `POST /v1/generate` with `{"seeds": [...]}` or `{"latents": [[...], ...]}`.
@@ -140,6 +138,7 @@ pub async fn from_body(
         cols: body.cols,
         json: is_json(body.format.as_deref())?,
         include_latents: body.include_latents,
+        class: body.class,
     };
     run(service, job).await
 }
@@ -241,9 +240,17 @@ fn render(service: &Service, job: &Job) -> Result<Response, ApiError> {
         )));
     }
     let z = latent_values(generator, &job.latents)?;
-    let images = generator
-        .generate_latents(&z)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let bad = |e: gan_runtime::RuntimeError| ApiError::bad_request(e.to_string());
+    let images = match &job.class {
+        Some(class) => {
+            let class = generator
+                .class_index(class)
+                .map_err(|e| ApiError::bad_request(format!("class={class:?}: {e}")))?;
+            generator.generate_latents_labelled(&z, &vec![class; n])
+        }
+        None => generator.generate_latents(&z),
+    }
+    .map_err(bad)?;
     if job.json {
         return json_reply(model, &images, job, &z);
     }

@@ -22,6 +22,7 @@ pub fn architectures() -> Vec<ArchConfig> {
         ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: false,
         },
         dcgan(16, 1, 8),
         dcgan(32, 3, 8),
@@ -30,13 +31,15 @@ pub fn architectures() -> Vec<ArchConfig> {
     ]
 }
 
-/// Small conditional versions of the MLP and the DCGAN (classes `a`, `b`, `c`).
+/// Small conditional versions of the MLP (with its BatchNorm generator) and the DCGAN (classes
+/// `a`, `b`, `c`).
 pub fn conditional_architectures() -> Vec<ArchConfig> {
     let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
     [
         ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: true,
         },
         tiny_dcgan(32, 3),
     ]

@@ -82,6 +82,7 @@ fn a_hostile_classifier_is_refused_cleanly() {
         &ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: false,
         },
         dir.path(),
         &run,

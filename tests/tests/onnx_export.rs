@@ -347,6 +347,7 @@ fn a_self_check_failure_names_the_difference_and_writes_nothing() {
         &ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: false,
         },
         work.path(),
         &run,

@@ -14,6 +14,7 @@ fn missing_or_wrong_library_is_an_error() {
         &ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: false,
         },
         dir.path(),
         &run,

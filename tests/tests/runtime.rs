@@ -124,6 +124,7 @@ fn generator_is_send_and_sync_and_shared_across_threads() {
     let f = fixture(ArchConfig::Mlp {
         nz: 100,
         classes: Vec::new(),
+        batch_norm: false,
     });
     let generator = std::sync::Arc::new(Generator::load(&f.model, &tract()).unwrap());
     let solo = generator.generate(&[5]).unwrap();
@@ -151,6 +152,7 @@ fn ort_backend_agrees_with_tract() {
         ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: false,
         },
     ] {
         let f = fixture(arch);
@@ -387,6 +389,7 @@ fn c_abi_rejects_null_pointers_bad_handles_and_small_buffers() {
     let f = fixture(ArchConfig::Mlp {
         nz: 100,
         classes: Vec::new(),
+        batch_norm: false,
     });
     let last_error = || {
         unsafe { CStr::from_ptr(gan_last_error()) }
@@ -485,6 +488,7 @@ fn freeing_a_handle_while_threads_generate_is_safe() {
     let f = fixture(ArchConfig::Mlp {
         nz: 100,
         classes: Vec::new(),
+        batch_norm: false,
     });
     let path = CString::new(f.model.to_str().unwrap()).unwrap();
     for round in 0..5 {

@@ -285,7 +285,7 @@ fn bad_requests_are_json_errors_that_say_what_is_wrong() {
         (
             get(at, "/v1/generate?class=7"),
             400,
-            "class=\"7\": model \"tiny\" has no classes",
+            "is not a conditional generator: it takes no class",
         ),
         (
             get(at, "/v1/generate?seed=-1"),
@@ -424,4 +424,59 @@ fn concurrent_requests_are_all_answered_and_a_full_queue_says_retry() {
         replies.iter().all(|(s, _)| *s == 200 || *s == 503),
         "{replies:?}"
     );
+}
+
+/// A conditional generator over HTTP: `/v1/models` lists its classes; `class=` by name or
+/// number gives the runtime's images of that class (query and body alike); no class, or one it
+/// lacks, is a 400 that lists the classes.
+#[test]
+fn a_conditional_generator_serves_the_class_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let arch = &gan_e2e::conditional_architectures()[1];
+    gan_e2e::trained_run(arch, dir.path(), &run);
+    let model = gan_e2e::export_generator(
+        &run,
+        &dir.path().join("onnx"),
+        gan_export::ExportOptions::default(),
+    );
+    let local = generator(&model);
+    let server = start(&model, Limits::default());
+    let at = server.address;
+    let models = get(at, "/v1/models").json();
+    assert_eq!(
+        models["models"][0]["classes"],
+        serde_json::json!(["a", "b", "c"])
+    );
+    let png = |seeds: &[u64], class: usize| {
+        picture::png(&local.generate_class(seeds, class).unwrap()[0]).unwrap()
+    };
+    let json = get(at, "/v1/generate?seed=3&class=b&format=json").json();
+    let first = base64::engine::general_purpose::STANDARD
+        .decode(json["images"][0].as_str().unwrap())
+        .unwrap();
+    assert_eq!(first, png(&[3], 1));
+    let by_number = get(at, "/v1/generate?seed=3&class=2&format=json").json();
+    let third = base64::engine::general_purpose::STANDARD
+        .decode(by_number["images"][0].as_str().unwrap())
+        .unwrap();
+    assert_eq!(third, png(&[3], 2));
+    let posted = post_json(
+        at,
+        &serde_json::json!({"seeds": [3], "class": "c", "format": "json"}),
+    )
+    .json();
+    assert_eq!(posted["images"], by_number["images"]);
+    for (path, needle) in [
+        (
+            "/v1/generate?seed=3",
+            "ask for one of its classes (a, b, c)",
+        ),
+        ("/v1/generate?class=zebra", "no class \\\"zebra\\\""),
+    ] {
+        let reply = get(at, path);
+        assert_eq!(reply.status, 400, "{path}");
+        let body = String::from_utf8_lossy(&reply.body).into_owned();
+        assert!(body.contains(needle), "{path}: {body}");
+    }
 }

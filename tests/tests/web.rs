@@ -43,3 +43,39 @@ fn the_binding_gives_the_runtimes_pictures_and_refuses_bad_input() {
         .to_string();
     assert!(garbage.contains("notes.onnx"), "{garbage}");
 }
+
+/// A conditional generator in the binding: it lists its classes, draws its first class until
+/// another is chosen (by name or number), every picture is the runtime's for that class, and a
+/// class it lacks is an error listing the classes.
+#[test]
+fn the_binding_draws_the_chosen_class_of_a_conditional_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let arch = &gan_e2e::conditional_architectures()[1];
+    gan_e2e::trained_run(arch, dir.path(), &run);
+    let model = gan_e2e::export_generator(
+        &run,
+        &dir.path().join("onnx"),
+        gan_export::ExportOptions::default(),
+    );
+    let native = Generator::load(&model, &LoadOptions::default()).unwrap();
+    let class = |seeds: &[u64], c: usize| -> Vec<u8> {
+        native
+            .generate_class(seeds, c)
+            .unwrap()
+            .into_iter()
+            .flat_map(|p| p.pixels)
+            .collect()
+    };
+    let mut web = WebGenerator::load("generator.onnx", &std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(web.classes(), ["a", "b", "c"]);
+    assert_eq!(web.pictures(&[42, 7]).unwrap(), class(&[42, 7], 0));
+    web.choose_class("c").unwrap();
+    assert_eq!(web.pictures(&[42, 7]).unwrap(), class(&[42, 7], 2));
+    assert_eq!(web.between(42, 7, 0.0).unwrap(), class(&[42], 2));
+    assert_eq!(web.path(42, 7, 3).unwrap().len(), 3 * 32 * 32 * 4);
+    web.choose_class("1").unwrap();
+    assert_eq!(web.pictures(&[5]).unwrap(), class(&[5], 1));
+    let err = web.choose_class("zebra").unwrap_err().to_string();
+    assert!(err.contains("a, b, c"), "{err}");
+}

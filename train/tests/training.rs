@@ -41,6 +41,7 @@ fn candle_networks_produce_the_described_shapes() {
         ArchConfig::Mlp {
             nz: 100,
             classes: Vec::new(),
+            batch_norm: false,
         },
         tiny_dcgan(16, 1),
         tiny_dcgan(32, 3),

@@ -140,8 +140,16 @@ function load(name, bytes) {
   $("model-info").textContent =
     `${name}: ${g.width}×${g.height}, ${g.channels} channel(s), latent ${g.latentDim} (loaded in ${ms.toFixed(0)} ms)`;
   $("model-info").dataset.name = name;
+  showClasses(g.classes);
   renderSeed();
   renderBetween();
+}
+
+// A conditional generator's classes in the class menu (hidden for an unconditional one).
+function showClasses(classes) {
+  const menu = $("class");
+  menu.replaceChildren(...classes.map((name) => new Option(name, name)));
+  $("class-choice").hidden = classes.length === 0;
 }
 
 async function loadFile(file) {
@@ -151,6 +159,12 @@ async function loadFile(file) {
 
 function wire() {
   $("go").onclick = renderSeed;
+  $("class").onchange = () => {
+    if (!generator) return;
+    guarded(() => generator.setClass($("class").value));
+    renderSeed();
+    renderBetween();
+  };
   $("seed").onchange = renderSeed;
   $("shuffle").onclick = () => {
     const random = new BigUint64Array(1);

@@ -14,10 +14,12 @@ use gan_runtime::latent::slerp_point;
 use gan_runtime::{Generator, LoadOptions, RuntimeError};
 use wasm_bindgen::prelude::*;
 
-/// A generator loaded in the page.
+/// A generator loaded in the page. A conditional one draws the class chosen with `setClass`
+/// (its first class until then) in every picture.
 #[wasm_bindgen]
 pub struct WebGenerator {
     inner: Generator,
+    class: Option<usize>,
 }
 
 #[wasm_bindgen]
@@ -52,6 +54,18 @@ impl WebGenerator {
         self.inner.channels()
     }
 
+    /// A conditional generator's class names (empty for an unconditional one).
+    #[wasm_bindgen(getter)]
+    pub fn classes(&self) -> Vec<String> {
+        self.inner.classes().to_vec()
+    }
+
+    /// Draw class `class` (a name, or a number as text) from now on.
+    #[wasm_bindgen(js_name = setClass)]
+    pub fn set_class(&mut self, class: &str) -> Result<(), JsError> {
+        self.choose_class(class).map_err(to_js)
+    }
+
     /// The latent vector for `seed` (a `BigInt` in JavaScript).
     #[wasm_bindgen(js_name = latentForSeed)]
     pub fn latent_for_seed(&self, seed: u64) -> Vec<f32> {
@@ -72,7 +86,7 @@ impl WebGenerator {
     /// The picture for a latent vector of [`Self::latent_dim`] values.
     #[wasm_bindgen(js_name = generateLatent)]
     pub fn generate_latent(&self, z: &[f32]) -> Result<Vec<u8>, JsError> {
-        concat(self.inner.generate_latents(z)).map_err(to_js)
+        self.from_latents(z).map_err(to_js)
     }
 
     /// The picture at `t` ∈ [0, 1] on the spherical path from seed `a`'s latent to seed `b`'s.
@@ -83,7 +97,7 @@ impl WebGenerator {
 
     /// `steps` pictures from seed `a` to seed `b`, both ends included, concatenated.
     pub fn interpolate(&self, a: u64, b: u64, steps: usize) -> Result<Vec<u8>, JsError> {
-        concat(self.inner.interpolate(a, b, steps)).map_err(to_js)
+        self.path(a, b, steps).map_err(to_js)
     }
 }
 
@@ -95,12 +109,46 @@ impl WebGenerator {
             max_batch: Some(16),
             ..LoadOptions::default()
         };
-        Generator::load_bytes(name, bytes, &options).map(|inner| WebGenerator { inner })
+        let inner = Generator::load_bytes(name, bytes, &options)?;
+        let class = (!inner.classes().is_empty()).then_some(0);
+        Ok(WebGenerator { inner, class })
+    }
+
+    /// The native side of [`Self::set_class`].
+    pub fn choose_class(&mut self, class: &str) -> Result<(), RuntimeError> {
+        self.class = Some(self.inner.class_index(class)?);
+        Ok(())
     }
 
     /// The native side of [`Self::generate_many`].
     pub fn pictures(&self, seeds: &[u64]) -> Result<Vec<u8>, RuntimeError> {
-        concat(self.inner.generate(seeds))
+        let z: Vec<f32> = seeds
+            .iter()
+            .flat_map(|&s| self.inner.latent_for_seed(s))
+            .collect();
+        self.from_latents(&z)
+    }
+
+    /// The native side of [`Self::interpolate`].
+    pub fn path(&self, a: u64, b: u64, steps: usize) -> Result<Vec<u8>, RuntimeError> {
+        if steps == 0 {
+            return Err(RuntimeError::InvalidArgument(
+                "interpolation needs at least one step".into(),
+            ));
+        }
+        let (za, zb) = (self.inner.latent_for_seed(a), self.inner.latent_for_seed(b));
+        self.from_latents(&gan_runtime::latent::slerp(&za, &zb, steps).concat())
+    }
+
+    /// RGBA bytes for the latents `z`, of the chosen class for a conditional generator.
+    fn from_latents(&self, z: &[f32]) -> Result<Vec<u8>, RuntimeError> {
+        match self.class {
+            Some(class) => {
+                let n = z.len() / self.inner.latent_dim();
+                concat(self.inner.generate_latents_labelled(z, &vec![class; n]))
+            }
+            None => concat(self.inner.generate_latents(z)),
+        }
     }
 
     /// The native side of [`Self::interpolate_at`].
@@ -115,7 +163,7 @@ impl WebGenerator {
             &self.inner.latent_for_seed(b),
             t,
         );
-        concat(self.inner.generate_latents(&z))
+        self.from_latents(&z)
     }
 }
 

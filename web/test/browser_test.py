@@ -29,6 +29,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 PAGE = Path(__file__).resolve().parent.parent / "page"
@@ -46,13 +47,13 @@ def run(*command):
     return done.stdout
 
 
-def tiny_generator(gan, work):
+def tiny_generator(gan, work, *flags, name="run"):
     """A barely trained 16 px DCGAN on the built-in shapes: generator and discriminator."""
     run(gan, "train", "--model", "dcgan", "--data", "shapes", "--image-size", "16",
         "--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--max-steps", "3",
-        "--quiet", "--out", work / "run")
-    run(gan, "export", "--run", work / "run", "--out", work / "onnx")
-    return work / "onnx" / "generator.onnx", work / "onnx" / "discriminator.onnx"
+        "--quiet", "--out", work / name, *flags)
+    run(gan, "export", "--run", work / name, "--out", work / f"{name}-onnx")
+    return work / f"{name}-onnx" / "generator.onnx", work / f"{name}-onnx" / "discriminator.onnx"
 
 
 def unrunnable_model(work, generator):
@@ -73,9 +74,9 @@ def unrunnable_model(work, generator):
     return path
 
 
-def native_pixels(gan, model, seed, work):
-    out = work / f"native-{seed}"
-    run(gan, "generate", "--model", model, "--n", "1", "--seed", seed, "--each", out)
+def native_pixels(gan, model, seed, work, *flags):
+    out = work / f"native-{seed}-{len(flags)}"
+    run(gan, "generate", "--model", model, "--n", "1", "--seed", seed, "--each", out, *flags)
     (png,) = out.glob("*.png")
     image = Image.open(png).convert("RGBA")
     return image.width, image.height, image.tobytes()
@@ -190,6 +191,24 @@ def test(args, work):
         wait_for(driver, "seed 7",
                  lambda d: d.find_element(By.ID, "single").get_attribute("data-seed") == "7")
         check(shown_error(driver) == "", "after the errors the loaded generator still works")
+
+        # A conditional generator: its classes in a menu; the chosen class is what is drawn.
+        conditional, _ = tiny_generator(args.gan, work, "--conditional", name="conditional")
+        driver.find_element(By.ID, "seed").clear()
+        driver.find_element(By.ID, "seed").send_keys("42")
+        pick(driver, conditional)
+        wait_for(driver, "the class menu",
+                 lambda d: d.find_element(By.ID, "class-choice").is_displayed())
+        options = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#class option")]
+        check(options == ["disc", "square"], f"the class menu lists the classes: {options}")
+        Select(driver.find_element(By.ID, "class")).select_by_visible_text("square")
+        square = native_pixels(args.gan, conditional, 42, work, "--class", "square")
+
+        def shows_square(d):
+            _, _, drawn = d.execute_script(CANVAS_PIXELS, "single")
+            return base64.b64decode(drawn) == square[2]
+        wait_for(driver, "the square class", shows_square, 30)
+        check(True, "class square, seed 42 in the page equals gan generate --class square")
         if args.screenshot:
             driver.save_screenshot(str(args.screenshot))
     finally:
