@@ -127,6 +127,10 @@ pub struct TrainArgs {
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
+    /// Weight of the mode-seeking term (MSGAN, Mao et al. 2019) in the generator's loss, against
+    /// a generator that ignores its latent (e.g. 1; 0: off).
+    #[arg(long, default_value_t = 0.0)]
+    mode_seeking: f64,
     /// mlp: BatchNorm after the generator's hidden layers (the DCGAN generator always has it).
     #[arg(long)]
     batch_norm: bool,
@@ -417,6 +421,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     }
     let mut config = TrainConfig::new(arch, data);
     config.conditional = args.conditional;
+    config.mode_seeking = args.mode_seeking;
     if let Some(lr) = args.lr {
         (config.lr_d, config.lr_g) = (lr, lr);
     }

@@ -276,6 +276,10 @@ fn bad_stabilisation_options_are_refused_by_name() {
     assert_refused(&points, "augment");
     let decay = train("dcgan", "shapes", &run, &["--ema-decay", "1.5"]);
     assert_refused(&decay, "between 0 and 1");
+    let seeking = train("dcgan", "shapes", &run, &["--mode-seeking=-1"]);
+    assert_refused(&seeking, "--mode-seeking: must be finite and not negative");
+    let norm = train("dcgan", "shapes", &run, &["--batch-norm"]);
+    assert_refused(&norm, "--batch-norm applies to --model mlp");
     let scoring = train("dcgan", "shapes", &run, &["--eval-every", "100"]);
     assert!(!scoring.status.success());
     assert!(text(&scoring.stderr).contains("--classifier"));

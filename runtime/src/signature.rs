@@ -219,12 +219,10 @@ fn resolve_label(
     let conditional_meta =
         sig.metadata.get(metadata::CONDITIONAL).map(String::as_str) == Some("true");
     match (sig.inputs.len(), label_input) {
-        (1, None) if !conditional_meta => return Ok((0, None)),
-        (1, None) => {
-            return Err(bad(format!(
-                "its metadata says it is conditional, but it has no `{wanted}` input"
-            )));
-        }
+        (1, None) if !conditional_meta => Ok((0, None)),
+        (1, None) => Err(bad(format!(
+            "its metadata says it is conditional, but it has no `{wanted}` input"
+        ))),
         (2, Some(l)) => {
             let input = &sig.inputs[l];
             if !input.is_i64 || !matches!(input.dims.as_slice(), [_]) {

@@ -46,6 +46,10 @@ pub struct TrainConfig {
     /// settings override a recipe, and this records where the rest came from).
     #[serde(default)]
     pub recipe: Recipe,
+    /// Weight of the mode-seeking term in the generator's loss (MSGAN; 0: off), against a
+    /// generator that ignores its latent.
+    #[serde(default)]
+    pub mode_seeking: f64,
     /// Random horizontal flips of real images.
     pub flip: bool,
     /// DiffAugment's transforms, applied to everything D sees ([`crate::augment`]).
@@ -131,6 +135,7 @@ impl TrainConfig {
             loss: Loss::Bce,
             ema_decay: None,
             recipe: Recipe::Classic,
+            mode_seeking: 0.0,
             flip: false,
             augment: Vec::new(),
             skip_bad: false,
@@ -180,6 +185,16 @@ impl TrainConfig {
                 self.ema_decay.is_none_or(|d| d > 0.0 && d < 1.0),
                 "ema_decay",
                 "must be between 0 and 1 (exclusive)",
+            ),
+            (
+                self.mode_seeking >= 0.0 && self.mode_seeking.is_finite(),
+                "mode_seeking",
+                "must be finite and not negative",
+            ),
+            (
+                self.mode_seeking == 0.0 || self.batch_size >= 2,
+                "mode_seeking",
+                "compares two halves of a batch: needs a batch_size of at least 2",
             ),
             (
                 self.loss == Loss::Bce || self.label_smoothing == 0.0,

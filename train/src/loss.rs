@@ -1,4 +1,4 @@
-//! The discriminator's loss on logits.
+//! The adversarial losses on logits, and the generator's mode-seeking term.
 
 use candle_core::Tensor;
 
@@ -24,6 +24,20 @@ pub fn hinge_g(fake: &Tensor) -> candle_core::Result<Tensor> {
     fake.mean_all()?.neg()
 }
 
+/// The mode-seeking term of MSGAN (Mao et al. 2019): for the two halves of a batch of images
+/// `fake` made from the latents `z` (the halves with the same classes), `1 / (ε + ratio)` where
+/// ratio = mean|G(z₁) − G(z₂)| / mean|z₁ − z₂|. Minimising it makes different latents give
+/// different images, against a generator that ignores `z`.
+pub fn mode_seeking(fake: &Tensor, z: &Tensor) -> candle_core::Result<Tensor> {
+    let half = fake.dim(0)? / 2;
+    let spread = |t: &Tensor| -> candle_core::Result<Tensor> {
+        (t.narrow(0, 0, half)? - t.narrow(0, half, half)?)?
+            .abs()?
+            .mean_all()
+    };
+    ((spread(fake)? / spread(z)?)? + 1e-5)?.recip()
+}
+
 /// Mean of sigmoid(logits): the discriminator's average probability of "real".
 pub fn mean_probability(logits: &Tensor) -> candle_core::Result<f32> {
     candle_nn::ops::sigmoid(logits)?
@@ -47,6 +61,20 @@ mod tests {
         // G: −mean(−3, 0, 1.5) = 0.5.
         let g = value(hinge_g(&fake).unwrap());
         assert!((g - 0.5).abs() < 1e-6, "{g}");
+    }
+
+    #[test]
+    fn mode_seeking_is_the_inverse_ratio_of_image_to_latent_spread() {
+        // Halves: images [1, 3] vs [0, 0] → mean |Δ| 2; latents [0] vs [4]... per row
+        // |Δz| = 4 → ratio 0.5, term 1 / (0.5 + 1e-5).
+        let fake = Tensor::new(&[[1f32, 3.0], [0.0, 0.0]], &Device::Cpu).unwrap();
+        let z = Tensor::new(&[[0f32], [4.0]], &Device::Cpu).unwrap();
+        let term = mode_seeking(&fake, &z).unwrap().to_scalar::<f32>().unwrap();
+        assert!((term - 1.0 / (0.5 + 1e-5)).abs() < 1e-3, "{term}");
+        // A generator that ignores z: no spread, the term is at its largest.
+        let same = Tensor::new(&[[1f32, 3.0], [1.0, 3.0]], &Device::Cpu).unwrap();
+        let collapsed = mode_seeking(&same, &z).unwrap().to_scalar::<f32>().unwrap();
+        assert!(collapsed > 1e4, "{collapsed}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::device::TrainDevice;
 use crate::error::{Result, TrainError};
 use crate::events::{Event, Observer, Remedy, Warning};
 use crate::kernels::profile::phase;
-use crate::loss::{bce_with_logits, hinge_d, hinge_g, mean_probability};
+use crate::loss::{bce_with_logits, hinge_d, hinge_g, mean_probability, mode_seeking};
 use crate::metrics::{MetricsLog, StepMetrics};
 use crate::net::{Net, batch_tensor};
 use crate::pictures;
@@ -312,6 +312,7 @@ impl Trainer {
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
         let device = &self.device;
         let mut fake = phase(device, "G forward", || g.forward(&z, fake_labels, true))?;
+        let mut z_of_fake = z;
 
         let policy = &self.config.augment;
         let real = augment(&real, policy, &mut self.rng)?;
@@ -339,18 +340,24 @@ impl Trainer {
         let (mut loss_g_value, mut d_fake_after) = (0.0, 0.0);
         for k in 0..self.config.g_steps {
             if k > 0 {
-                let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
-                fake = phase(device, "G forward", || g.forward(&z, fake_labels, true))?;
+                z_of_fake = latent_batch(&mut self.rng, batch, nz, &self.device)?;
+                fake = phase(device, "G forward", || {
+                    g.forward(&z_of_fake, fake_labels, true)
+                })?;
             }
             let seen = augment(&fake, policy, &mut self.rng)?;
             let noisy = add_noise(&mut self.rng, &seen, sigma)?;
             let logits = phase(device, "D forward", || {
                 d.forward_frozen(&noisy, fake_labels, true)
             })?;
-            let loss_g = match self.config.loss {
+            let mut loss_g = match self.config.loss {
                 Loss::Bce => bce_with_logits(&logits, 1.0)?,
                 Loss::Hinge => hinge_g(&logits)?,
             };
+            if self.config.mode_seeking > 0.0 {
+                let term = mode_seeking(&fake.flatten_from(1)?, &z_of_fake)?;
+                loss_g = (loss_g + (term * self.config.mode_seeking)?)?;
+            }
             loss_g_value = loss_g.to_scalar::<f32>()?;
             if !loss_g_value.is_finite() {
                 return Err(diverged(i + 1, loss_d_value, loss_g_value));
@@ -381,15 +388,17 @@ impl Trainer {
     }
 
     /// A conditional run's classes for step `step`'s generated batch: balanced (each class
-    /// `batch / classes` times, the remainder rotating with the step).
+    /// `batch / classes` times, the remainder rotating with the step), and the second half of
+    /// the batch of the same classes as the first (what the mode-seeking term compares).
     fn fake_labels(&self, step: u64) -> Result<Option<Tensor>> {
         let classes = self.config.model.classes().len() as u64;
         if classes == 0 {
             return Ok(None);
         }
         let batch = self.config.batch_size as u64;
+        let half = (batch / 2).max(1);
         let labels: Vec<u32> = (0..batch)
-            .map(|j| ((step * batch + j) % classes) as u32)
+            .map(|j| ((step * half + j % half) % classes) as u32)
             .collect();
         Ok(Some(Tensor::from_vec(
             labels,

@@ -472,3 +472,46 @@ fn failed_starts_leave_folders_that_can_be_reused() {
     let err = Trainer::create(config, &run).err().unwrap();
     assert!(matches!(err, TrainError::RunExists { .. }), "{err}");
 }
+
+/// The mode-seeking term joins the generator's loss only: from the same seed the first
+/// discriminator step is the same, the first generator loss is larger by the (positive) term,
+/// and from then on training differs.
+#[test]
+fn mode_seeking_adds_to_the_generator_loss_only() {
+    let data = tempfile::tempdir().unwrap();
+    image_folder(data.path(), 12);
+    let rows = |weight: f64| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TrainConfig::new(tiny_dcgan(16, 3), data.path().to_str().unwrap());
+        config.batch_size = 4;
+        config.max_steps = Some(3);
+        config.mode_seeking = weight;
+        Trainer::create(config, dir.path())
+            .unwrap()
+            .run(&mut ())
+            .unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap()).collect())
+            .collect::<Vec<Vec<f64>>>()
+    };
+    let (plain, seeking) = (rows(0.0), rows(1.0));
+    assert_eq!(plain[0][2], seeking[0][2], "loss_d of the first step");
+    assert!(
+        seeking[0][3] > plain[0][3] + 1e-3,
+        "{} vs {}",
+        seeking[0][3],
+        plain[0][3]
+    );
+    assert_ne!(plain[2], seeking[2]);
+    let mut negative = TrainConfig::new(tiny_dcgan(16, 3), "shapes");
+    negative.mode_seeking = -1.0;
+    assert!(
+        negative
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("mode_seeking")
+    );
+}

@@ -86,7 +86,7 @@ impl WebGenerator {
     /// The picture for a latent vector of [`Self::latent_dim`] values.
     #[wasm_bindgen(js_name = generateLatent)]
     pub fn generate_latent(&self, z: &[f32]) -> Result<Vec<u8>, JsError> {
-        self.from_latents(z).map_err(to_js)
+        self.rgba_of(z).map_err(to_js)
     }
 
     /// The picture at `t` ∈ [0, 1] on the spherical path from seed `a`'s latent to seed `b`'s.
@@ -126,7 +126,7 @@ impl WebGenerator {
             .iter()
             .flat_map(|&s| self.inner.latent_for_seed(s))
             .collect();
-        self.from_latents(&z)
+        self.rgba_of(&z)
     }
 
     /// The native side of [`Self::interpolate`].
@@ -137,11 +137,11 @@ impl WebGenerator {
             ));
         }
         let (za, zb) = (self.inner.latent_for_seed(a), self.inner.latent_for_seed(b));
-        self.from_latents(&gan_runtime::latent::slerp(&za, &zb, steps).concat())
+        self.rgba_of(&gan_runtime::latent::slerp(&za, &zb, steps).concat())
     }
 
     /// RGBA bytes for the latents `z`, of the chosen class for a conditional generator.
-    fn from_latents(&self, z: &[f32]) -> Result<Vec<u8>, RuntimeError> {
+    fn rgba_of(&self, z: &[f32]) -> Result<Vec<u8>, RuntimeError> {
         match self.class {
             Some(class) => {
                 let n = z.len() / self.inner.latent_dim();
@@ -163,7 +163,7 @@ impl WebGenerator {
             &self.inner.latent_for_seed(b),
             t,
         );
-        self.from_latents(&z)
+        self.rgba_of(&z)
     }
 }
 
