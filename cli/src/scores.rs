@@ -15,6 +15,8 @@ use gan_eval::{
 };
 use gan_export::{ExportOptions, Which};
 use gan_runtime::{Generator, LoadOptions};
+use gan_train::TrainConfig;
+use gan_train::config::Recipe;
 
 /// The file of scores in a run folder, and its plot.
 pub const SCORES_CSV: &str = "scores.csv";
@@ -52,6 +54,8 @@ pub struct Scorer {
     real: FeatureStats,
     samples: usize,
     history: Vec<Score>,
+    /// What the stall warning suggests: only what the run does not use yet.
+    remedies: String,
 }
 
 impl Scorer {
@@ -85,14 +89,16 @@ impl Scorer {
             real,
             samples,
             history: Vec::new(),
+            remedies: String::new(),
         })
     }
 
-    /// Score the checkpoints of the run in `run_dir`, after the scores it already has (a
-    /// resumed run keeps its history and its best).
-    pub fn for_run(mut self, run_dir: &Path) -> Result<Self> {
+    /// Score the checkpoints of the run in `run_dir` trained with `config`, after the scores it
+    /// already has (a resumed run keeps its history and its best).
+    pub fn for_run(mut self, run_dir: &Path, config: &TrainConfig) -> Result<Self> {
         self.history = read_scores(&run_dir.join(SCORES_CSV))?;
         self.run_dir = run_dir.to_path_buf();
+        self.remedies = remedies(config);
         Ok(self)
     }
 
@@ -131,15 +137,15 @@ impl Scorer {
         if new_best {
             keep_as_best(&self.run_dir, checkpoint)?;
         }
-        let stalled = match scores_since_best(&self.history) {
-            since if since >= STALL => Some(format!(
-                "FID has not improved for {since} scores (best {best_before:.1}, now {fid:.1}): \
+        // Said once per stretch without a new best, when it reaches STALL scores.
+        let stalled = (scores_since_best(&self.history) == STALL).then(|| {
+            format!(
+                "FID has not improved for {STALL} scores (best {best_before:.1}, now {fid:.1}): \
                  the generator may have stopped learning or begun to collapse; the best \
-                 checkpoint is kept in checkpoints/{BEST}. Try --recipe stable, lower learning \
-                 rates (--lr-d / --lr-g), more data or --flip, or stop here."
-            )),
-            _ => None,
-        };
+                 checkpoint is kept in checkpoints/{BEST}. Try {}, or stop here.",
+                self.remedies
+            )
+        });
         write_scores(&self.run_dir, &self.history)?;
         Ok(Outcome {
             score,
@@ -150,6 +156,20 @@ impl Scorer {
 }
 
 /// Scores taken after the best FID (its first occurrence: the checkpoint kept as best).
+/// The remedies for a stalled FID that `config` does not use yet.
+fn remedies(config: &TrainConfig) -> String {
+    let mut list = Vec::new();
+    if config.recipe != Recipe::Stable {
+        list.push("--recipe stable");
+    }
+    if config.mode_seeking == 0.0 {
+        list.push("--mode-seeking 1");
+    }
+    list.push("lower learning rates (--lr-d / --lr-g)");
+    list.push("more data or --flip");
+    list.join(", ")
+}
+
 fn scores_since_best(history: &[Score]) -> usize {
     let best = history.iter().map(|s| s.fid).fold(f64::INFINITY, f64::min);
     history
@@ -275,5 +295,21 @@ mod tests {
         // Earlier, worse scores do not count; a tie is not an improvement.
         assert_eq!(scores_since_best(&history(&[30.0, 10.0, 12.0, 13.0])), 2);
         assert_eq!(scores_since_best(&history(&[10.0, 10.0, 11.0])), 2);
+    }
+
+    /// The stall warning suggests only what the run does not use yet.
+    #[test]
+    fn remedies_leave_out_what_the_run_uses() {
+        let arch = gan_models::ArchConfig::Toy2d;
+        let mut config = TrainConfig::new(arch, "toy2d");
+        assert!(remedies(&config).starts_with("--recipe stable, --mode-seeking 1, "));
+        Recipe::Stable.apply(&mut config);
+        config.mode_seeking = 1.0;
+        let left = remedies(&config);
+        assert!(
+            !left.contains("--recipe") && !left.contains("--mode-seeking"),
+            "{left}"
+        );
+        assert!(left.contains("--lr-d"), "{left}");
     }
 }

@@ -229,7 +229,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mut report = TrainingReport::new(!args.quiet);
     let summary = match scorer {
         Some(scorer) => {
-            let scorer = scorer.for_run(trainer.run_dir())?;
+            let scorer = scorer.for_run(trainer.run_dir(), &trainer.config)?;
             trainer.run(&mut WithScores {
                 report: &mut report,
                 scorer,
