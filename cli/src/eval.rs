@@ -160,14 +160,16 @@ fn accuracy(args: AccuracyArgs) -> Result<()> {
         (None, _) => None,
     };
     outputs.extend(features_output);
-    // Sample i is of class i mod classes: every class n_per_class times.
+    // Every class n_per_class times (pictures::sample_class).
     let n = args.n_per_class as usize * names.len();
     let bar = progress(n as u64, "generating");
     let pictures = pictures::from_generator(&generator, n, args.seed, 64, &mut |k| {
         bar.inc(k as u64);
     })?;
     bar.finish_and_clear();
-    let intended: Vec<usize> = (0..n).map(|i| i % names.len()).collect();
+    let intended: Vec<usize> = (0..n)
+        .map(|i| pictures::sample_class(i, names.len()))
+        .collect();
     let result = classify(&classifier, &pictures, &preprocess, &outputs, "classifying")?;
     let width = result.widths[0];
     let declared = classifier.declared_classes();

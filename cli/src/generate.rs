@@ -152,9 +152,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             let frames: Vec<Frame> = (0..count)
                 .map(|i| Frame {
                     name: classes.frame_name(&generator, i, source.label(i)),
-                    class: classes
-                        .of(i..i + 1)
-                        .map(|c| generator.classes()[c[0]].clone()),
+                    class: classes.class_of(i).map(|c| generator.classes()[c].clone()),
                 })
                 .collect();
             write_sheet(out, &kept, &frames, cols, (w, h))?;
@@ -284,17 +282,25 @@ impl ClassPlan {
 
     /// The classes of samples `range`; `None` for an unconditional generator.
     fn of(&self, range: std::ops::Range<usize>) -> Option<Vec<usize>> {
+        match self {
+            ClassPlan::None => None,
+            _ => range.map(|i| self.class_of(i)).collect(),
+        }
+    }
+
+    /// The class of sample `i`.
+    fn class_of(&self, i: usize) -> Option<usize> {
         match *self {
             ClassPlan::None => None,
-            ClassPlan::One(class) => Some(vec![class; range.len()]),
-            ClassPlan::PerClass { per, .. } => Some(range.map(|i| i / per).collect()),
+            ClassPlan::One(class) => Some(class),
+            ClassPlan::PerClass { per, .. } => Some(i / per),
         }
     }
 
     /// Sample `i`'s file or frame name: its latent's, after its class's.
     fn frame_name(&self, generator: &Generator, i: usize, latent: String) -> String {
-        match self.of(i..i + 1) {
-            Some(class) => format!("{}_{latent}", generator.classes()[class[0]]),
+        match self.class_of(i) {
+            Some(class) => format!("{}_{latent}", generator.classes()[class]),
             None => latent,
         }
     }

@@ -97,7 +97,9 @@ pub fn from_generator(
             generator.generate(chunk)?
         } else {
             let first = k * batch.max(1);
-            let labels: Vec<usize> = (first..first + chunk.len()).map(|i| i % classes).collect();
+            let labels: Vec<usize> = (first..first + chunk.len())
+                .map(|i| sample_class(i, classes))
+                .collect();
             generator.generate_labelled(chunk, &labels)?
         };
         for sample in samples {
@@ -111,6 +113,11 @@ pub fn from_generator(
         progress(chunk.len());
     }
     Ok(pictures)
+}
+
+/// The class of sample `i` of a conditional generator's [`from_generator`]: `i mod classes`.
+pub fn sample_class(i: usize, classes: usize) -> usize {
+    i % classes
 }
 
 /// A classifier's input convention.

@@ -119,37 +119,20 @@ impl ArchConfig {
 
     /// The same architecture conditioned on `classes` (empty: unconditional). The toy GAN has
     /// no conditional form.
-    pub fn with_classes(self, names: Vec<String>) -> Result<Self, ModelError> {
-        let conditional = match self {
-            ArchConfig::Toy2d if names.is_empty() => ArchConfig::Toy2d,
+    pub fn with_classes(mut self, names: Vec<String>) -> Result<Self, ModelError> {
+        match &mut self {
+            ArchConfig::Toy2d if names.is_empty() => {}
             ArchConfig::Toy2d => {
                 return Err(ModelError::InvalidConfig(
                     "the toy2d GAN has no conditional form (its data has no classes)".into(),
                 ));
             }
-            ArchConfig::Mlp { nz, batch_norm, .. } => ArchConfig::Mlp {
-                nz,
-                classes: names,
-                batch_norm,
-            },
-            ArchConfig::Dcgan {
-                image_size,
-                channels,
-                nz,
-                ngf,
-                ndf,
-                ..
-            } => ArchConfig::Dcgan {
-                image_size,
-                channels,
-                nz,
-                ngf,
-                ndf,
-                classes: names,
-            },
-        };
-        conditional.validate()?;
-        Ok(conditional)
+            ArchConfig::Mlp { classes, .. } | ArchConfig::Dcgan { classes, .. } => {
+                *classes = names;
+            }
+        }
+        self.validate()?;
+        Ok(self)
     }
 
     /// The generator's label input: an embedding as wide as the class count (capped), joined

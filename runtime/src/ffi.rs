@@ -318,15 +318,8 @@ pub unsafe extern "C" fn gan_generator_latent_dim(
     generator: *const GanGenerator,
     out: *mut u32,
 ) -> GanStatus {
-    boundary(|| {
-        let g = handle(generator)?;
-        if out.is_null() {
-            return Err((GanStatus::NullPointer, "out is null".into()));
-        }
-        // SAFETY: checked non-null, writable per the contract.
-        unsafe { out.write(g.latent_dim() as u32) };
-        Ok(())
-    })
+    // SAFETY: the same contract.
+    unsafe { write_number(generator, out, Generator::latent_dim) }
 }
 
 /// Width, height and channels of the model's images (the RGBA8 output always has 4 bytes a
@@ -369,13 +362,26 @@ pub unsafe extern "C" fn gan_generator_class_count(
     generator: *const GanGenerator,
     out: *mut u32,
 ) -> GanStatus {
+    // SAFETY: the same contract.
+    unsafe { write_number(generator, out, |g| g.classes().len()) }
+}
+
+/// Write one number about the generator behind `generator` to `out`.
+///
+/// # Safety
+/// `out` must be null or writable.
+unsafe fn write_number(
+    generator: *const GanGenerator,
+    out: *mut u32,
+    number: impl FnOnce(&Generator) -> usize,
+) -> GanStatus {
     boundary(|| {
         let g = handle(generator)?;
         if out.is_null() {
             return Err((GanStatus::NullPointer, "out is null".into()));
         }
         // SAFETY: checked non-null, writable per the contract.
-        unsafe { out.write(g.classes().len() as u32) };
+        unsafe { out.write(number(&g) as u32) };
         Ok(())
     })
 }

@@ -165,17 +165,20 @@ impl Generator {
 
     /// One image per seed (an unconditional generator).
     pub fn generate(&self, seeds: &[u64]) -> Result<Vec<Rgba8>> {
-        self.pictures(&self.seed_latents(seeds), None)
+        self.pictures(&self.latents_for_seeds(seeds), None)
     }
 
     /// One image of class `class` per seed (a conditional generator).
     pub fn generate_class(&self, seeds: &[u64], class: usize) -> Result<Vec<Rgba8>> {
-        self.pictures(&self.seed_latents(seeds), Some(&vec![class; seeds.len()]))
+        self.pictures(
+            &self.latents_for_seeds(seeds),
+            Some(&vec![class; seeds.len()]),
+        )
     }
 
     /// One image per seed, of the class beside it (a conditional generator).
     pub fn generate_labelled(&self, seeds: &[u64], classes: &[usize]) -> Result<Vec<Rgba8>> {
-        self.pictures(&self.seed_latents(seeds), Some(classes))
+        self.pictures(&self.latents_for_seeds(seeds), Some(classes))
     }
 
     /// One image per latent in `z` (`n × latent_dim` values; an unconditional generator).
@@ -189,7 +192,8 @@ impl Generator {
         self.pictures(z, Some(classes))
     }
 
-    fn seed_latents(&self, seeds: &[u64]) -> Vec<f32> {
+    /// The latents of `seeds`, concatenated (see [`Self::latent_for_seed`]).
+    pub fn latents_for_seeds(&self, seeds: &[u64]) -> Vec<f32> {
         seeds
             .iter()
             .flat_map(|&s| self.latent_for_seed(s))
@@ -206,13 +210,17 @@ impl Generator {
 
     /// `steps` images along the spherical path from seed `a`'s latent to seed `b`'s.
     pub fn interpolate(&self, a: u64, b: u64, steps: usize) -> Result<Vec<Rgba8>> {
+        self.generate_latents(&self.interpolation(a, b, steps)?)
+    }
+
+    /// The `steps` latents of [`Self::interpolate`], concatenated (to draw them of a class).
+    pub fn interpolation(&self, a: u64, b: u64, steps: usize) -> Result<Vec<f32>> {
         if steps == 0 {
             return Err(RuntimeError::InvalidArgument(
                 "interpolation needs at least one step".into(),
             ));
         }
-        let z: Vec<f32> = slerp(&self.latent_for_seed(a), &self.latent_for_seed(b), steps).concat();
-        self.generate_latents(&z)
+        Ok(slerp(&self.latent_for_seed(a), &self.latent_for_seed(b), steps).concat())
     }
 
     /// The raw generator output for `z`: `n × C × H × W` floats in the model's range, NCHW (an

@@ -268,10 +268,7 @@ fn render(service: &Service, job: &Job) -> Result<Response, ApiError> {
 fn latent_values(generator: &Generator, latents: &Latents) -> Result<Vec<f32>, ApiError> {
     let nz = generator.latent_dim();
     match latents {
-        Latents::Seeds(seeds) => Ok(seeds
-            .iter()
-            .flat_map(|&s| generator.latent_for_seed(s))
-            .collect()),
+        Latents::Seeds(seeds) => Ok(generator.latents_for_seeds(seeds)),
         Latents::Given(z) => {
             if let Some((i, bad)) = z.iter().enumerate().find(|(_, v)| v.len() != nz) {
                 return Err(ApiError::bad_request(format!(

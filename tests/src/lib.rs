@@ -112,13 +112,39 @@ pub fn export_generator(
 /// A trained 16 px RGB [`tiny_dcgan`] run in `dir/run`, its generator exported to
 /// `dir/onnx/generator.onnx` (returned): the small real model the serving and binding tests use.
 pub fn tiny_generator(dir: &Path) -> std::path::PathBuf {
+    exported_run(&tiny_dcgan(16, 3), dir)
+}
+
+/// The conditional DCGAN of [`conditional_architectures`] (classes `a`, `b`, `c`), trained
+/// in `dir/run` and its generator exported to `dir/onnx/generator.onnx` (returned).
+pub fn tiny_conditional_generator(dir: &Path) -> std::path::PathBuf {
+    exported_run(&conditional_architectures()[1], dir)
+}
+
+/// `arch` trained a few steps in `dir/run`, its generator exported to `dir/onnx`.
+fn exported_run(arch: &ArchConfig, dir: &Path) -> std::path::PathBuf {
     let run = dir.join("run");
-    trained_run(&tiny_dcgan(16, 3), dir, &run);
+    trained_run(arch, dir, &run);
     export_generator(
         &run,
         &dir.join("onnx"),
         gan_export::ExportOptions::default(),
     )
+}
+
+/// The largest difference between `a` and `b`, relative to `b`'s scale (at least 1).
+pub fn max_rel(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+/// The tract backend on two threads: the runtime options of the backend tests.
+pub fn tract() -> gan_runtime::LoadOptions {
+    gan_runtime::LoadOptions {
+        threads: Some(2),
+        ..gan_runtime::LoadOptions::default()
+    }
 }
 
 /// Export one network of `run_dir` into `out_dir` (self-checked against candle); its path.

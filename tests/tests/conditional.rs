@@ -3,32 +3,20 @@
 //! with a seed always the same one, a foreign conditional model loads once its label input is
 //! named, and every misuse is a clear error.
 
-use gan_e2e::{conditional_architectures, export_generator, ort_library, trained_run};
+use gan_e2e::{
+    conditional_architectures, export_generator, max_rel, ort_library, tiny_conditional_generator,
+    tract, trained_run,
+};
 use gan_export::onnx::{Message, ModelProto};
 use gan_export::{ExportOptions, ReferenceInput, Role};
 use gan_models::run_layout;
 use gan_runtime::{Backend, Generator, LoadOptions, RuntimeError};
 
-fn max_rel(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-}
-
-fn tract() -> LoadOptions {
-    LoadOptions {
-        threads: Some(2),
-        ..LoadOptions::default()
-    }
-}
-
 #[test]
 fn classes_choose_the_image_on_both_backends_and_match_candle() {
     let dir = tempfile::tempdir().unwrap();
-    let arch = &conditional_architectures()[1];
+    let model = tiny_conditional_generator(dir.path());
     let run = dir.path().join("run");
-    trained_run(arch, dir.path(), &run);
-    let model = export_generator(&run, &dir.path().join("onnx"), ExportOptions::default());
     let ours = Generator::load(&model, &tract()).unwrap();
     assert_eq!(ours.classes(), ["a", "b", "c"]);
     assert_eq!(ours.class_index("b").unwrap(), 1);
@@ -113,9 +101,7 @@ fn classes_choose_the_image_on_both_backends_and_match_candle() {
 #[test]
 fn an_unconditional_generator_takes_no_class() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    trained_run(&gan_e2e::tiny_dcgan(16, 1), dir.path(), &run);
-    let model = export_generator(&run, &dir.path().join("onnx"), ExportOptions::default());
+    let model = gan_e2e::tiny_generator(dir.path());
     let plain = Generator::load(&model, &tract()).unwrap();
     assert!(plain.classes().is_empty());
     for err in [

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use gan_e2e::{export_generator, export_model, ort_library, trained_run, value_dims};
+use gan_e2e::{
+    export_generator, export_model, max_rel, ort_library, tract, trained_run, value_dims,
+};
 use gan_export::ExportOptions;
 use gan_export::Role;
 use gan_export::Which;
@@ -39,19 +41,6 @@ fn dcgan() -> ArchConfig {
         ngf: 8,
         ndf: 8,
         classes: Vec::new(),
-    }
-}
-
-fn max_rel(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-}
-
-fn tract() -> LoadOptions {
-    LoadOptions {
-        threads: Some(2),
-        ..LoadOptions::default()
     }
 }
 

@@ -432,14 +432,7 @@ fn concurrent_requests_are_all_answered_and_a_full_queue_says_retry() {
 #[test]
 fn a_conditional_generator_serves_the_class_asked_for() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let arch = &gan_e2e::conditional_architectures()[1];
-    gan_e2e::trained_run(arch, dir.path(), &run);
-    let model = gan_e2e::export_generator(
-        &run,
-        &dir.path().join("onnx"),
-        gan_export::ExportOptions::default(),
-    );
+    let model = gan_e2e::tiny_conditional_generator(dir.path());
     let local = generator(&model);
     let server = start(&model, Limits::default());
     let at = server.address;

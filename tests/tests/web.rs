@@ -50,14 +50,7 @@ fn the_binding_gives_the_runtimes_pictures_and_refuses_bad_input() {
 #[test]
 fn the_binding_draws_the_chosen_class_of_a_conditional_generator() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let arch = &gan_e2e::conditional_architectures()[1];
-    gan_e2e::trained_run(arch, dir.path(), &run);
-    let model = gan_e2e::export_generator(
-        &run,
-        &dir.path().join("onnx"),
-        gan_export::ExportOptions::default(),
-    );
+    let model = gan_e2e::tiny_conditional_generator(dir.path());
     let native = Generator::load(&model, &LoadOptions::default()).unwrap();
     let class = |seeds: &[u64], c: usize| -> Vec<u8> {
         native

@@ -122,22 +122,12 @@ impl WebGenerator {
 
     /// The native side of [`Self::generate_many`].
     pub fn pictures(&self, seeds: &[u64]) -> Result<Vec<u8>, RuntimeError> {
-        let z: Vec<f32> = seeds
-            .iter()
-            .flat_map(|&s| self.inner.latent_for_seed(s))
-            .collect();
-        self.rgba_of(&z)
+        self.rgba_of(&self.inner.latents_for_seeds(seeds))
     }
 
     /// The native side of [`Self::interpolate`].
     pub fn path(&self, a: u64, b: u64, steps: usize) -> Result<Vec<u8>, RuntimeError> {
-        if steps == 0 {
-            return Err(RuntimeError::InvalidArgument(
-                "interpolation needs at least one step".into(),
-            ));
-        }
-        let (za, zb) = (self.inner.latent_for_seed(a), self.inner.latent_for_seed(b));
-        self.rgba_of(&gan_runtime::latent::slerp(&za, &zb, steps).concat())
+        self.rgba_of(&self.inner.interpolation(a, b, steps)?)
     }
 
     /// RGBA bytes for the latents `z`, of the chosen class for a conditional generator.
