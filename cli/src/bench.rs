@@ -89,6 +89,7 @@ fn bench_train(args: TrainBench) -> Result<()> {
                 nz: 100,
                 classes: Vec::new(),
                 batch_norm: false,
+                spectral_norm: Default::default(),
             },
             other => {
                 let size = other
@@ -102,6 +103,7 @@ fn bench_train(args: TrainBench) -> Result<()> {
                     ngf: args.width,
                     ndf: args.width,
                     classes: Vec::new(),
+                    spectral_norm: Default::default(),
                 }
             }
         };

@@ -43,6 +43,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         ngf: 32,
         ndf: 32,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     };
     let mut config = TrainConfig::new(arch, "shapes");
     config.seed = args.seed;

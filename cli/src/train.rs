@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
-use gan_models::{ArchConfig, RunModel};
+use gan_models::{ArchConfig, RunModel, SpectralNorm};
 use gan_train::augment::Augment;
 use gan_train::config::{Loss, Recipe};
 use gan_train::{
@@ -33,6 +33,15 @@ enum Model {
 enum LossArg {
     Bce,
     Hinge,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SpectralNormArg {
+    /// The discriminator (its BatchNorm layers are dropped, as in SNGAN).
+    D,
+    /// The generator.
+    G,
+    Both,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -134,6 +143,10 @@ pub struct TrainArgs {
     /// mlp: BatchNorm after the generator's hidden layers (the DCGAN generator always has it).
     #[arg(long)]
     batch_norm: bool,
+    /// Spectral normalisation (Miyato et al. 2018) of every weight of these networks: one power
+    /// iteration per step; the export folds W/σ into the weights.
+    #[arg(long, value_enum)]
+    spectral_norm: Option<SpectralNormArg>,
     /// Train a conditional GAN on the data's classes (mnist:DIR's digits, shapes' disc and
     /// square, or a folder of class folders DIR/<class>/<image>): generate a chosen class.
     #[arg(long)]
@@ -405,6 +418,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
             nz: args.nz,
             classes: Vec::new(),
             batch_norm: args.batch_norm,
+            spectral_norm: Default::default(),
         },
         Model::Classifier | Model::Features => unreachable!("handled by run_classifier"),
         Model::Dcgan => ArchConfig::Dcgan {
@@ -414,11 +428,21 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
             ngf: args.ngf,
             ndf: args.ndf,
             classes: Vec::new(),
+            spectral_norm: Default::default(),
         },
     };
     if args.batch_norm && model != Model::Mlp {
         bail!("--batch-norm applies to --model mlp (the DCGAN generator always has BatchNorm)");
     }
+    let spectral_norm = match args.spectral_norm {
+        None => SpectralNorm::Off,
+        Some(SpectralNormArg::D) => SpectralNorm::D,
+        Some(SpectralNormArg::G) => SpectralNorm::G,
+        Some(SpectralNormArg::Both) => SpectralNorm::Both,
+    };
+    let arch = arch
+        .with_spectral_norm(spectral_norm)
+        .map_err(|e| anyhow::anyhow!("--spectral-norm: {e}"))?;
     let mut config = TrainConfig::new(arch, data);
     config.conditional = args.conditional;
     config.mode_seeking = args.mode_seeking;

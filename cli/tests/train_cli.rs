@@ -210,6 +210,9 @@ fn a_recipe_sets_the_stabilisation_and_flags_override_it() {
             &0.0.into()
         )
     );
+    let spectral = config_of("spectral", &["--spectral-norm", "d"]);
+    assert_eq!(spectral["model"]["spectral_norm"], "d");
+    assert!(classic["model"].get("spectral_norm").is_none());
     let stable = config_of("stable", &["--recipe", "stable"]);
     assert_eq!(
         (
@@ -280,6 +283,11 @@ fn bad_stabilisation_options_are_refused_by_name() {
     assert_refused(&seeking, "--mode-seeking: must be finite and not negative");
     let norm = train("dcgan", "shapes", &run, &["--batch-norm"]);
     assert_refused(&norm, "--batch-norm applies to --model mlp");
+    let spectral = train("toy2d", "toy2d", &run, &["--spectral-norm", "d"]);
+    assert_refused(
+        &spectral,
+        "--spectral-norm: invalid architecture: the toy2d GAN has no",
+    );
     let scoring = train("dcgan", "shapes", &run, &["--eval-every", "100"]);
     assert!(!scoring.status.success());
     assert!(text(&scoring.stderr).contains("--classifier"));

@@ -10,7 +10,7 @@ use gan_models::{Activation, LabelSite, Layer, Network, ParamRole};
 use crate::ExportError;
 use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
 use crate::label;
-use crate::passes::{fold_bn, subpixel};
+use crate::passes::{fold_bn, fold_spectral_norm, subpixel};
 
 /// A network's parameters: per layer and role, and a conditional network's label embedding.
 type Params = (Vec<HashMap<ParamRole, Tensor>>, Option<Tensor>);
@@ -107,6 +107,7 @@ pub fn lower_network(
         };
         let name = format!("layers.{i}");
         let mut own = std::mem::take(&mut params[i]);
+        fold_spectral_norm::fold_spectral_norm(layer, &mut own)?;
         if folds {
             let Layer::BatchNorm2d { eps, .. } = net.layers[i + 1] else {
                 unreachable!("checked above")

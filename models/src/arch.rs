@@ -3,7 +3,7 @@
 use gan_contract::metadata::role;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, LabelInput, LabelSite, Layer, ModelError, Network};
+use crate::{Activation, LabelInput, LabelSite, Layer, ModelError, Network, SpectralNorm};
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 const BN_EPS: f64 = 1e-5;
@@ -35,6 +35,9 @@ pub enum ArchConfig {
         /// has; without it the MLP generator collapses on the digits).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         batch_norm: bool,
+        /// Which networks are spectrally normalised.
+        #[serde(default, skip_serializing_if = "SpectralNorm::is_off")]
+        spectral_norm: SpectralNorm,
     },
     /// DCGAN for square images of a power-of-two size.
     Dcgan {
@@ -46,6 +49,10 @@ pub enum ArchConfig {
         /// As for `Mlp`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         classes: Vec<String>,
+        /// As for `Mlp`; a normalised discriminator has no BatchNorm (it takes its place, as in
+        /// SNGAN).
+        #[serde(default, skip_serializing_if = "SpectralNorm::is_off")]
+        spectral_norm: SpectralNorm,
     },
 }
 
@@ -115,6 +122,32 @@ impl ArchConfig {
             ArchConfig::Toy2d => &[],
             ArchConfig::Mlp { classes, .. } | ArchConfig::Dcgan { classes, .. } => classes,
         }
+    }
+
+    /// Which networks are spectrally normalised (the toy GAN: none).
+    pub fn spectral_norm(&self) -> SpectralNorm {
+        match self {
+            ArchConfig::Toy2d => SpectralNorm::Off,
+            ArchConfig::Mlp { spectral_norm, .. } | ArchConfig::Dcgan { spectral_norm, .. } => {
+                *spectral_norm
+            }
+        }
+    }
+
+    /// The same architecture with `setting` for spectral normalisation; the toy GAN has none.
+    pub fn with_spectral_norm(mut self, setting: SpectralNorm) -> Result<Self, ModelError> {
+        match &mut self {
+            ArchConfig::Toy2d if setting.is_off() => {}
+            ArchConfig::Toy2d => {
+                return Err(ModelError::InvalidConfig(
+                    "the toy2d GAN has no spectral normalisation (use mlp or dcgan)".into(),
+                ));
+            }
+            ArchConfig::Mlp { spectral_norm, .. } | ArchConfig::Dcgan { spectral_norm, .. } => {
+                *spectral_norm = setting;
+            }
+        }
+        Ok(self)
     }
 
     /// The same architecture conditioned on `classes` (empty: unconditional). The toy GAN has
@@ -269,12 +302,14 @@ impl ArchConfig {
             input_shape: vec![self.latent_dim()],
             layers,
             label,
+            spectral_norm: self.spectral_norm().applies_to(Role::Generator),
         })
     }
 
     /// The discriminator: [`Self::sample_shape`] → `[1]`, a logit (probability = sigmoid).
     pub fn discriminator(&self) -> Result<Network, ModelError> {
         self.validate()?;
+        let spectral_norm = self.spectral_norm().applies_to(Role::Discriminator);
         let layers = match *self {
             ArchConfig::Toy2d => mlp(&[2, 5, 3], Activation::Tanh)
                 .chain([linear(3, 1)])
@@ -292,12 +327,15 @@ impl ArchConfig {
                 let mut layers = vec![conv(channels, ndf, 2, 1, true), Layer::Activation(LEAKY)];
                 let mut width = ndf;
                 for _ in 0..dcgan_blocks(image_size) {
-                    layers.push(conv(width, width * 2, 2, 1, false));
-                    layers.push(Layer::BatchNorm2d {
-                        channels: width * 2,
-                        eps: BN_EPS,
-                        momentum: BN_MOMENTUM,
-                    });
+                    // Spectral normalisation takes BatchNorm's place (and the bias returns).
+                    layers.push(conv(width, width * 2, 2, 1, spectral_norm));
+                    if !spectral_norm {
+                        layers.push(Layer::BatchNorm2d {
+                            channels: width * 2,
+                            eps: BN_EPS,
+                            momentum: BN_MOMENTUM,
+                        });
+                    }
                     layers.push(Layer::Activation(LEAKY));
                     width *= 2;
                 }
@@ -314,6 +352,7 @@ impl ArchConfig {
             input_shape: self.sample_shape(),
             layers,
             label,
+            spectral_norm,
         })
     }
 }
@@ -329,6 +368,7 @@ fn projection(layers: &[Layer], input: &[usize], classes: usize) -> Result<Label
         input_shape: input.to_vec(),
         layers: layers.to_vec(),
         label: None,
+        spectral_norm: false,
     };
     let dim = unlabelled.shapes()?[head].iter().product();
     Ok(LabelInput {

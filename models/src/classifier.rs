@@ -72,6 +72,7 @@ impl ClassifierArch {
             input_shape: self.sample_shape(),
             layers,
             label: None,
+            spectral_norm: false,
         })
     }
 

@@ -17,6 +17,7 @@ pub fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
         ngf: 4,
         ndf: 4,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     }
 }
 

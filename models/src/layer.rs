@@ -71,6 +71,8 @@ pub enum ParamRole {
     RunningVar,
     /// A conditional network's class embedding (`[classes, dim]`, one row per class).
     Embedding,
+    /// A spectrally normalised layer's power-iteration vector (see [`crate::spectral`]).
+    SpectralU,
 }
 
 impl ParamRole {
@@ -81,20 +83,29 @@ impl ParamRole {
             ParamRole::Bias | ParamRole::Shift => "bias",
             ParamRole::RunningMean => "running_mean",
             ParamRole::RunningVar => "running_var",
+            ParamRole::SpectralU => "weight_u",
         }
     }
 
-    /// Running statistics are state, not trained by the optimiser.
+    /// Running statistics and power-iteration vectors are state, not trained by the optimiser.
     pub fn trainable(self) -> bool {
-        !matches!(self, ParamRole::RunningMean | ParamRole::RunningVar)
+        !matches!(
+            self,
+            ParamRole::RunningMean | ParamRole::RunningVar | ParamRole::SpectralU
+        )
     }
 }
 
 /// How a parameter starts (the DCGAN paper's initialisation).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
-    Normal { mean: f64, std: f64 },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
     Constant(f64),
+    /// A random direction: N(0, 1) values scaled to unit length.
+    UnitVector,
 }
 
 /// One parameter tensor of a layer.

@@ -11,7 +11,7 @@
 //! It never sees candle or ONNX. Besides the descriptions it holds what the trainer and the
 //! exporter must agree on without depending on each other: the run-folder layout
 //! ([`run_layout`], with the `config.json` format version) and the checkpoint tensor format
-//! ([`weights`], safetensors); what training and evaluation both read: data sources
+//! ([`weights`], safetensors) and the spectral normalisation both apply ([`spectral`]); what training and evaluation both read: data sources
 //! ([`DataSource`]), MNIST IDX files ([`mnist`]) and image folders ([`image_files`]); the one
 //! crash-safe file writer ([`atomic`]); and, for other crates' tests, `fixtures` (feature
 //! `fixtures`).
@@ -19,7 +19,8 @@
 //! ```
 //! use gan_models::{ArchConfig, Role, RunModel};
 //!
-//! let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, classes: Vec::new() };
+//! let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64,
+//!     classes: Vec::new(), spectral_norm: Default::default() };
 //! assert_eq!(arch.generator()?.output_shape()?, vec![3, 64, 64]);
 //! assert_eq!(arch.discriminator()?.output_shape()?, vec![1]);
 //! assert_eq!(RunModel::Gan(arch).roles(), [Role::Generator, Role::Discriminator]);
@@ -39,6 +40,7 @@ mod network;
 pub mod npm_data;
 pub mod run_layout;
 mod run_model;
+pub mod spectral;
 pub mod weights;
 
 pub use arch::{ArchConfig, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Role, TOY2D_A, TOY2D_B};
@@ -47,6 +49,7 @@ pub use data_source::DataSource;
 pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
 pub use network::{LABEL_EMBEDDING, LabelInput, LabelSite, Network, ParamEntry};
 pub use run_model::RunModel;
+pub use spectral::SpectralNorm;
 
 /// A file that cannot be used (a checkpoint, a run configuration), with the reason.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,9 @@ pub struct Network {
     /// How the class label enters a conditional network; `None` for an unconditional one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<LabelInput>,
+    /// Every layer with a weight matrix is spectrally normalised (see [`crate::spectral`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spectral_norm: bool,
 }
 
 /// How a conditional network takes its class label `y` (an integer in `0..classes`): through a
@@ -117,17 +120,29 @@ impl Network {
         Ok(self.shapes()?.pop().expect("starts non-empty"))
     }
 
-    /// Every parameter tensor, in layer order.
+    /// Every parameter tensor, in layer order (a layer's own, then its spectral-norm vector).
     pub fn params(&self) -> Vec<ParamEntry> {
         self.layers
             .iter()
             .enumerate()
             .flat_map(|(layer_index, layer)| {
-                layer.params().into_iter().map(move |spec| ParamEntry {
-                    name: format!("layers.{layer_index}.{}", spec.role.suffix()),
-                    layer_index: Some(layer_index),
-                    spec,
-                })
+                let spectral_u = layer
+                    .matrix_view()
+                    .filter(|_| self.spectral_norm)
+                    .map(|view| ParamSpec {
+                        role: ParamRole::SpectralU,
+                        shape: vec![view.rows],
+                        init: Init::UnitVector,
+                    });
+                layer
+                    .params()
+                    .into_iter()
+                    .chain(spectral_u)
+                    .map(move |spec| ParamEntry {
+                        name: format!("layers.{layer_index}.{}", spec.role.suffix()),
+                        layer_index: Some(layer_index),
+                        spec,
+                    })
             })
             .chain(self.label.map(|label| ParamEntry {
                 name: LABEL_EMBEDDING.to_string(),

@@ -73,6 +73,7 @@ mod tests {
                 nz: 8,
                 classes: Vec::new(),
                 batch_norm: false,
+                spectral_norm: Default::default(),
             })
         );
         let classifier = ClassifierArch {

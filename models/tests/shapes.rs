@@ -8,6 +8,7 @@ fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
         ngf: 8,
         ndf: 8,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     }
 }
 
@@ -20,6 +21,7 @@ fn every_architecture_chains_its_shapes() {
                 nz: 100,
                 classes: Vec::new(),
                 batch_norm: false,
+                spectral_norm: Default::default(),
             },
             vec![1, 28, 28],
         ),
@@ -28,6 +30,7 @@ fn every_architecture_chains_its_shapes() {
                 nz: 100,
                 classes: Vec::new(),
                 batch_norm: true,
+                spectral_norm: Default::default(),
             },
             vec![1, 28, 28],
         ),
@@ -71,6 +74,7 @@ fn standard_dcgan_matches_the_paper_widths() {
         ngf: 64,
         ndf: 64,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     };
     let g = arch.generator().unwrap();
     let widths: Vec<usize> = g
@@ -148,6 +152,7 @@ fn bad_hyper_parameters_are_errors() {
             nz: 0,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         }
         .generator()
         .is_err()
@@ -158,6 +163,7 @@ fn bad_hyper_parameters_are_errors() {
             nz: usize::MAX,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         }
         .generator()
         .is_err()
@@ -169,6 +175,7 @@ fn bad_hyper_parameters_are_errors() {
         ngf,
         ndf: 64,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     };
     let err = wide(100, 8192).generator().unwrap_err().to_string();
     assert!(err.contains("parameters") && err.contains("limit"), "{err}");
@@ -232,6 +239,7 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
                 nz: 100,
                 classes: Vec::new(),
                 batch_norm: false,
+                spectral_norm: Default::default(),
             },
             110,
             128,
@@ -271,6 +279,7 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
         nz: 8,
         classes: Vec::new(),
         batch_norm: false,
+        spectral_norm: Default::default(),
     };
     let names = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert!(mlp.clone().with_classes(names(&["one"])).is_err());

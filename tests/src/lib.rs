@@ -16,6 +16,7 @@ pub fn architectures() -> Vec<ArchConfig> {
         ngf: width,
         ndf: width,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     };
     vec![
         ArchConfig::Toy2d,
@@ -23,6 +24,7 @@ pub fn architectures() -> Vec<ArchConfig> {
             nz: 100,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         },
         dcgan(16, 1, 8),
         dcgan(32, 3, 8),
@@ -40,11 +42,32 @@ pub fn conditional_architectures() -> Vec<ArchConfig> {
             nz: 100,
             classes: Vec::new(),
             batch_norm: true,
+            spectral_norm: Default::default(),
         },
         tiny_dcgan(32, 3),
     ]
     .into_iter()
     .map(|arch| arch.with_classes(classes.clone()).expect("valid classes"))
+    .collect()
+}
+
+/// Spectrally normalised versions of the MLP and a small DCGAN (both networks, so the
+/// discriminator has no BatchNorm and the generator keeps it).
+pub fn spectral_architectures() -> Vec<ArchConfig> {
+    [
+        ArchConfig::Mlp {
+            nz: 100,
+            classes: Vec::new(),
+            batch_norm: true,
+            spectral_norm: Default::default(),
+        },
+        tiny_dcgan(16, 3),
+    ]
+    .into_iter()
+    .map(|arch| {
+        arch.with_spectral_norm(gan_models::SpectralNorm::Both)
+            .expect("mlp and dcgan have spectral norm")
+    })
     .collect()
 }
 

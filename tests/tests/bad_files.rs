@@ -83,6 +83,7 @@ fn a_hostile_classifier_is_refused_cleanly() {
             nz: 100,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         },
         dir.path(),
         &run,

@@ -4,7 +4,10 @@ use std::path::Path;
 use std::process::Command;
 
 use gan_cli::reference::candle_reference;
-use gan_e2e::{architectures, conditional_architectures, trained_run, value_dims, write_f32};
+use gan_e2e::{
+    architectures, conditional_architectures, spectral_architectures, trained_run, value_dims,
+    write_f32,
+};
 use gan_export::onnx::{DimensionValue, ModelProto};
 use gan_export::{Batch, ExportOptions, ReferenceInput, Role, Which, export_run};
 use gan_models::ArchConfig;
@@ -56,7 +59,7 @@ fn variants(arch: &ArchConfig) -> Vec<(String, ExportOptions)> {
     out
 }
 
-/// Every architecture, folded and not, dynamic and fixed batch, with and without pixels, and the
+/// Every architecture (conditional and spectrally normalised ones too), folded and not, dynamic and fixed batch, with and without pixels, and the
 /// sub-pixel rewrite: onnx's
 /// checker, strict shape inference and onnxruntime (at batch 1 and 5) agree with candle.
 #[test]
@@ -65,7 +68,8 @@ fn onnx_checker_and_onnxruntime_agree_with_candle() {
     let mut cases = Vec::new();
     let every = architectures()
         .into_iter()
-        .chain(conditional_architectures());
+        .chain(conditional_architectures())
+        .chain(spectral_architectures());
     for (a, arch) in every.enumerate() {
         let arch = &arch;
         let arch_dir = work.path().join(format!("arch{a}"));
@@ -348,6 +352,7 @@ fn a_self_check_failure_names_the_difference_and_writes_nothing() {
             nz: 100,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         },
         work.path(),
         &run,

@@ -15,6 +15,7 @@ fn missing_or_wrong_library_is_an_error() {
             nz: 100,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         },
         dir.path(),
         &run,

@@ -41,6 +41,7 @@ fn dcgan() -> ArchConfig {
         ngf: 8,
         ndf: 8,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     }
 }
 
@@ -114,6 +115,7 @@ fn generator_is_send_and_sync_and_shared_across_threads() {
         nz: 100,
         classes: Vec::new(),
         batch_norm: false,
+        spectral_norm: Default::default(),
     });
     let generator = std::sync::Arc::new(Generator::load(&f.model, &tract()).unwrap());
     let solo = generator.generate(&[5]).unwrap();
@@ -142,6 +144,7 @@ fn ort_backend_agrees_with_tract() {
             nz: 100,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         },
     ] {
         let f = fixture(arch);
@@ -379,6 +382,7 @@ fn c_abi_rejects_null_pointers_bad_handles_and_small_buffers() {
         nz: 100,
         classes: Vec::new(),
         batch_norm: false,
+        spectral_norm: Default::default(),
     });
     let last_error = || {
         unsafe { CStr::from_ptr(gan_last_error()) }
@@ -478,6 +482,7 @@ fn freeing_a_handle_while_threads_generate_is_safe() {
         nz: 100,
         classes: Vec::new(),
         batch_norm: false,
+        spectral_norm: Default::default(),
     });
     let path = CString::new(f.model.to_str().unwrap()).unwrap();
     for round in 0..5 {

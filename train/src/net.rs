@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{D, DType, Device, Tensor, Var};
+use gan_models::spectral::MatrixView;
 use gan_models::{Activation, Init, LabelSite, Layer, Network, ParamRole};
 
 use crate::error::Result;
@@ -38,6 +39,11 @@ impl Net {
             let values = match entry.spec.init {
                 Init::Normal { mean, std } => rng.normal(n, mean, std),
                 Init::Constant(c) => vec![c as f32; n],
+                Init::UnitVector => {
+                    let values = rng.normal(n, 0.0, 1.0);
+                    let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                    values.into_iter().map(|v| v / norm).collect()
+                }
             };
             Ok(Tensor::from_vec(
                 values,
@@ -120,6 +126,28 @@ impl Net {
             path,
             &tensor_file::to_bytes(&self.named_tensors(), metadata)?,
         )
+    }
+
+    /// One power iteration for every spectrally normalised layer (once per training step):
+    /// `u ← W·v / ‖W·v‖` with `v = Wᵀu / ‖Wᵀu‖`, outside autograd.
+    pub fn power_iteration(&self) -> Result<()> {
+        for (layer, params) in self.desc.layers.iter().zip(&self.layers) {
+            let (Some(view), Some(u)) = (layer.matrix_view(), find(params, ParamRole::SpectralU))
+            else {
+                continue;
+            };
+            let MatrixView { outer, rows, inner } = view;
+            let w = params[0]
+                .var
+                .as_detached_tensor()
+                .reshape((outer, rows, inner))?;
+            let v = unit(
+                &w.broadcast_mul(&u.var.as_tensor().reshape((1, rows, 1))?)?
+                    .sum_keepdim(1)?,
+            )?;
+            u.var.set(&unit(&w.broadcast_mul(&v)?.sum(2)?.sum(0)?)?)?;
+        }
+        Ok(())
     }
 
     /// Forward pass over a batch; `labels` (u32 `[batch]`) is the class of each sample for a
@@ -261,19 +289,26 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
         kernels: which,
         frozen,
     } = pass;
+    let bias_param = || find(params, ParamRole::Bias).map(|b| b.value(frozen));
     let bias = |y: Tensor, broadcast: &[usize]| -> Result<Tensor> {
-        match params.get(1) {
-            Some(b) => Ok(y.broadcast_add(&b.value(frozen).reshape(broadcast)?)?),
+        match bias_param() {
+            Some(b) => Ok(y.broadcast_add(&b.reshape(broadcast)?)?),
             None => Ok(y),
         }
     };
-    let weight = || params[0].value(frozen);
-    let bias_param = || params.get(1).map(|b| b.value(frozen));
+    // A spectrally normalised layer computes with W/σ.
+    let weight = || -> Result<Tensor> {
+        let w = params[0].value(frozen);
+        match (layer.matrix_view(), find(params, ParamRole::SpectralU)) {
+            (Some(view), Some(u)) => spectral_weight(&w, &u.var.as_detached_tensor(), view),
+            _ => Ok(w),
+        }
+    };
     Ok(match *layer {
         Layer::Linear { out_features, .. } => match which {
-            Kernels::Fast => kernels::linear(x, &weight(), bias_param().as_ref())?,
+            Kernels::Fast => kernels::linear(x, &weight()?, bias_param().as_ref())?,
             Kernels::Lowered | Kernels::Candle => {
-                bias(x.matmul(&weight().t()?)?, &[1, out_features])?
+                bias(x.matmul(&weight()?.t()?)?, &[1, out_features])?
             }
         },
         Layer::Conv2d {
@@ -287,7 +322,7 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
                 pad: padding,
                 transposed: matches!(layer, Layer::ConvTranspose2d { .. }),
             };
-            kernels::convolution(which, x, &weight(), bias_param().as_ref(), spec)?
+            kernels::convolution(which, x, &weight()?, bias_param().as_ref(), spec)?
         }
         Layer::BatchNorm2d {
             channels,
@@ -305,6 +340,28 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
             x.reshape(dims)?
         }
     })
+}
+
+/// The parameter of `role` among a layer's.
+fn find(params: &[Param], role: ParamRole) -> Option<&Param> {
+    params.iter().find(|p| p.role == role)
+}
+
+/// `t / ‖t‖` (all elements as one vector).
+fn unit(t: &Tensor) -> candle_core::Result<Tensor> {
+    t.broadcast_div(&(t.sqr()?.sum_all()?.sqrt()? + 1e-12)?)
+}
+
+/// W/σ with σ = ‖Wᵀu‖ for `u` held fixed: gradients reach W through σ as well, as in
+/// PyTorch's `spectral_norm` (where u and v are constants of the step).
+pub fn spectral_weight(w: &Tensor, u: &Tensor, view: MatrixView) -> Result<Tensor> {
+    let MatrixView { outer, rows, inner } = view;
+    let projected = w
+        .reshape((outer, rows, inner))?
+        .broadcast_mul(&u.reshape((1, rows, 1))?)?
+        .sum(1)?;
+    let sigma = projected.sqr()?.sum_all()?.sqrt()?;
+    Ok(w.broadcast_div(&sigma)?)
 }
 
 /// Training-mode BatchNorm + rectifier as one op: the CPU kernel or the device version.
@@ -401,4 +458,124 @@ pub fn batch_tensor(
 ) -> Result<Tensor> {
     let dims: Vec<usize> = std::iter::once(n).chain(shape.iter().copied()).collect();
     Ok(Tensor::from_vec(values, dims, device)?.to_dtype(DType::F32)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Stream;
+
+    /// One spectrally normalised Linear layer 3 → 2 with `weight` (row-major [2, 3]).
+    fn linear_net(weight: &[f32]) -> Net {
+        let desc = Network {
+            input_shape: vec![3],
+            layers: vec![Layer::Linear {
+                in_features: 3,
+                out_features: 2,
+                bias: false,
+            }],
+            label: None,
+            spectral_norm: true,
+        };
+        let mut rng = SeededRng::new(5, Stream::Init);
+        let net = Net::init(desc, &mut rng, &Device::Cpu).unwrap();
+        let w = Tensor::from_slice(weight, (2, 3), &Device::Cpu).unwrap();
+        net.layers[0][0].var.set(&w).unwrap();
+        net
+    }
+
+    fn effective(net: &Net) -> Tensor {
+        let view = net.desc.layers[0].matrix_view().unwrap();
+        spectral_weight(
+            net.layers[0][0].var.as_tensor(),
+            net.layers[0][1].var.as_tensor(),
+            view,
+        )
+        .unwrap()
+    }
+
+    /// The largest singular value of a 2 × n matrix: √ of the top eigenvalue of W·Wᵀ.
+    fn top_singular_value(w: &Tensor) -> f64 {
+        let rows: Vec<Vec<f64>> = w
+            .to_vec2::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.into_iter().map(f64::from).collect())
+            .collect();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let (a, b, d) = (
+            dot(&rows[0], &rows[0]),
+            dot(&rows[0], &rows[1]),
+            dot(&rows[1], &rows[1]),
+        );
+        let top = (a + d) / 2.0 + (((a - d) / 2.0).powi(2) + b * b).sqrt();
+        top.sqrt()
+    }
+
+    #[test]
+    fn power_iterations_make_the_normalised_weight_spectral_norm_one() {
+        // Singular values 5 and 1 (rows orthogonal, lengths 5 and 1), the top one not on an axis.
+        let weight = [3.0, 4.0, 0.0, 0.0, 0.0, 1.0];
+        let net = linear_net(&weight);
+        let w = Tensor::from_slice(&weight, (2, 3), &Device::Cpu).unwrap();
+        assert!((top_singular_value(&w) - 5.0).abs() < 1e-9);
+        let before = top_singular_value(&effective(&net));
+        for _ in 0..5 {
+            net.power_iteration().unwrap();
+        }
+        let after = top_singular_value(&effective(&net));
+        assert!((after - 1.0).abs() < 1e-5, "σ(W/σ̂) = {after}");
+        assert!(
+            (before - 1.0).abs() > 1e-3,
+            "a random u does not already give σ̂ = σ ({before}), so the test can fail"
+        );
+        // u is a unit vector along the top left singular vector, e₁.
+        let u = net.layers[0][1].var.as_tensor().to_vec1::<f32>().unwrap();
+        assert!(
+            (u[0].abs() - 1.0).abs() < 1e-5 && u[1].abs() < 1e-3,
+            "{u:?}"
+        );
+    }
+
+    /// d/dW of Σ c ⊙ W/‖Wᵀu‖ (u fixed) against central differences.
+    #[test]
+    fn gradients_reach_the_weight_through_sigma() {
+        let weight = [0.3f32, -0.2, 0.5, 0.1, 0.4, -0.6];
+        let net = linear_net(&weight);
+        net.power_iteration().unwrap();
+        let u = net.layers[0][1].var.as_tensor().clone();
+        let view = net.desc.layers[0].matrix_view().unwrap();
+        let c =
+            Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, -1.0, 2.0], (2, 3), &Device::Cpu).unwrap();
+        let objective = |w: &Tensor| {
+            (spectral_weight(w, &u, view).unwrap() * &c)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
+        let var = Var::from_slice(&weight, (2, 3), &Device::Cpu).unwrap();
+        let grads = objective(var.as_tensor()).backward().unwrap();
+        let analytic = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let h = 1e-2f32;
+        for i in 0..weight.len() {
+            let at = |delta: f32| {
+                let mut w = weight;
+                w[i] += delta;
+                let w = Tensor::from_slice(&w, (2, 3), &Device::Cpu).unwrap();
+                objective(&w).to_scalar::<f32>().unwrap()
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h);
+            assert!(
+                (numeric - analytic[i]).abs() < 2e-3 * (1.0 + numeric.abs()),
+                "weight {i}: finite differences {numeric}, autograd {}",
+                analytic[i]
+            );
+        }
+    }
 }

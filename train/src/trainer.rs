@@ -310,6 +310,9 @@ impl Trainer {
         let sigma = self.config.instance_noise_at(i, self.total_steps());
         let z = latent_batch(&mut self.rng, batch, nz, &self.device)?;
         let (g, d) = (&self.ck.generator, &self.ck.discriminator);
+        // Spectral normalisation's power iteration, once per step (no-ops without it).
+        g.power_iteration()?;
+        d.power_iteration()?;
         let device = &self.device;
         let mut fake = phase(device, "G forward", || g.forward(&z, fake_labels, true))?;
         let mut z_of_fake = z;

@@ -209,6 +209,7 @@ fn training_gives_the_same_losses_with_every_kernel_set() {
         ngf: 8,
         ndf: 8,
         classes: Vec::new(),
+        spectral_norm: Default::default(),
     };
     let run = |kernels: Kernels| {
         let dir = tempfile::tempdir().unwrap();

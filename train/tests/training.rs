@@ -42,6 +42,7 @@ fn candle_networks_produce_the_described_shapes() {
             nz: 100,
             classes: Vec::new(),
             batch_norm: false,
+            spectral_norm: Default::default(),
         },
         tiny_dcgan(16, 1),
         tiny_dcgan(32, 3),
@@ -159,9 +160,15 @@ fn batchnorm_training_updates_running_statistics_like_pytorch() {
 fn resume_continues_exactly() {
     let data = tempfile::tempdir().unwrap();
     image_folder(data.path(), 12);
-    let mut config = TrainConfig::new(tiny_dcgan(16, 3), data.path().to_str().unwrap());
+    // Every option that keeps state or draws from the stream: spectral norm (its `u` vectors),
+    // the EMA generator, augmentation, noise, the mode-seeking term.
+    let arch = tiny_dcgan(16, 3)
+        .with_spectral_norm(gan_models::SpectralNorm::Both)
+        .unwrap();
+    let mut config = TrainConfig::new(arch, data.path().to_str().unwrap());
     config.batch_size = 4;
     config.flip = true;
+    config.mode_seeking = 0.5;
     config.instance_noise = 0.1;
     config.instance_noise_steps = 20;
     config.label_smoothing = 0.1;
@@ -214,6 +221,25 @@ fn resume_continues_exactly() {
     )
     .unwrap();
     assert_eq!(tensors(&g), tensors(resumed.generator()));
+    // The power-iteration vectors are among what was restored, and they moved from where the
+    // run's initialisation (the generator's draws, then the discriminator's) put them.
+    let u = "layers.0.weight_u";
+    let mut init_rng = gan_train::rng::SeededRng::new(11, gan_train::rng::Stream::Init);
+    let device = Device::Cpu;
+    Net::init(config.model.generator().unwrap(), &mut init_rng, &device).unwrap();
+    let init = Net::init(
+        config.model.discriminator().unwrap(),
+        &mut init_rng,
+        &device,
+    )
+    .unwrap();
+    let stored = tensors(resumed.discriminator());
+    let (_, moved) = stored.iter().find(|(name, _)| name == u).unwrap();
+    let (_, fresh) = tensors(&init)
+        .into_iter()
+        .find(|(name, _)| name == u)
+        .unwrap();
+    assert_ne!(*moved, fresh);
 }
 
 #[test]

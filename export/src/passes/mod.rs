@@ -2,4 +2,5 @@
 //! computes the same function as the layers it replaces, which the export self-check proves.
 
 pub mod fold_bn;
+pub mod fold_spectral_norm;
 pub mod subpixel;
