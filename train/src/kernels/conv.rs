@@ -196,7 +196,10 @@ fn channels_to_batch(x: &[f32], n: usize, c: usize, l: usize, out: &mut [f32]) {
 
 /// The work is done a few images at a time: enough output columns (≥ 512) for an efficient
 /// product, a column matrix small enough (≤ 4 MiB) to stay in cache between im2col, the
-/// product's packing and col2im. Chunks run in parallel, each product on one thread.
+/// product's packing and col2im, and at least one chunk per thread where the batch allows (a
+/// narrower product on one thread beats a wide one shared: threads sharing a product wait on
+/// each other, which on 16 cores cost the deep layers most of their speed-up). Chunks run in
+/// parallel, each product on one thread.
 struct Chunks {
     images: usize,
     count: usize,
@@ -206,14 +209,16 @@ struct Chunks {
 
 impl Geometry {
     fn chunks(&self) -> Chunks {
+        let threads = rayon::current_num_threads();
         let wanted = 512usize.div_ceil(self.positions().max(1));
         let fits = (1 << 20) / (self.patch() * self.positions()).max(1);
-        let images = wanted.min(fits.max(1)).clamp(1, self.n.max(1));
+        let share = self.n.div_ceil(threads);
+        let images = wanted.min(fits.max(1)).min(share).clamp(1, self.n.max(1));
         let count = self.n.div_ceil(images);
         Chunks {
             images,
             count,
-            parallel_products: count < rayon::current_num_threads(),
+            parallel_products: count < threads,
         }
     }
 
@@ -314,10 +319,18 @@ pub fn forward_and_filter(
             })
             .collect();
         if let Some(dw) = dw {
-            dw.fill(0.0);
-            for part in partial_dw.into_iter().flatten() {
-                dw.iter_mut().zip(part.iter()).for_each(|(d, p)| *d += p);
-            }
+            // The workers' partial sums, added on all threads (one stretch of `dw` each).
+            let parts: Vec<scratch::Scratch> = partial_dw.into_iter().flatten().collect();
+            const STRETCH: usize = 1 << 14;
+            dw.par_chunks_mut(STRETCH)
+                .enumerate()
+                .for_each(|(i, stretch)| {
+                    stretch.fill(0.0);
+                    for part in &parts {
+                        let part = &part[i * STRETCH..][..stretch.len()];
+                        stretch.iter_mut().zip(part).for_each(|(d, p)| *d += p);
+                    }
+                });
         }
     });
 }

@@ -59,9 +59,12 @@ pub fn matmul(a: Mat, b: Mat, out: &mut [f32], accumulate: bool, parallel: bool)
     }
     let (a_rs, a_cs) = a.strides();
     let (b_rs, b_cs) = b.strides();
-    // Small products are not worth waking the thread pool.
-    let parallelism = if parallel && m * n * k >= 1 << 18 {
-        Parallelism::Rayon(rayon::current_num_threads())
+    // A thread per 2^20 multiply-adds (about 20 µs of work), at most the pool: waking a
+    // thread costs microseconds, so the MLP's small products on 16 cores were no faster than
+    // on 2 with every thread woken for each.
+    let threads = (m * n * k >> 20).clamp(1, rayon::current_num_threads());
+    let parallelism = if parallel && threads > 1 {
+        Parallelism::Rayon(threads)
     } else {
         Parallelism::None
     };
