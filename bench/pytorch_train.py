@@ -7,6 +7,11 @@ read). A benchmark only; PyTorch is not a dependency of the product.
     python3 -m pip install torch
     python3 bench/pytorch_train.py --models dcgan64 --threads 2 --iters 5
     python3 bench/pytorch_train.py --models dcgan64,dcgan128,mlp --device cuda --iters 50
+    python3 bench/pytorch_train.py --models dcgan64 --device cuda --show-losses 5
+
+`--show-losses N` prints the first N steps' losses instead of timing, with the weights, data and
+noise drawn on the CPU from seed 0 whatever the device: run it on the CPU and on CUDA to see how
+far two devices drift apart from identical inputs (bench/gpu/check.sh does, beside ours).
 """
 import argparse
 import resource
@@ -25,6 +30,8 @@ parser.add_argument("--iters", type=int, default=5)
 parser.add_argument("--device", default="cpu", help="cpu or cuda")
 parser.add_argument("--tf32", action="store_true",
                     help="allow TF32 (cuDNN's default); without it, full float32 as ours")
+parser.add_argument("--show-losses", type=int, default=0,
+                    help="print the first N steps' losses from identical inputs instead of timing")
 args = parser.parse_args()
 device = torch.device(args.device)
 torch.backends.cuda.matmul.allow_tf32 = args.tf32
@@ -65,12 +72,18 @@ def mlp(nz=100):
     return g, d, (nz,), (784,)
 
 
-def time_model(name):
+def build(name):
+    torch.manual_seed(0)  # on the CPU, whatever the device: the same weights everywhere
     if name == "mlp":
         g, d, z_shape, x_shape = mlp()
     else:
         size = int(name.removeprefix("dcgan"))
         g, d, z_shape, x_shape = dcgan(size, ngf=args.width, ndf=args.width)
+    return g, d, z_shape, x_shape
+
+
+def time_model(name):
+    g, d, z_shape, x_shape = build(name)
     g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -102,9 +115,37 @@ def time_model(name):
     return statistics.median(times)
 
 
+def show_losses(name, steps):
+    """The loop of `time_model` from inputs drawn on the CPU, printing each step's losses."""
+    g, d, z_shape, x_shape = build(name)
+    n = args.batch_size
+    real = (torch.rand((n,) + x_shape) * 2 - 1).to(device)
+    latents = [torch.randn((n,) + z_shape).to(device) for _ in range(steps)]
+    g, d = g.to(device), d.to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(n, 1, device=device), torch.zeros(n, 1, device=device)
+    for step, z in enumerate(latents, 1):
+        fake = g(z)
+        opt_d.zero_grad()
+        loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = bce(d(fake), ones)
+        loss_g.backward()
+        opt_g.step()
+        print(f"step {step} loss_d {loss_d.item():.7f} loss_g {loss_g.item():.7f}", flush=True)
+
+
 where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 print(f"PyTorch {torch.__version__} on {where}, {torch.get_num_threads()} threads, "
       f"batch {args.batch_size}, TF32 {'on' if args.tf32 else 'off'}")
+if args.show_losses:
+    for model in args.models.split(","):
+        show_losses(model, args.show_losses)
+    raise SystemExit
 print("| model | median ms/iteration |")
 for model in args.models.split(","):
     print(f"| {model} | {time_model(model):.1f} |", flush=True)

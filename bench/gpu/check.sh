@@ -4,7 +4,9 @@
 # CPU from the same seed, ms per iteration on CUDA for DCGAN 64/128 px and the MLP GAN at batch
 # 64 with PyTorch on the same GPU as the yardstick, a run moved between devices, and the CPU
 # kernels at 2 threads and at every core against PyTorch on the CPU. Without a GPU it runs the
-# CPU half. Everything it prints also lands in $OUT (default bench/gpu/out).
+# CPU half. Everything it prints also lands in $OUT (default bench/gpu/out). PARTS (default
+# "losses cuda moved ort cpu") picks sections; bench/gpu/session.sh runs them around quality
+# trainings.
 #
 #     bash bench/gpu/check.sh [path/to/gan]
 set -uo pipefail
@@ -17,6 +19,8 @@ exec > >(tee -a "$log") 2>&1
 
 source "$here/setup.sh"
 cores=$(nproc)
+parts=" ${PARTS:-losses cuda moved ort cpu} "
+want() { [[ "$parts" == *" $1 "* ]]; }
 step() { echo; echo "## $*"; }
 
 step "machine"
@@ -27,14 +31,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 ldd "$gan" | grep -E "cuda|cublas|curand|not found" || true
 "$gan" --version
 
-if [ "$gpu" = 1 ]; then
-  step "first 5 steps from seed 0: CPU against CUDA (losses within 1e-3 relative)"
+if [ "$gpu" = 1 ] && want losses; then
+  step "first 5 steps from seed 0: CPU against CUDA (losses within 1e-3 relative), ours and PyTorch's"
   for model in dcgan64 mlp; do
     for device in cpu cuda; do
       timeout 120 "$gan" bench train --models "$model" --device "$device" --show-losses 5 --iters 1 \
         | grep "step " | sed "s/^/$model $device /" | tee "$out/losses-$model-$device.txt"
+      timeout 120 $python "$repo/bench/pytorch_train.py" --models "$model" --device "$device" \
+        --threads "$cores" --show-losses 5 | grep "step " | sed "s/^/pytorch $model $device /" \
+        | tee "$out/losses-pytorch-$model-$device.txt"
     done
-    $python - "$model" "$out/losses-$model-cpu.txt" "$out/losses-$model-cuda.txt" <<'PY'
+    for who in "" pytorch-; do
+      $python - "${who:-ours-}$model" "$out/losses-$who$model-cpu.txt" "$out/losses-$who$model-cuda.txt" <<'PY'
 import sys
 model, cpu, cuda = sys.argv[1], *(open(p).read().split() for p in sys.argv[2:])
 values = lambda words: [float(words[i + 1]) for i, w in enumerate(words) if w in ("loss_d", "loss_g")]
@@ -43,8 +51,11 @@ worst = max(abs(x - y) / abs(x) for x, y in zip(a, b)) if a and len(a) == len(b)
 print(f"{model}: worst relative loss difference over {len(a) // 2} steps {worst:.2e}",
       "(ok)" if worst <= 1e-3 else "(TOO LARGE)")
 PY
+    done
   done
+fi
 
+if [ "$gpu" = 1 ] && want cuda; then
   step "CUDA: ms per iteration, batch 64 (ours; each model in its own process)"
   for model in dcgan64 dcgan128 mlp; do
     timeout 120 "$gan" bench train --models "$model" --device cuda --iters 30 | tee -a "$out/ours-cuda.md"
@@ -54,7 +65,9 @@ PY
   step "CUDA: PyTorch eager on the same GPU, float32 (no TF32), then with TF32 (its default for convolutions)"
   timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --models dcgan64,dcgan128,mlp --iters 30 | tee "$out/pytorch-cuda.md"
   timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --tf32 --models dcgan64,dcgan128 --iters 30 | tee "$out/pytorch-cuda-tf32.md"
+fi
 
+if [ "$gpu" = 1 ] && want moved; then
   step "a run moved between devices: 4 steps on the CPU, on CUDA, and 2 on CUDA then 2 resumed on the CPU"
   runs=$(mktemp -d)
   common=(--model dcgan --data shapes --image-size 32 --channels 1 --batch-size 32 --quiet --checkpoint-every 2)
@@ -63,7 +76,9 @@ PY
   timeout 120 "$gan" train "${common[@]}" --out "$runs/moved" --max-steps 2 --device cuda > /dev/null
   timeout 120 "$gan" train --resume "$runs/moved" --max-steps 4 --device cpu --quiet > /dev/null
   for run in cpu cuda moved; do echo "$run:"; cut -d, -f1-4 "$runs/$run/metrics.csv"; done | tee "$out/moved.txt"
+fi
 
+if [ "$gpu" = 1 ] && want ort; then
   step "ONNX Runtime on CUDA: generator inference without PNG writing (gan bench generate --device cuda)"
   ort_lib=$($python -c "import onnxruntime as o, glob, os; \
 print(next(iter(sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), 'capi', 'libonnxruntime.so*')))), '') \
@@ -79,6 +94,7 @@ if 'CUDAExecutionProvider' in o.get_available_providers() else '')" 2>/dev/null)
   fi
 fi
 
+want cpu || exit 0
 step "CPU: ours and PyTorch at 2 threads and at $cores threads, batch 64 (per kernel: GAN_PROFILE=1)"
 # Alternating, and at every core twice: these machines are shared and their speed moves.
 for threads in "$cores" 2 "$cores"; do

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Quality runs on a GPU machine: the recipe comparisons of bench/quality_digits.sh at full
-# length (100 DCGAN / 200 MLP epochs on the digits, 100 DCGAN-64 epochs on the Pokémon), all
-# trained at once on one GPU by a `gan` built with `--features cuda`, then exported, scored with
-# the project's digit classifier (IS and FID on 10,000 samples) and drawn from the same seeds.
-# A quality run, not a test: minutes on an H100/H200 where the 2-core machine needs hours.
+# Quality runs on a GPU machine, all trained at once on one GPU by a `gan` built with
+# `--features cuda`, then exported, scored with the project's digit classifier (IS and FID on
+# 10,000 samples) and drawn from the same seeds. A quality run, not a test: minutes on an
+# H100/H200 where the 2-core machine needs hours.
 #
 #     bash bench/gpu/quality.sh [path/to/gan]
+#
+# SET picks the runs:
+#   recipes  (default) classic, stable and stable with two time-scale learning rates for the
+#            DCGAN-32 (100 epochs) and the MLP (200 epochs) on the digits, and classic against
+#            stable for the DCGAN-64 on the Pokémon (100 epochs, checkpoints drawn at 25/50/75/100).
+#   spectral the DCGAN-32 on the digits at 100 epochs: classic, stable, stable with spectral norm
+#            on D, and that with the mode-seeking term; scored while training (`--classifier`),
+#            so the best checkpoint by FID is scored too.
+# PHASE: all (default), train or score (bench/gpu/session.sh trains while other checks run).
 # Expects gpu-bundle/data.tar.gz (mnist/ and pokemon/ as in ../shared/data) and
 # gpu-bundle/classifier.onnx; DEADLINE (seconds, default 330) stops training that runs longer
 # (the newest checkpoint is scored). Runs are trained in /tmp/gan-quality; the logs, scores,
@@ -17,64 +25,101 @@ source "$here/setup.sh"
 out=/tmp/gan-quality
 archive="${OUT:-$here/out}/quality.tar.gz"
 deadline="${DEADLINE:-330}"
+set_name="${SET:-recipes}"
+phase="${PHASE:-all}"
 mkdir -p "$out" /tmp/gan-data
 exec > >(tee -a "$out/quality.log") 2>&1
-tar xzf "$repo/gpu-bundle/data.tar.gz" -C /tmp/gan-data
+[ -d /tmp/gan-data/mnist ] || tar xzf "$repo/gpu-bundle/data.tar.gz" -C /tmp/gan-data
 classifier="$repo/gpu-bundle/classifier.onnx"
 digits=/tmp/gan-data/mnist
-# Eight trainings share the CPU: two threads each.
-export RAYON_NUM_THREADS=2
-date -u; nvidia-smi --query-gpu=name --format=csv,noheader; "$gan" --version
+
+stable="--loss hinge --ema-decay 0.999 --instance-noise 0.1"
+ttur="--lr-d 4e-4 --lr-g 1e-4"
+d32="--model dcgan --image-size 32 --channels 1 --data mnist:$digits --epochs 100 --checkpoint-every 625"
+scored="--classifier $classifier --eval-every 625 --eval-n 2000"
+mlp="--model mlp --data mnist:$digits --epochs 200 --checkpoint-every 1250"
+# 24 iterations per epoch: checkpoints at 25, 50, 75 and 100 epochs.
+pokemon="--model dcgan --image-size 64 --data /tmp/gan-data/pokemon --flip --epochs 100 --checkpoint-every 600 --keep-checkpoints 4 --sample-every 600"
+
+# NAME and FLAGS of each run, and which are digits runs (scored) or Pokémon runs (drawn).
+case $set_name in
+  recipes)
+    runs=(
+      d32-classic "$d32" d32-stable "$d32 $stable" d32-stable-ttur "$d32 $stable $ttur"
+      mlp-classic "$mlp" mlp-stable "$mlp $stable" mlp-stable-ttur "$mlp $stable $ttur"
+      pokemon-classic "$pokemon" pokemon-stable "$pokemon $stable"
+    ) ;;
+  spectral)
+    runs=(
+      d32-classic "$d32 $scored" d32-stable "$d32 $scored --recipe stable"
+      d32-stable-sn "$d32 $scored --recipe stable --spectral-norm d"
+      d32-stable-sn-ms "$d32 $scored --recipe stable --spectral-norm d --mode-seeking 1"
+    ) ;;
+  *) echo "unknown SET $set_name (recipes or spectral)"; exit 2 ;;
+esac
 
 train() {
   local name=$1
   shift
   local start=$SECONDS
-  timeout "$deadline" "$gan" train --device cuda --quiet --out "$out/$name" "$@" \
+  # shellcheck disable=SC2068
+  timeout "$deadline" "$gan" train --device cuda --quiet --out "$out/$name" $@ \
     > "$out/$name.train.log" 2>&1
   echo "$name: exit $? after $((SECONDS - start)) s ($*)"
 }
 
-stable="--loss hinge --ema-decay 0.999 --instance-noise 0.1"
-ttur="--lr-d 4e-4 --lr-g 1e-4"
-d32="--model dcgan --image-size 32 --channels 1 --data mnist:$digits --epochs 100 --checkpoint-every 625"
-mlp="--model mlp --data mnist:$digits --epochs 200 --checkpoint-every 1250"
-# 24 iterations per epoch: checkpoints at 25, 50, 75 and 100 epochs.
-pokemon="--model dcgan --image-size 64 --data /tmp/gan-data/pokemon --flip --epochs 100 --checkpoint-every 600 --keep-checkpoints 4 --sample-every 600"
-# shellcheck disable=SC2086
-{
-  train d32-classic $d32 &
-  train d32-stable $d32 $stable &
-  train d32-stable-ttur $d32 $stable $ttur &
-  train mlp-classic $mlp &
-  train mlp-stable $mlp $stable &
-  train mlp-stable-ttur $mlp $stable $ttur &
-  train pokemon-classic $pokemon &
-  train pokemon-stable $pokemon $stable &
-  wait
-}
+if [ "$phase" != score ]; then
+  date -u; nvidia-smi --query-gpu=name --format=csv,noheader; "$gan" --version
+  # The trainings share the CPU: two threads each.
+  export RAYON_NUM_THREADS=2
+  # Waiting on the trainings by name: a bare `wait` would also wait for the `tee` above.
+  pids=()
+  for ((i = 0; i < ${#runs[@]}; i += 2)); do
+    train "${runs[i]}" "${runs[i + 1]}" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+fi
+[ "$phase" = train ] && exit 0
 
+# IS and FID on 10,000 samples of the newest checkpoint (and of the best by FID while training,
+# where the run kept one).
 score() {
-  local run=$out/$1
-  "$gan" export --run "$run" --out "$run/onnx" --which generator > /dev/null || return
-  local g=$run/onnx/generator.onnx
-  "$gan" generate --model "$g" --n 64 --cols 8 --out "$run/grid.png" > /dev/null
-  local is fid
-  is=$("$gan" eval is --classifier "$classifier" --generator "$g" --n 10000 --json)
-  fid=$("$gan" eval fid --classifier "$classifier" --real "mnist:$digits" --generator "$g" --n 10000 --json)
-  echo "$1: step $(ls "$run/checkpoints" | tail -1), IS $(echo "$is" | $python -c 'import json,sys; d=json.load(sys.stdin); print("%.2f ± %.2f" % (d["mean"], d["std"]))'), FID $(echo "$fid" | $python -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["fid"])')"
+  local name=$1 run=$out/$1 which
+  for which in newest best; do
+    local flags=() onnx=$run/onnx-$which checkpoint
+    checkpoint=$(ls -d "$run"/checkpoints/step_* | tail -1)
+    if [ "$which" = best ]; then
+      [ -d "$run/checkpoints/best" ] || continue
+      checkpoint=$run/checkpoints/best
+      flags=(--checkpoint "$checkpoint")
+    fi
+    local at
+    at=$($python -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' "$checkpoint/state.json")
+    "$gan" export --run "$run" "${flags[@]}" --out "$onnx" --which generator > /dev/null || continue
+    local g=$onnx/generator.onnx is fid
+    "$gan" generate --model "$g" --n 64 --cols 8 --out "$run/grid-$which.png" > /dev/null
+    is=$("$gan" eval is --classifier "$classifier" --generator "$g" --n 10000 --json)
+    fid=$("$gan" eval fid --classifier "$classifier" --real "mnist:$digits" --generator "$g" --n 10000 --json)
+    echo "$name ($which checkpoint, step $at): IS $(echo "$is" | $python -c 'import json,sys; d=json.load(sys.stdin); print("%.2f ± %.2f" % (d["mean"], d["std"]))'), FID $(echo "$fid" | $python -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["fid"])')"
+  done
 }
 
 echo; echo "## scores (digit classifier, 10,000 samples)"
 export RAYON_NUM_THREADS=4
-for name in d32-classic d32-stable d32-stable-ttur mlp-classic mlp-stable mlp-stable-ttur; do
+pids=()
+for ((i = 0; i < ${#runs[@]}; i += 2)); do
+  name=${runs[i]}
+  [[ $name == pokemon-* ]] && continue
   score "$name" > "$out/$name.score" 2>&1 &
+  pids+=($!)
 done
-wait
+wait "${pids[@]}"
 cat "$out"/*.score
 
-echo; echo "## Pokémon: seeds 0-63 from each checkpoint"
-for name in pokemon-classic pokemon-stable; do
+for ((i = 0; i < ${#runs[@]}; i += 2)); do
+  name=${runs[i]}
+  [[ $name == pokemon-* ]] || continue
   for checkpoint in "$out/$name"/checkpoints/*/; do
     step=$(basename "$checkpoint")
     "$gan" export --run "$out/$name" --checkpoint "$checkpoint" --out "$out/$name/onnx-$step" \
