@@ -37,6 +37,8 @@ enum LossArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum SpectralNormArg {
+    /// Neither network (overrides the stable recipe's).
+    Off,
     /// The discriminator (its BatchNorm layers are dropped, as in SNGAN).
     D,
     /// The generator.
@@ -48,7 +50,8 @@ enum SpectralNormArg {
 enum RecipeArg {
     /// The chapter's: BCE, no EMA generator, no instance noise.
     Classic,
-    /// Measured best on the digits: hinge loss, EMA generator 0.999, instance noise 0.1.
+    /// Measured best on the digits: hinge loss, EMA generator 0.999, instance noise 0.1, and
+    /// spectral norm on D (dcgan) or BatchNorm in G and mode seeking 1 (mlp).
     Stable,
 }
 
@@ -130,21 +133,22 @@ pub struct TrainArgs {
     /// The adversarial loss: bce (non-saturating) or hinge (SAGAN/BigGAN); default: the recipe's.
     #[arg(long, value_enum)]
     loss: Option<LossArg>,
-    /// Stabilisation preset: sets --loss, --ema-decay and --instance-noise, which override it.
+    /// Stabilisation preset: sets --loss, --ema-decay, --instance-noise, --mode-seeking and
+    /// --spectral-norm (dcgan) or --batch-norm (mlp); explicit flags override it.
     #[arg(long, value_enum, default_value = "classic")]
     recipe: RecipeArg,
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
     /// Weight of the mode-seeking term (MSGAN, Mao et al. 2019) in the generator's loss, against
-    /// a generator that ignores its latent (e.g. 1; 0: off).
-    #[arg(long, default_value_t = 0.0)]
-    mode_seeking: f64,
+    /// a generator that ignores its latent (e.g. 1; 0: off; default: the recipe's).
+    #[arg(long)]
+    mode_seeking: Option<f64>,
     /// mlp: BatchNorm after the generator's hidden layers (the DCGAN generator always has it).
     #[arg(long)]
     batch_norm: bool,
     /// Spectral normalisation (Miyato et al. 2018) of every weight of these networks: one power
-    /// iteration per step; the export folds W/σ into the weights.
+    /// iteration per step; the export folds W/σ into the weights (default: the recipe's).
     #[arg(long, value_enum)]
     spectral_norm: Option<SpectralNormArg>,
     /// Train a conditional GAN on the data's classes (mnist:DIR's digits, shapes' disc and
@@ -434,18 +438,8 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     if args.batch_norm && model != Model::Mlp {
         bail!("--batch-norm applies to --model mlp (the DCGAN generator always has BatchNorm)");
     }
-    let spectral_norm = match args.spectral_norm {
-        None => SpectralNorm::Off,
-        Some(SpectralNormArg::D) => SpectralNorm::D,
-        Some(SpectralNormArg::G) => SpectralNorm::G,
-        Some(SpectralNormArg::Both) => SpectralNorm::Both,
-    };
-    let arch = arch
-        .with_spectral_norm(spectral_norm)
-        .map_err(|e| anyhow::anyhow!("--spectral-norm: {e}"))?;
     let mut config = TrainConfig::new(arch, data);
     config.conditional = args.conditional;
-    config.mode_seeking = args.mode_seeking;
     if let Some(lr) = args.lr {
         (config.lr_d, config.lr_g) = (lr, lr);
     }
@@ -466,6 +460,20 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
         RecipeArg::Stable => Recipe::Stable,
     }
     .apply(&mut config);
+    if let Some(setting) = args.spectral_norm {
+        let setting = match setting {
+            SpectralNormArg::Off => SpectralNorm::Off,
+            SpectralNormArg::D => SpectralNorm::D,
+            SpectralNormArg::G => SpectralNorm::G,
+            SpectralNormArg::Both => SpectralNorm::Both,
+        };
+        config.model = config
+            .model
+            .clone()
+            .with_spectral_norm(setting)
+            .map_err(|e| anyhow::anyhow!("--spectral-norm: {e}"))?;
+    }
+    config.mode_seeking = args.mode_seeking.unwrap_or(config.mode_seeking);
     config.instance_noise = args.instance_noise.unwrap_or(config.instance_noise);
     config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
     config.flip = args.flip;

@@ -180,8 +180,9 @@ fn the_classifier_trains_on_class_folders() {
     );
 }
 
-/// `--recipe stable` sets the loss, the EMA generator and instance noise, explicit flags override
-/// it, and config.json records the resolved values with the recipe's name.
+/// `--recipe stable` sets the loss, the EMA generator and instance noise, and per architecture
+/// spectral norm (dcgan) or BatchNorm and mode seeking (mlp); explicit flags override it, and
+/// config.json records the resolved values with the recipe's name.
 #[test]
 fn a_recipe_sets_the_stabilisation_and_flags_override_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,6 +229,34 @@ fn a_recipe_sets_the_stabilisation_and_flags_override_it() {
             &0.1.into()
         )
     );
+    assert_eq!(stable["model"]["spectral_norm"], "d");
+    assert_eq!(stable["mode_seeking"], 0.0);
+    let plain = config_of("plain", &["--recipe", "stable", "--spectral-norm", "off"]);
+    assert!(plain["model"].get("spectral_norm").is_none());
+    let mlp_run = dir.path().join("mlp");
+    let out = train(
+        "mlp",
+        "shapes",
+        &mlp_run,
+        &[
+            "--recipe",
+            "stable",
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "8",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mlp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(mlp_run.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (&mlp["model"]["batch_norm"], &mlp["mode_seeking"]),
+        (&true.into(), &1.0.into())
+    );
+    assert!(mlp["model"].get("spectral_norm").is_none());
     let mixed = config_of(
         "mixed",
         &[
@@ -237,8 +266,11 @@ fn a_recipe_sets_the_stabilisation_and_flags_override_it() {
             "bce",
             "--instance-noise",
             "0",
+            "--mode-seeking",
+            "0.5",
         ],
     );
+    assert_eq!(mixed["mode_seeking"], 0.5);
     assert_eq!(
         (
             &mixed["loss"],

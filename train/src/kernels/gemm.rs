@@ -62,7 +62,7 @@ pub fn matmul(a: Mat, b: Mat, out: &mut [f32], accumulate: bool, parallel: bool)
     // A thread per 2^20 multiply-adds (about 20 µs of work), at most the pool: waking a
     // thread costs microseconds, so the MLP's small products on 16 cores were no faster than
     // on 2 with every thread woken for each.
-    let threads = (m * n * k >> 20).clamp(1, rayon::current_num_threads());
+    let threads = ((m * n * k) >> 20).clamp(1, rayon::current_num_threads());
     let parallelism = if parallel && threads > 1 {
         Parallelism::Rayon(threads)
     } else {

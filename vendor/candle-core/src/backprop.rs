@@ -721,7 +721,9 @@ impl GradStore {
 
     /// Get the gradient tensor associated with the given tensor, or, if it does not exist,
     /// insert a tensor of zeroes, with the same shape and type as the given tensors and return it
-    /// Add `grad` to the gradient of `tensor`; the first gradient is stored as it is.
+    /// Add `grad` to the gradient of `tensor`; the first gradient is stored as it is (made
+    /// contiguous, as upstream's sums always were: some backward rules need that of the
+    /// gradients they read).
     /// (gan patch: upstream starts every gradient as a zero-filled tensor and adds to it, two
     /// full passes over each activation gradient, single-threaded.)
     fn accumulate(&mut self, tensor: &Tensor, grad: &Tensor) -> Result<()> {
@@ -731,7 +733,7 @@ impl GradStore {
                 entry.insert(sum);
             }
             Entry::Vacant(entry) => {
-                entry.insert(grad.clone());
+                entry.insert(grad.contiguous()?);
             }
         }
         Ok(())
