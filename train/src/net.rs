@@ -353,7 +353,7 @@ fn unit(t: &Tensor) -> candle_core::Result<Tensor> {
 
 /// W/σ with σ = ‖Wᵀu‖ for `u` held fixed: gradients reach W through σ as well, as in
 /// PyTorch's `spectral_norm` (where u and v are constants of the step).
-pub fn spectral_weight(w: &Tensor, u: &Tensor, view: MatrixView) -> Result<Tensor> {
+fn spectral_weight(w: &Tensor, u: &Tensor, view: MatrixView) -> Result<Tensor> {
     let sigma = project(w, u, view)?.sqr()?.sum_all()?.sqrt()?;
     Ok(w.broadcast_div(&sigma)?)
 }
