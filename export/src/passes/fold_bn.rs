@@ -80,13 +80,7 @@ pub fn fold_batch_norm(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tensor(shape: &[usize], values: &[f32]) -> Tensor {
-        Tensor {
-            shape: shape.to_vec(),
-            values: values.to_vec(),
-        }
-    }
+    use crate::passes::tensor;
 
     fn batch_norm(
         gamma: &[f32],

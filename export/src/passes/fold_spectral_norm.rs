@@ -40,13 +40,7 @@ pub fn fold_spectral_norm(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tensor(shape: &[usize], values: &[f32]) -> Tensor {
-        Tensor {
-            shape: shape.to_vec(),
-            values: values.to_vec(),
-        }
-    }
+    use crate::passes::tensor;
 
     #[test]
     fn the_weight_is_divided_by_sigma_and_u_dropped() {

@@ -4,3 +4,12 @@
 pub mod fold_bn;
 pub mod fold_spectral_norm;
 pub mod subpixel;
+
+/// A checkpoint tensor for the passes' tests.
+#[cfg(test)]
+fn tensor(shape: &[usize], values: &[f32]) -> gan_models::weights::Tensor {
+    gan_models::weights::Tensor {
+        shape: shape.to_vec(),
+        values: values.to_vec(),
+    }
+}
