@@ -82,18 +82,16 @@ def build(name):
     return g, d, z_shape, x_shape
 
 
-def time_model(name):
-    g, d, z_shape, x_shape = build(name)
-    g, d = g.to(device), d.to(device)
+def training_step(g, d, n):
+    """The loop's iteration for batch size `n`: a discriminator step on a real and a detached
+    fake batch, then a non-saturating generator step; returns step(real, z) -> (loss_d, loss_g)."""
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    n = args.batch_size
-    real = torch.rand((n,) + x_shape, device=device) * 2 - 1
     ones, zeros = torch.ones(n, 1, device=device), torch.zeros(n, 1, device=device)
 
-    def iteration():
-        fake = g(torch.randn((n,) + z_shape, device=device))
+    def step(real, z):
+        fake = g(z)
         opt_d.zero_grad()
         loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
         loss_d.backward()
@@ -102,6 +100,20 @@ def time_model(name):
         loss_g = bce(d(fake), ones)
         loss_g.backward()
         opt_g.step()
+        return loss_d, loss_g
+
+    return step
+
+
+def time_model(name):
+    g, d, z_shape, x_shape = build(name)
+    g, d = g.to(device), d.to(device)
+    n = args.batch_size
+    step = training_step(g, d, n)
+    real = torch.rand((n,) + x_shape, device=device) * 2 - 1
+
+    def iteration():
+        step(real, torch.randn((n,) + z_shape, device=device))
 
     for _ in range(3):  # warm-up (cuDNN picks its algorithms here)
         iteration()
@@ -122,21 +134,10 @@ def show_losses(name, steps):
     real = (torch.rand((n,) + x_shape) * 2 - 1).to(device)
     latents = [torch.randn((n,) + z_shape).to(device) for _ in range(steps)]
     g, d = g.to(device), d.to(device)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bce = nn.BCEWithLogitsLoss()
-    ones, zeros = torch.ones(n, 1, device=device), torch.zeros(n, 1, device=device)
-    for step, z in enumerate(latents, 1):
-        fake = g(z)
-        opt_d.zero_grad()
-        loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
-        loss_d.backward()
-        opt_d.step()
-        opt_g.zero_grad()
-        loss_g = bce(d(fake), ones)
-        loss_g.backward()
-        opt_g.step()
-        print(f"step {step} loss_d {loss_d.item():.7f} loss_g {loss_g.item():.7f}", flush=True)
+    step = training_step(g, d, n)
+    for k, z in enumerate(latents, 1):
+        loss_d, loss_g = step(real, z)
+        print(f"step {k} loss_d {loss_d.item():.7f} loss_g {loss_g.item():.7f}", flush=True)
 
 
 where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
