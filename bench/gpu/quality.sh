@@ -10,9 +10,9 @@
 #   recipes  (default) classic, stable and stable with two time-scale learning rates for the
 #            DCGAN-32 (100 epochs) and the MLP (200 epochs) on the digits, and classic against
 #            stable for the DCGAN-64 on the Pokémon (100 epochs, checkpoints drawn at 25/50/75/100).
-#   spectral the DCGAN-32 on the digits at 100 epochs: classic, stable, stable with spectral norm
-#            on D, and that with the mode-seeking term; scored while training (`--classifier`),
-#            so the best checkpoint by FID is scored too.
+#   spectral the DCGAN-32 on the digits at 100 epochs: classic, stable (spectral norm on D),
+#            stable without spectral norm, and stable with the mode-seeking term; scored while
+#            training (`--classifier`), so the best checkpoint by FID is scored too.
 # PHASE: all (default), train or score (bench/gpu/session.sh trains while other checks run).
 # Expects gpu-bundle/data.tar.gz (mnist/ and pokemon/ as in ../shared/data) and
 # gpu-bundle/classifier.onnx; DEADLINE (seconds, default 330) stops training that runs longer
@@ -52,8 +52,8 @@ case $set_name in
   spectral)
     runs=(
       d32-classic "$d32 $scored" d32-stable "$d32 $scored --recipe stable"
-      d32-stable-sn "$d32 $scored --recipe stable --spectral-norm d"
-      d32-stable-sn-ms "$d32 $scored --recipe stable --spectral-norm d --mode-seeking 1"
+      d32-stable-no-sn "$d32 $scored --recipe stable --spectral-norm off"
+      d32-stable-ms "$d32 $scored --recipe stable --mode-seeking 1"
     ) ;;
   *) echo "unknown SET $set_name (recipes or spectral)"; exit 2 ;;
 esac

@@ -17,6 +17,10 @@ fn update_with_candle_ops(
     v: &mut Tensor,
     s: AdamStep,
 ) -> Result<()> {
+    // A gradient can carry an autograd graph (spectral norm's W/σ makes one); moments built on
+    // it would chain every step's graph to the next and keep all of them alive (on the H200 a
+    // spectrally normalised run ran out of its 139 GiB after 1,700 steps).
+    let g = &g.detach();
     let affine = |t: &Tensor, mul: f32, add: f32| t.affine(f64::from(mul), f64::from(add));
     *m = (affine(m, s.beta1, 0.0)? + affine(g, s.one_minus_beta1, 0.0)?)?;
     *v = (affine(v, s.beta2, 0.0)? + affine(&g.sqr()?, s.one_minus_beta2, 0.0)?)?;
@@ -174,5 +178,29 @@ mod tests {
             bits(&start),
             "the parameters moved"
         );
+    }
+
+    /// A gradient that is itself the result of tracked ops leaves no graph in the moments, so
+    /// nothing from one step is kept alive by the next.
+    #[test]
+    fn the_moments_hold_no_autograd_graph() {
+        let device = Device::Cpu;
+        let param = Var::from_slice(&[1f32, -2.0, 3.0], 3, &device).unwrap();
+        let tracked_grad = (param.as_tensor() * 0.5).unwrap();
+        assert!(tracked_grad.track_op(), "the test's gradient carries a graph");
+        let (mut m, mut v) = (
+            param.as_tensor().zeros_like().unwrap(),
+            param.as_tensor().zeros_like().unwrap(),
+        );
+        let adam = Adam {
+            lr: 1e-3,
+            beta1: 0.5,
+            beta2: 0.999,
+            steps: 1,
+            moments: Vec::new(),
+        };
+        update_with_candle_ops(&param, &tracked_grad, &mut m, &mut v, adam.constants()).unwrap();
+        assert!(!m.track_op() && !v.track_op());
+        assert!(m.to_vec1::<f32>().unwrap().iter().all(|x| *x != 0.0));
     }
 }
