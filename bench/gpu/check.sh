@@ -32,7 +32,7 @@ ldd "$gan" | grep -E "cuda|cublas|curand|not found" || true
 "$gan" --version
 
 if [ "$gpu" = 1 ] && want losses; then
-  step "first 5 steps from seed 0: CPU against CUDA (losses within 1e-3 relative), ours and PyTorch's"
+  step "first 5 steps from seed 0: CPU against CUDA, ours and PyTorch's (first step within 1e-5 relative, then within 1e-3 or PyTorch's own drift)"
   for model in dcgan64 mlp; do
     for device in cpu cuda; do
       timeout 120 "$gan" bench train --models "$model" --device "$device" --show-losses 5 --iters 1 \
@@ -41,17 +41,28 @@ if [ "$gpu" = 1 ] && want losses; then
         --threads "$cores" --show-losses 5 | grep "step " | sed "s/^/pytorch $model $device /" \
         | tee "$out/losses-pytorch-$model-$device.txt"
     done
-    for who in "" pytorch-; do
-      $python - "${who:-ours-}$model" "$out/losses-$who$model-cpu.txt" "$out/losses-$who$model-cuda.txt" <<'PY'
+    # The first step must agree (same inputs, only summation order differs); after it Adam
+    # amplifies rounding in near-zero gradients (m/√v is ±1 whatever their size), so the drift
+    # over 5 steps is judged against 1e-3 or PyTorch's own CPU-against-CUDA drift, the larger.
+    $python - "$model" "$out"/losses-{,pytorch-}"$model"-{cpu,cuda}.txt <<'PY'
 import sys
-model, cpu, cuda = sys.argv[1], *(open(p).read().split() for p in sys.argv[2:])
-values = lambda words: [float(words[i + 1]) for i, w in enumerate(words) if w in ("loss_d", "loss_g")]
-a, b = values(cpu), values(cuda)
-worst = max(abs(x - y) / abs(x) for x, y in zip(a, b)) if a and len(a) == len(b) else float("inf")
-print(f"{model}: worst relative loss difference over {len(a) // 2} steps {worst:.2e}",
-      "(ok)" if worst <= 1e-3 else "(TOO LARGE)")
+model, paths = sys.argv[1], sys.argv[2:]
+def values(path):
+    words = open(path).read().split()
+    return [float(words[i + 1]) for i, w in enumerate(words) if w in ("loss_d", "loss_g")]
+def drift(cpu, cuda):
+    a, b = values(cpu), values(cuda)
+    if not a or len(a) != len(b):
+        return float("inf"), float("inf")
+    rel = [abs(x - y) / abs(x) for x, y in zip(a, b)]
+    return max(rel[:2]), max(rel)
+ours_first, ours = drift(paths[0], paths[1])
+torch_first, torch = drift(paths[2], paths[3])
+bound = max(1e-3, torch)
+print(f"{model}: first step {ours_first:.1e} (PyTorch {torch_first:.1e}), worst over 5 steps "
+      f"{ours:.2e} (PyTorch {torch:.2e}):",
+      "ok" if ours_first <= 1e-5 and ours <= bound else "TOO LARGE")
 PY
-    done
   done
 fi
 

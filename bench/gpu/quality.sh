@@ -13,6 +13,7 @@
 #   spectral the DCGAN-32 on the digits at 100 epochs: classic, stable (spectral norm on D),
 #            stable without spectral norm, and stable with the mode-seeking term; scored while
 #            training (`--classifier`), so the best checkpoint by FID is scored too.
+# ONLY: names of the set's runs to do (space-separated; default all of them).
 # PHASE: all (default), train or score (bench/gpu/session.sh trains while other checks run).
 # Expects gpu-bundle/data.tar.gz (mnist/ and pokemon/ as in ../shared/data) and
 # gpu-bundle/classifier.onnx; DEADLINE (seconds, default 330) stops training that runs longer
@@ -57,6 +58,13 @@ case $set_name in
     ) ;;
   *) echo "unknown SET $set_name (recipes or spectral)"; exit 2 ;;
 esac
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for ((i = 0; i < ${#runs[@]}; i += 2)); do
+    [[ " $ONLY " == *" ${runs[i]} "* ]] && kept+=("${runs[i]}" "${runs[i + 1]}")
+  done
+  runs=("${kept[@]}")
+fi
 
 train() {
   local name=$1

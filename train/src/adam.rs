@@ -187,7 +187,10 @@ mod tests {
         let device = Device::Cpu;
         let param = Var::from_slice(&[1f32, -2.0, 3.0], 3, &device).unwrap();
         let tracked_grad = (param.as_tensor() * 0.5).unwrap();
-        assert!(tracked_grad.track_op(), "the test's gradient carries a graph");
+        assert!(
+            tracked_grad.track_op(),
+            "the test's gradient carries a graph"
+        );
         let (mut m, mut v) = (
             param.as_tensor().zeros_like().unwrap(),
             param.as_tensor().zeros_like().unwrap(),
