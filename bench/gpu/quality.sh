@@ -90,6 +90,15 @@ if [ "$phase" != score ]; then
 fi
 [ "$phase" = train ] && exit 0
 
+# Export RUN's generator (the flags after ONNX_DIR and PNG pick the checkpoint; default the
+# newest) to ONNX_DIR and draw seeds 0-63 into PNG.
+draw() {
+  local run=$1 onnx=$2 png=$3
+  shift 3
+  "$gan" export --run "$run" "$@" --out "$onnx" --which generator > /dev/null &&
+    "$gan" generate --model "$onnx/generator.onnx" --n 64 --cols 8 --out "$png" > /dev/null
+}
+
 # IS and FID on 10,000 samples of the newest checkpoint (and of the best by FID while training,
 # where the run kept one).
 score() {
@@ -104,9 +113,8 @@ score() {
     fi
     local at
     at=$($python -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' "$checkpoint/state.json")
-    "$gan" export --run "$run" "${flags[@]}" --out "$onnx" --which generator > /dev/null || continue
+    draw "$run" "$onnx" "$run/grid-$which.png" "${flags[@]}" || continue
     local g=$onnx/generator.onnx is fid
-    "$gan" generate --model "$g" --n 64 --cols 8 --out "$run/grid-$which.png" > /dev/null
     is=$("$gan" eval is --classifier "$classifier" --generator "$g" --n 10000 --json)
     fid=$("$gan" eval fid --classifier "$classifier" --real "mnist:$digits" --generator "$g" --n 10000 --json)
     echo "$name ($which checkpoint, step $at): IS $(echo "$is" | $python -c 'import json,sys; d=json.load(sys.stdin); print("%.2f ± %.2f" % (d["mean"], d["std"]))'), FID $(echo "$fid" | $python -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["fid"])')"
@@ -130,10 +138,8 @@ for ((i = 0; i < ${#runs[@]}; i += 2)); do
   [[ $name == pokemon-* ]] || continue
   for checkpoint in "$out/$name"/checkpoints/*/; do
     step=$(basename "$checkpoint")
-    "$gan" export --run "$out/$name" --checkpoint "$checkpoint" --out "$out/$name/onnx-$step" \
-      --which generator > /dev/null &&
-      "$gan" generate --model "$out/$name/onnx-$step/generator.onnx" --n 64 --cols 8 \
-        --out "$out/$name-$step.png" > /dev/null && echo "$out/$name-$step.png"
+    draw "$out/$name" "$out/$name/onnx-$step" "$out/$name-$step.png" --checkpoint "$checkpoint" &&
+      echo "$out/$name-$step.png"
   done
 done
 date -u

@@ -719,8 +719,6 @@ impl GradStore {
         self.0.insert(id, grad)
     }
 
-    /// Get the gradient tensor associated with the given tensor, or, if it does not exist,
-    /// insert a tensor of zeroes, with the same shape and type as the given tensors and return it
     /// Add `grad` to the gradient of `tensor`; the first gradient is stored as it is (made
     /// contiguous, as upstream's sums always were: some backward rules need that of the
     /// gradients they read).
