@@ -12,11 +12,13 @@ cd "$(dirname "$0")/.."
 # wasm-bindgen's command-line tool must be the version of the wasm-bindgen crate in Cargo.lock.
 version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print }' Cargo.lock)
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]]; then
+    echo "installing wasm-bindgen-cli $version (cargo install, a few minutes)"
     cargo install --quiet wasm-bindgen-cli --version "$version"
 fi
 rustup target list --installed | grep -qx wasm32-unknown-unknown ||
     rustup target add wasm32-unknown-unknown
 
+echo "building the WebAssembly runtime (cargo build --profile web, several minutes the first time)"
 cargo build --quiet --profile web --target wasm32-unknown-unknown -p gan-web
 # Function names are for debuggers; the page does not need them (a fifth of the size).
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
@@ -29,12 +31,14 @@ default=web/page/default/generator.onnx
 if [[ ${1:-} != --runtime && ! -f $default ]]; then
     gan=${GAN:-}
     if [[ -z $gan ]]; then
+        echo "building gan for the default generator (cargo build --release)"
         cargo build --quiet --release -p gan-cli
         gan=target/release/gan
     fi
     run=$(mktemp -d)
     trap 'rm -rf "$run"' EXIT
     # A 32 px DCGAN on the built-in discs and squares: 1,600 steps, about two minutes on two cores.
+    echo "training the default generator on the built-in shapes (about two minutes)"
     "$gan" train --model dcgan --data shapes --image-size 32 --nz 32 --ngf 32 --ndf 32 \
         --batch-size 32 --epochs 50 --quiet --out "$run/train"
     "$gan" export --run "$run/train" --out "$run/onnx" --which generator

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::Engine;
 use crate::error::{Result, RuntimeError};
+use crate::feed::Feed;
 use crate::latent::{latent_for_seed, slerp};
-use crate::onnx_model::Feed;
 use crate::options::{Backend, LoadOptions};
 use crate::signature::{ModelInfo, Signature};
 
@@ -65,23 +65,23 @@ impl Generator {
     /// Load a generator from the bytes of an ONNX file (an upload, an asset in memory), named
     /// `name` in messages, on the tract backend. All its tensors must be inside it.
     pub fn load_bytes(name: &str, bytes: &[u8], options: &LoadOptions) -> Result<Self> {
-        let engine: Box<dyn Engine> = match options.backend {
+        match options.backend {
             #[cfg(feature = "tract")]
-            Backend::Tract => Box::new(crate::onnx_model::OnnxModel::from_bytes(
-                name,
-                bytes,
-                options.threads,
-            )?),
-            Backend::Ort => {
-                return Err(RuntimeError::Backend {
-                    backend: "ort",
-                    reason: "loads models from files only; use the tract backend for bytes".into(),
-                });
+            Backend::Tract => {
+                let model = crate::onnx_model::OnnxModel::from_bytes(name, bytes, options.threads)?;
+                Self::with_engine(Path::new(name), Box::new(model), options)
             }
+            Backend::Ort => Err(RuntimeError::Backend {
+                backend: "ort",
+                reason: "loads models from files only; use the tract backend for bytes".into(),
+            }),
             #[allow(unreachable_patterns)]
-            other => return Err(not_built(other)),
-        };
-        Self::with_engine(Path::new(name), engine, options)
+            other => {
+                // Without tract nothing reads bytes.
+                let _ = (name, bytes);
+                Err(not_built(other))
+            }
+        }
     }
 
     fn with_engine(path: &Path, engine: Box<dyn Engine>, options: &LoadOptions) -> Result<Self> {

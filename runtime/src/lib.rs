@@ -1,5 +1,5 @@
 //! gan-runtime: load an ONNX GAN generator and make pictures from seeds, in any program —
-//! a CLI, a server, a game engine (through the C ABI in [`ffi`]).
+//! a CLI, a server, a game engine (through the C ABI, which the `gan-ffi` crate builds on it).
 //!
 //! ```no_run
 //! use gan_runtime::{Generator, LoadOptions};
@@ -19,7 +19,9 @@
 
 mod backend;
 mod error;
-pub mod ffi;
+mod feed;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod generator;
 pub mod latent;
 mod limits;
@@ -30,10 +32,15 @@ pub mod picture;
 mod signature;
 
 pub use error::{Result, RuntimeError};
+pub use feed::Feed;
 pub use generator::{Generator, Rgba8};
 pub use latent::latent_for_seed;
 pub use limits::MAX_MODEL_BYTES;
 #[cfg(feature = "tract")]
-pub use onnx_model::{Feed, OnnxModel, OutputTensor, quiet_guarded_panics};
+pub use onnx_model::{OnnxModel, OutputTensor, quiet_guarded_panics};
 pub use options::{Backend, Device, LoadOptions, OutputRange};
 pub use signature::{LabelInfo, ModelInfo, Signature, ValueSig};
+/// The ONNX protobuf schema (tract's prost types of `onnx.proto`): the workspace's one copy,
+/// which this crate reads and `gan-export` writes.
+#[cfg(feature = "tract")]
+pub use tract_onnx::pb as onnx_schema;

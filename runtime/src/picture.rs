@@ -43,6 +43,40 @@ pub fn tile(images: &[Rgba8], cols: usize, gutter: usize) -> Result<Rgba8> {
     })
 }
 
+/// `image` drawn `factor` times its size, each pixel a `factor × factor` block (nearest
+/// neighbour: a 16 px sprite stays crisp), within the toolkit's picture limit.
+pub fn enlarge(image: &Rgba8, factor: usize) -> Result<Rgba8> {
+    let (w, h) = (image.width as usize, image.height as usize);
+    let size = |side: usize| side.checked_mul(factor).and_then(|s| u32::try_from(s).ok());
+    let (Some(width), Some(height)) = (size(w), size(h)) else {
+        return Err(RuntimeError::InvalidArgument(format!(
+            "a {w}×{h} picture enlarged {factor} times is too large"
+        )));
+    };
+    let pixels = width as u64 * height as u64;
+    if factor == 0 || pixels > gan_contract::limits::DEFAULT_MAX_PICTURE_PIXELS {
+        return Err(RuntimeError::InvalidArgument(format!(
+            "a {w}×{h} picture cannot be enlarged {factor} times (the limit is {} pixels)",
+            gan_contract::limits::DEFAULT_MAX_PICTURE_PIXELS
+        )));
+    }
+    let mut out = Vec::with_capacity(pixels as usize * 4);
+    for row in image.pixels.chunks_exact(w * 4) {
+        let wide: Vec<u8> = row
+            .chunks_exact(4)
+            .flat_map(|p| std::iter::repeat_n(p, factor).flatten().copied())
+            .collect();
+        for _ in 0..factor {
+            out.extend_from_slice(&wide);
+        }
+    }
+    Ok(Rgba8 {
+        width,
+        height,
+        pixels: out,
+    })
+}
+
 /// `image` as PNG bytes.
 #[cfg(feature = "png")]
 pub fn png(image: &Rgba8) -> Result<Vec<u8>> {
@@ -60,6 +94,21 @@ pub fn png(image: &Rgba8) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enlarged_picture_repeats_each_pixel_in_a_block() {
+        let image = Rgba8 {
+            width: 2,
+            height: 1,
+            pixels: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        let big = enlarge(&image, 2).unwrap();
+        assert_eq!((big.width, big.height), (4, 2));
+        let row = [1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8];
+        assert_eq!(big.pixels, [row, row].concat());
+        assert!(enlarge(&image, 0).is_err());
+        assert!(enlarge(&image, usize::MAX).is_err());
+    }
 
     #[test]
     fn default_columns_make_the_squarest_grid() {

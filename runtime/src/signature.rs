@@ -1,5 +1,6 @@
 //! What a loaded model takes and gives, independent of the backend, and how it is resolved into
-//! the [`ModelInfo`] the generator works with (metadata first, then graph shapes, then options).
+//! the [`ModelInfo`] the generator works with (the caller's options first, then the metadata,
+//! then the graph's shapes).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,6 +38,21 @@ pub struct Signature {
     pub metadata: HashMap<String, String>,
 }
 
+impl Signature {
+    /// The class names the file's `gan.classes` metadata lists (a JSON list of names), if it
+    /// has the entry; the error says why the entry is not such a list.
+    pub fn declared_classes(&self) -> Option<std::result::Result<Vec<String>, String>> {
+        self.metadata.get(metadata::CLASSES).map(|list| {
+            serde_json::from_str(list).map_err(|e| {
+                format!(
+                    "metadata {} is not a JSON list of names: {e}",
+                    metadata::CLASSES
+                )
+            })
+        })
+    }
+}
+
 /// Everything the generator needs to know about a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
@@ -71,123 +87,22 @@ pub struct LabelInfo {
 }
 
 impl ModelInfo {
-    /// Resolve what a model is from its metadata first, then its graph shapes, then `options`; `path` names the file in errors.
+    /// Resolve what a model is: for each fact, what `options` say first (the caller knows best,
+    /// and a foreign file may say nothing), then the `gan.*` metadata, then the graph's shapes
+    /// (or, for the range, its last op); `path` names the file in errors.
     pub fn resolve(sig: &Signature, options: &LoadOptions, path: &Path) -> Result<Self> {
-        let bad = |reason: String| RuntimeError::BadModel {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let missing = |what, option| RuntimeError::MissingOption {
-            path: path.to_path_buf(),
-            what,
-            option,
-        };
-        let meta = |key: &str| {
-            sig.metadata
-                .get(key)
-                .and_then(|v| v.trim().parse::<usize>().ok())
-        };
+        let facts = Facts { sig, options, path };
         if let Some(role) = sig
             .metadata
             .get(metadata::ROLE)
             .filter(|r| *r != metadata::role::GENERATOR)
         {
-            return Err(bad(format!("it is a {role}, not a generator")));
+            return Err(facts.bad(format!("it is a {role}, not a generator")));
         }
         let (latent_input, label) = resolve_label(sig, options, path)?;
-        let input = &sig.inputs[latent_input];
-        if !input.is_f32 {
-            return Err(bad(format!("input {} must be float32", input.name)));
-        }
-        let latent_4d = match input.dims.as_slice() {
-            [_, _] => false,
-            [_, _, Some(1), Some(1)] => true,
-            dims => {
-                return Err(bad(format!(
-                    "input {} has shape {dims:?}; expected [N, nz] or [N, nz, 1, 1]",
-                    input.name
-                )));
-            }
-        };
-        let latent_dim = options
-            .latent_dim
-            .or(meta(metadata::NZ))
-            .or(input.dims[1])
-            .ok_or_else(|| missing("the latent size", "latent_dim"))?;
-        if input.dims[1].is_some_and(|d| d != latent_dim) {
-            return Err(bad(format!(
-                "input {} takes {:?} latent values, not {latent_dim}",
-                input.name, input.dims[1]
-            )));
-        }
-        let output_index = sig
-            .outputs
-            .iter()
-            .position(|o| o.name == tensor::IMAGE)
-            .unwrap_or(0);
-        let output = sig
-            .outputs
-            .get(output_index)
-            .ok_or_else(|| bad("the model has no outputs".into()))?;
-        if !output.is_f32 {
-            return Err(bad(format!("output {} must be float32", output.name)));
-        }
-        let from_meta = match (
-            meta(metadata::CHANNELS),
-            meta(metadata::HEIGHT),
-            meta(metadata::WIDTH),
-        ) {
-            (Some(c), Some(h), Some(w)) => Some((c, h, w)),
-            _ => None,
-        };
-        let from_graph = match output.dims.as_slice() {
-            [_, Some(c), Some(h), Some(w)] => Some((*c, *h, *w)),
-            _ => None,
-        };
-        let (channels, height, width) = options
-            .image_shape
-            .or(from_meta)
-            .or(from_graph)
-            .ok_or_else(|| missing("the image shape", "image_shape"))?;
-        if !matches!(channels, 1 | 3 | 4) || height == 0 || width == 0 {
-            return Err(bad(format!(
-                "image shape {channels}×{height}×{width} is not a picture (1, 3 or 4 channels)"
-            )));
-        }
-        let pixels = height.checked_mul(width).filter(|&p| p <= MAX_IMAGE_PIXELS);
-        let Some(sample_len) = pixels.map(|p| p * channels) else {
-            return Err(bad(format!(
-                "images of {height}×{width} are too large (the limit is {MAX_IMAGE_PIXELS} pixels)"
-            )));
-        };
-        // The known dims' product must not overflow, and must be the image when all are known.
-        let dims = output.dims.get(1..).unwrap_or_default();
-        let known = dims
-            .iter()
-            .flatten()
-            .try_fold(1usize, |n, &d| n.checked_mul(d));
-        let all_known = dims.iter().all(Option::is_some);
-        if known.is_none() || (all_known && known != Some(sample_len)) {
-            return Err(bad(format!(
-                "output {} has shape {:?}, not {channels}×{height}×{width} per sample",
-                output.name, output.dims
-            )));
-        }
-        // The range: as given, as the metadata says, or as the last op bounds it.
-        let from_last_op = match output.producer.as_deref() {
-            Some("Tanh") => Some(OutputRange::MinusOneToOne),
-            Some("Sigmoid") => Some(OutputRange::ZeroToOne),
-            _ => None,
-        };
-        let range = options
-            .output_range
-            .or_else(|| {
-                sig.metadata
-                    .get(metadata::RANGE)
-                    .and_then(|r| OutputRange::parse(r))
-            })
-            .or(from_last_op)
-            .ok_or_else(|| missing("the output range", "output_range"))?;
+        let (latent_dim, latent_4d) = facts.latent(latent_input)?;
+        let (output_index, [channels, height, width]) = facts.image()?;
+        let range = facts.range(output_index)?;
         Ok(ModelInfo {
             latent_dim,
             latent_4d,
@@ -199,6 +114,150 @@ impl ModelInfo {
             latent_input,
             label,
         })
+    }
+}
+
+/// One model's signature and the caller's options, resolved fact by fact.
+struct Facts<'a> {
+    sig: &'a Signature,
+    options: &'a LoadOptions,
+    path: &'a Path,
+}
+
+impl Facts<'_> {
+    fn bad(&self, reason: String) -> RuntimeError {
+        RuntimeError::BadModel {
+            path: self.path.to_path_buf(),
+            reason,
+        }
+    }
+
+    fn missing(&self, what: &'static str, option: &'static str) -> RuntimeError {
+        RuntimeError::MissingOption {
+            path: self.path.to_path_buf(),
+            what,
+            option,
+        }
+    }
+
+    /// A metadata entry as a count.
+    fn meta(&self, key: &str) -> Option<usize> {
+        self.sig
+            .metadata
+            .get(key)
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    }
+
+    /// The latent size and whether the input is `[N, nz, 1, 1]` rather than `[N, nz]`.
+    fn latent(&self, latent_input: usize) -> Result<(usize, bool)> {
+        let input = &self.sig.inputs[latent_input];
+        if !input.is_f32 {
+            return Err(self.bad(format!("input {} must be float32", input.name)));
+        }
+        let latent_4d = match input.dims.as_slice() {
+            [_, _] => false,
+            [_, _, Some(1), Some(1)] => true,
+            dims => {
+                return Err(self.bad(format!(
+                    "input {} has shape {dims:?}; expected [N, nz] or [N, nz, 1, 1]",
+                    input.name
+                )));
+            }
+        };
+        let latent_dim = self
+            .options
+            .latent_dim
+            .or(self.meta(metadata::NZ))
+            .or(input.dims[1])
+            .ok_or_else(|| self.missing("the latent size", "latent_dim"))?;
+        if input.dims[1].is_some_and(|d| d != latent_dim) {
+            return Err(self.bad(format!(
+                "input {} takes {:?} latent values, not {latent_dim}",
+                input.name, input.dims[1]
+            )));
+        }
+        Ok((latent_dim, latent_4d))
+    }
+
+    /// The image output (the one named `image`, else the first) and its `[C, H, W]`, checked
+    /// against the limits and the output's known dims.
+    fn image(&self) -> Result<(usize, [usize; 3])> {
+        let output_index = self
+            .sig
+            .outputs
+            .iter()
+            .position(|o| o.name == tensor::IMAGE)
+            .unwrap_or(0);
+        let output = self
+            .sig
+            .outputs
+            .get(output_index)
+            .ok_or_else(|| self.bad("the model has no outputs".into()))?;
+        if !output.is_f32 {
+            return Err(self.bad(format!("output {} must be float32", output.name)));
+        }
+        let from_meta = match (
+            self.meta(metadata::CHANNELS),
+            self.meta(metadata::HEIGHT),
+            self.meta(metadata::WIDTH),
+        ) {
+            (Some(c), Some(h), Some(w)) => Some((c, h, w)),
+            _ => None,
+        };
+        let from_graph = match output.dims.as_slice() {
+            [_, Some(c), Some(h), Some(w)] => Some((*c, *h, *w)),
+            _ => None,
+        };
+        let (channels, height, width) = self
+            .options
+            .image_shape
+            .or(from_meta)
+            .or(from_graph)
+            .ok_or_else(|| self.missing("the image shape", "image_shape"))?;
+        if !matches!(channels, 1 | 3 | 4) || height == 0 || width == 0 {
+            return Err(self.bad(format!(
+                "image shape {channels}×{height}×{width} is not a picture (1, 3 or 4 channels)"
+            )));
+        }
+        let pixels = height.checked_mul(width).filter(|&p| p <= MAX_IMAGE_PIXELS);
+        let Some(sample_len) = pixels.map(|p| p * channels) else {
+            return Err(self.bad(format!(
+                "images of {height}×{width} are too large (the limit is {MAX_IMAGE_PIXELS} pixels)"
+            )));
+        };
+        // The known dims' product must not overflow, and must be the image when all are known.
+        let dims = output.dims.get(1..).unwrap_or_default();
+        let known = dims
+            .iter()
+            .flatten()
+            .try_fold(1usize, |n, &d| n.checked_mul(d));
+        let all_known = dims.iter().all(Option::is_some);
+        if known.is_none() || (all_known && known != Some(sample_len)) {
+            return Err(self.bad(format!(
+                "output {} has shape {:?}, not {channels}×{height}×{width} per sample",
+                output.name, output.dims
+            )));
+        }
+        Ok((output_index, [channels, height, width]))
+    }
+
+    /// The output's value range: as given, as the metadata says, or as the last op bounds it.
+    fn range(&self, output_index: usize) -> Result<OutputRange> {
+        let from_last_op = match self.sig.outputs[output_index].producer.as_deref() {
+            Some("Tanh") => Some(OutputRange::MinusOneToOne),
+            Some("Sigmoid") => Some(OutputRange::ZeroToOne),
+            _ => None,
+        };
+        self.options
+            .output_range
+            .or_else(|| {
+                self.sig
+                    .metadata
+                    .get(metadata::RANGE)
+                    .and_then(|r| OutputRange::parse(r))
+            })
+            .or(from_last_op)
+            .ok_or_else(|| self.missing("the output range", "output_range"))
     }
 }
 
@@ -233,18 +292,7 @@ fn resolve_label(
                     input.dims
                 )));
             }
-            let named: Option<Vec<String>> = sig
-                .metadata
-                .get(metadata::CLASSES)
-                .map(|list| {
-                    serde_json::from_str(list).map_err(|e| {
-                        bad(format!(
-                            "metadata {} is not a JSON list of names: {e}",
-                            metadata::CLASSES
-                        ))
-                    })
-                })
-                .transpose()?;
+            let named = sig.declared_classes().transpose().map_err(bad)?;
             let classes = match (named, options.class_count) {
                 (Some(names), _) => names,
                 (None, Some(n)) => (0..n).map(|c| c.to_string()).collect(),

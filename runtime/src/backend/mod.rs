@@ -6,7 +6,7 @@ pub mod ort;
 pub mod tract;
 
 use crate::error::Result;
-use crate::onnx_model::Feed;
+use crate::feed::Feed;
 use crate::signature::Signature;
 
 /// A loaded model that maps a batch of latents to the generator's outputs.

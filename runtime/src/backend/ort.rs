@@ -12,7 +12,7 @@ use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::Engine;
 use crate::error::{Result, RuntimeError};
-use crate::onnx_model::Feed;
+use crate::feed::Feed;
 use crate::options::{Device, LoadOptions};
 use crate::signature::{Signature, ValueSig};
 

@@ -3,7 +3,8 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::onnx_model::{Feed, OnnxModel};
+use crate::feed::Feed;
+use crate::onnx_model::OnnxModel;
 use crate::signature::Signature;
 
 impl Engine for OnnxModel {

@@ -22,57 +22,27 @@ use tract_onnx::prelude::*;
 use gan_contract::limits::MAX_TENSOR_ELEMENTS;
 
 use crate::error::{Result, RuntimeError};
+use crate::feed::Feed;
 use crate::limits::{check_file_size, check_model_size};
 use crate::signature::Signature;
 
 type Plan = Arc<TypedRunnableModel>;
 
-/// One graph input's values for a run. A run takes one per graph input, in graph order.
-#[derive(Debug, Clone, Copy)]
-pub enum Feed<'a> {
-    /// float32 values (a latent, an image).
-    F32 {
-        /// Row-major.
-        values: &'a [f32],
-        /// Dims, batch first.
-        shape: &'a [usize],
-    },
-    /// int64 values (class labels).
-    I64 {
-        /// Row-major.
-        values: &'a [i64],
-        /// Dims, batch first.
-        shape: &'a [usize],
-    },
+/// What tract needs to know of a feed to compile a plan for it.
+fn feed_fact(feed: &Feed) -> InferenceFact {
+    match feed {
+        Feed::F32 { shape, .. } => f32::fact(*shape).into(),
+        Feed::I64 { shape, .. } => i64::fact(*shape).into(),
+    }
 }
 
-impl<'a> Feed<'a> {
-    /// A float32 input of `shape`.
-    pub fn f32(values: &'a [f32], shape: &'a [usize]) -> Self {
-        Feed::F32 { values, shape }
+/// A feed's values as a tract tensor.
+fn feed_tensor(feed: &Feed) -> std::result::Result<Tensor, String> {
+    match *feed {
+        Feed::F32 { values, shape } => Tensor::from_shape(shape, values),
+        Feed::I64 { values, shape } => Tensor::from_shape(shape, values),
     }
-
-    /// Its dims, batch first.
-    pub fn shape(&self) -> &'a [usize] {
-        match *self {
-            Feed::F32 { shape, .. } | Feed::I64 { shape, .. } => shape,
-        }
-    }
-
-    fn fact(&self) -> InferenceFact {
-        match self {
-            Feed::F32 { shape, .. } => f32::fact(*shape).into(),
-            Feed::I64 { shape, .. } => i64::fact(*shape).into(),
-        }
-    }
-
-    fn tensor(&self) -> std::result::Result<Tensor, String> {
-        match *self {
-            Feed::F32 { values, shape } => Tensor::from_shape(shape, values),
-            Feed::I64 { values, shape } => Tensor::from_shape(shape, values),
-        }
-        .map_err(|e| format!("{e:#}"))
-    }
+    .map_err(|e| format!("{e:#}"))
 }
 
 /// A plan is compiled for one set of input shapes and types.
@@ -218,7 +188,7 @@ impl OnnxModel {
         guarded(move || {
             let inputs = feeds
                 .iter()
-                .map(|f| f.tensor().map(TValue::from))
+                .map(|f| feed_tensor(f).map(TValue::from))
                 .collect::<std::result::Result<TVec<_>, _>>()?;
             let outputs = multithread_tract_scope(executor, || plan.run(inputs))
                 .map_err(|e| format!("{e:#}"))?;
@@ -266,7 +236,7 @@ impl OnnxModel {
             Some(plan) => plan.clone(),
             None => {
                 let mut model = self.model.clone();
-                let facts: Vec<InferenceFact> = feeds.iter().map(Feed::fact).collect();
+                let facts: Vec<InferenceFact> = feeds.iter().map(feed_fact).collect();
                 let plan = guarded(move || {
                     for (i, fact) in facts.into_iter().enumerate() {
                         model = model

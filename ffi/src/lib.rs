@@ -1,6 +1,8 @@
-//! The C ABI, for game engines and other languages. The header `include/gan_runtime.h` is
-//! generated from this file by cbindgen (`GAN_UPDATE_HEADER=1 cargo test -p gan-runtime --test
-//! header`; the same test fails when the committed header is stale).
+//! gan-ffi: the C ABI of gan-runtime, for game engines and other languages — built as
+//! `libgan_runtime.so` / `libgan_runtime.a` with the header `include/gan_runtime.h`, which
+//! cbindgen generates from this file (`GAN_UPDATE_HEADER=1 cargo test -p gan-ffi --test header`;
+//! the same test fails when the committed header is stale). `examples/c/` holds complete C
+//! programs; the tests compile and run them.
 //!
 //! Every function returns a [`GanStatus`]; on failure [`gan_last_error`] describes it. Null
 //! pointers, too-small buffers and handles that `gan_generator_load` did not return (or that
@@ -19,7 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::{Backend, Device, Generator, LoadOptions, OutputRange};
+use runtime::{Backend, Device, Generator, LoadOptions, OutputRange};
 
 /// Result of every call.
 #[repr(C)]
@@ -266,8 +268,7 @@ pub unsafe extern "C" fn gan_generator_load(
                 "path and out must not be null".into(),
             ));
         }
-        #[cfg(feature = "tract")]
-        crate::quiet_guarded_panics();
+        runtime::quiet_guarded_panics();
         // SAFETY: non-null, NUL-terminated per the contract.
         let path = unsafe { CStr::from_ptr(path) }
             .to_str()
@@ -515,7 +516,7 @@ unsafe fn generate_into(
             None => g.generate(seeds),
         };
         let images = images.map_err(|e| match e {
-            crate::RuntimeError::InvalidArgument(m) => (GanStatus::InvalidArgument, m),
+            runtime::RuntimeError::InvalidArgument(m) => (GanStatus::InvalidArgument, m),
             e => (GanStatus::GenerateFailed, e.to_string()),
         })?;
         // SAFETY: out holds at least `needed` writable bytes (checked above).
@@ -526,3 +527,6 @@ unsafe fn generate_into(
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
