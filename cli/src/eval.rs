@@ -5,12 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use gan_eval::inception::in_split_order;
 use gan_eval::kernel::{DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS};
 use gan_eval::pictures::{self, Picture};
-use gan_eval::{
-    Classifier, FeatureStats, Normalize, Preprocess, frechet_distance, kernel_distance,
-};
+use gan_eval::{EvalError, Normalize, Reference, Request, Rows, Scorer, ScorerOptions, Scores};
 use gan_runtime::{Generator, LoadOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -136,7 +133,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
 }
 
 fn accuracy(args: AccuracyArgs) -> Result<()> {
-    let (classifier, preprocess) = load_classifier(&args.classifier)?;
+    let scorer = open_scorer(&args.classifier, None, None)?;
     let generator = Generator::load(&args.generator, &LoadOptions::default())
         .map_err(crate::report::runtime_error)?;
     let names = generator.classes().to_vec();
@@ -146,55 +143,39 @@ fn accuracy(args: AccuracyArgs) -> Result<()> {
             args.generator.display()
         );
     }
-    let logits_output = match classifier.declared_logits_output() {
-        Some(name) => classifier.output_index(name)?,
-        None => 0,
+    let reference = match &args.real {
+        Some(real) => Some(reference(&scorer, real)?),
+        None => None,
     };
-    let mut outputs = vec![logits_output];
-    let features_output = match (&args.real, classifier.declared_features_output()) {
-        (Some(_), Some(name)) => Some(classifier.output_index(name)?),
-        (Some(_), None) => bail!(
-            "{} does not say which output holds its features (gan.features_output), so FID cannot be computed; leave out --real",
-            args.classifier.classifier.display()
-        ),
-        (None, _) => None,
-    };
-    outputs.extend(features_output);
     // Every class n_per_class times (pictures::sample_class).
     let n = args.n_per_class as usize * names.len();
-    let bar = progress(n as u64, "generating");
-    let pictures = pictures::from_generator(&generator, n, args.seed, 64, &mut |k| {
-        bar.inc(k as u64);
-    })?;
-    bar.finish_and_clear();
+    let pictures = generate(&generator, n, args.seed)?;
     let intended: Vec<usize> = (0..n)
         .map(|i| pictures::sample_class(i, names.len()))
         .collect();
-    let result = classify(&classifier, &pictures, &preprocess, &outputs, "classifying")?;
-    let width = result.widths[0];
-    let declared = classifier.declared_classes();
-    let target = gan_eval::match_classes(&names, declared.as_deref(), width)?;
-    let accuracy = gan_eval::class_accuracy(&result.values[0], width, &intended, &target)?;
-    let splits = 10.min(n / 10).max(1);
-    let probs = gan_eval::probabilities(&in_split_order(&result.values[0], width), width);
-    let is = gan_eval::inception_score(&probs, width, splits)?;
-    let fid = match (&args.real, features_output) {
-        (Some(real), Some(_)) => {
-            let real = pictures::from_source(real)?;
-            let real_features = classify(
-                &classifier,
-                &real,
-                &preprocess,
-                &outputs[1..],
-                "real images",
-            )?;
-            let f_width = result.widths[1];
-            let stats = FeatureStats::from_rows(&real_features.values[0], f_width)?;
-            let fake = FeatureStats::from_rows(&result.values[1], f_width)?;
-            Some(frechet_distance(&stats, &fake)?.value)
-        }
-        _ => None,
+    let request = Request {
+        inception_splits: Some(10.min(n / 10).max(1)),
+        fid: reference.as_ref(),
+        accuracy: Some((&names, &intended)),
+        ..Request::default()
     };
+    let scores = score(&scorer, &pictures, &request, "classifying")?;
+    let (Some(accuracy), Some(is)) = (scores.accuracy, scores.inception) else {
+        bail!("the scorer returned no class accuracy");
+    };
+    let fid = scores.fid.map(|f| f.value);
+    print_accuracy(&args, &names, &accuracy, &is, fid);
+    Ok(())
+}
+
+/// `gan eval accuracy`'s report: per class and overall, as text or one JSON object.
+fn print_accuracy(
+    args: &AccuracyArgs,
+    names: &[String],
+    accuracy: &gan_eval::ClassAccuracy,
+    is: &gan_eval::InceptionScore,
+    fid: Option<f64>,
+) {
     if args.classifier.json {
         let per_class: serde_json::Map<String, serde_json::Value> = names
             .iter()
@@ -215,36 +196,28 @@ fn accuracy(args: AccuracyArgs) -> Result<()> {
                 "classifier": args.classifier.classifier,
             })
         );
-    } else {
-        for (c, name) in names.iter().enumerate() {
-            let (correct, total) = accuracy.per_class[c];
-            println!(
-                "class {name:>10}: {:6.2}% ({correct} of {total})",
-                100.0 * accuracy.of(c)
-            );
-        }
-        let fid = fid.map_or(String::new(), |f| format!(", FID {f:.2}"));
+        return;
+    }
+    for (c, name) in names.iter().enumerate() {
+        let (correct, total) = accuracy.per_class[c];
         println!(
-            "class accuracy {:.2}% over {n} samples ({} per class); Inception Score {:.3} ± {:.3}{fid}",
-            100.0 * accuracy.overall,
-            args.n_per_class,
-            is.mean,
-            is.std
+            "class {name:>10}: {:6.2}% ({correct} of {total})",
+            100.0 * accuracy.of(c)
         );
     }
-    Ok(())
+    let fid = fid.map_or(String::new(), |f| format!(", FID {f:.2}"));
+    println!(
+        "class accuracy {:.2}% over {} samples ({} per class); Inception Score {:.3} ± {:.3}{fid}",
+        100.0 * accuracy.overall,
+        args.n_per_class as usize * names.len(),
+        args.n_per_class,
+        is.mean,
+        is.std
+    );
 }
 
 fn inception(args: IsArgs) -> Result<()> {
-    let (classifier, preprocess) = load_classifier(&args.classifier)?;
-    let output = match args
-        .logits_output
-        .as_deref()
-        .or(classifier.declared_logits_output())
-    {
-        Some(name) => classifier.output_index(name)?,
-        None => 0,
-    };
+    let scorer = open_scorer(&args.classifier, args.logits_output, None)?;
     let pictures = load_samples(&args.samples)?;
     let n = pictures.len();
     if n < 10 * args.splits {
@@ -261,27 +234,18 @@ fn inception(args: IsArgs) -> Result<()> {
         ));
     }
     let started = Instant::now();
-    let outputs = classify(
-        &classifier,
-        &pictures,
-        &preprocess,
-        &[output],
-        "classifying",
-    )?;
+    let request = Request {
+        inception_splits: Some(args.splits),
+        ..Request::default()
+    };
+    let scores = score(&scorer, &pictures, &request, "classifying")?;
     let seconds = started.elapsed().as_secs_f64();
-    let k = outputs.widths[0];
-    if k < 2 {
-        bail!(
-            "output `{}` of {} gives {k} value per image: the Inception Score needs class scores (2 or more); choose another with --logits-output",
-            classifier.output_names()[output],
-            args.classifier.classifier.display()
-        );
-    }
-    let logits = in_split_order(&outputs.values[0], k);
-    let probs = gan_eval::probabilities(&logits, k);
-    let score = gan_eval::inception_score(&probs, k, args.splits)?;
+    let (Some(score), Some(logits)) = (scores.inception, scores.logits) else {
+        bail!("the scorer returned no Inception Score");
+    };
+    let k = logits.width;
     if let Some(dir) = &args.classifier.save_outputs {
-        save(dir, "logits.npy", n, k, &logits)?;
+        save(dir, "logits.npy", &logits)?;
     }
     let images_per_second = n as f64 / seconds;
     if args.classifier.json {
@@ -295,7 +259,7 @@ fn inception(args: IsArgs) -> Result<()> {
                 "n": n,
                 "splits": args.splits,
                 "classes": k,
-                "output": classifier.output_names()[output],
+                "output": scorer.logits_output(),
                 "classifier": args.classifier.classifier,
                 "images_per_second": images_per_second,
                 "warnings": warnings,
@@ -311,10 +275,9 @@ fn inception(args: IsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Real and generated images through the classifier's feature output.
-struct Features {
-    real: Vec<f32>,
-    generated: Vec<f32>,
+/// The scores of `gan eval fid` and `kid`, with what the report says about them.
+struct FeatureScores {
+    scores: Scores,
     width: usize,
     n_real: usize,
     n_generated: usize,
@@ -322,61 +285,44 @@ struct Features {
     images_per_second: f64,
 }
 
-fn features(args: &FeatureArgs) -> Result<Features> {
-    let (classifier, preprocess) = load_classifier(&args.classifier)?;
-    let Some(name) = args
-        .features_output
-        .as_deref()
-        .or(classifier.declared_features_output())
-    else {
-        bail!(
-            "{} does not say which output holds its features: name it with --features-output (outputs: {})",
-            args.classifier.classifier.display(),
-            classifier.output_names().join(", ")
-        );
-    };
-    let output = classifier.output_index(name)?;
-    let real = pictures::from_source(&args.real)?;
+/// Real and generated images through the classifier's feature output, scored as `request`
+/// asks (its references are filled in here).
+fn feature_scores(args: &FeatureArgs, kid: Option<(usize, usize)>) -> Result<FeatureScores> {
+    let scorer = open_scorer(&args.classifier, None, args.features_output.clone())?;
+    let real = reference(&scorer, &args.real)?;
+    let output = scorer.features_output().unwrap_or_default().to_string();
     let generated = load_samples(&args.samples)?;
     let started = Instant::now();
-    let real_features = classify(&classifier, &real, &preprocess, &[output], "real images")?;
-    let fake_features = classify(&classifier, &generated, &preprocess, &[output], "samples")?;
+    let request = Request {
+        fid: kid.is_none().then_some(&real),
+        kid: kid.map(|(subsets, size)| (&real, subsets, size)),
+        ..Request::default()
+    };
+    let scores = score(&scorer, &generated, &request, "samples")?;
     let seconds = started.elapsed().as_secs_f64();
+    let Some(features) = &scores.features else {
+        bail!("the scorer returned no features");
+    };
     if let Some(dir) = &args.classifier.save_outputs {
-        for (file, o) in [
-            ("real_features.npy", &real_features),
-            ("generated_features.npy", &fake_features),
-        ] {
-            save(
-                dir,
-                file,
-                o.values[0].len() / o.widths[0],
-                o.widths[0],
-                &o.values[0],
-            )?;
-        }
+        save(dir, "real_features.npy", &real.features)?;
+        save(dir, "generated_features.npy", features)?;
     }
-    let width = real_features.widths[0];
-    let take = |mut o: gan_eval::ClassifierOutputs| o.values.swap_remove(0);
-    Ok(Features {
-        real: take(real_features),
-        generated: take(fake_features),
-        width,
-        n_real: real.len(),
+    let n_real = real.features.len();
+    Ok(FeatureScores {
+        width: features.width,
+        n_real,
         n_generated: generated.len(),
-        output: name.to_string(),
-        images_per_second: (real.len() + generated.len()) as f64 / seconds,
+        output,
+        images_per_second: (n_real + generated.len()) as f64 / seconds,
+        scores,
     })
 }
 
 fn fid(args: FeatureArgs) -> Result<()> {
-    let f = features(&args)?;
-    let stats = |rows: &[f32], what: &str| {
-        FeatureStats::from_rows(rows, f.width)
-            .with_context(|| format!("cannot summarise the {what} features"))
+    let f = feature_scores(&args, None)?;
+    let Some(distance) = &f.scores.fid else {
+        bail!("the scorer returned no FID");
     };
-    let (real_stats, fake_stats) = (stats(&f.real, "real")?, stats(&f.generated, "generated")?);
-    let distance = frechet_distance(&real_stats, &fake_stats)?;
     if args.classifier.json {
         println!(
             "{}",
@@ -406,14 +352,11 @@ fn fid(args: FeatureArgs) -> Result<()> {
 }
 
 fn kid(args: KidArgs) -> Result<()> {
-    let f = features(&args.features)?;
-    let kid = kernel_distance(
-        &f.real,
-        &f.generated,
-        f.width,
-        args.subsets as usize,
-        args.subset_size as usize,
-    )?;
+    let subsets = (args.subsets as usize, args.subset_size as usize);
+    let f = feature_scores(&args.features, Some(subsets))?;
+    let Some(kid) = &f.scores.kid else {
+        bail!("the scorer returned no KID");
+    };
     if args.features.classifier.json {
         println!(
             "{}",
@@ -442,38 +385,65 @@ fn kid(args: KidArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_classifier(args: &ClassifierArgs) -> Result<(Classifier, Preprocess)> {
-    open_classifier(&args.classifier, args.batch_size as usize, args.normalize)
+/// The scorer for `--classifier` and its options.
+fn open_scorer(
+    args: &ClassifierArgs,
+    logits_output: Option<String>,
+    features_output: Option<String>,
+) -> Result<Scorer> {
+    let options = ScorerOptions {
+        batch_size: args.batch_size as usize,
+        normalize: args.normalize,
+        logits_output,
+        features_output,
+    };
+    Scorer::open(&args.classifier, &options).map_err(as_flags)
 }
 
-/// The classifier at `path` and how images become its input (`normalize`, else its metadata).
-pub(crate) fn open_classifier(
-    path: &Path,
-    batch_size: usize,
-    normalize: Option<Normalize>,
-) -> Result<(Classifier, Preprocess)> {
-    let classifier = Classifier::load(path, batch_size)?;
-    let declared = classifier
-        .declared_normalize()
-        .map(str::parse::<Normalize>)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("{}: gan.normalize: {e}", path.display()))?;
-    let Some(normalize) = normalize.or(declared) else {
-        bail!(
-            "{} does not say how its input is scaled: give --normalize minus1_1, zero_1 or imagenet (torchvision's Inception v3: imagenet)",
-            path.display()
-        );
-    };
-    let [channels, height, width] = classifier.input_shape();
-    Ok((
-        classifier,
-        Preprocess {
-            channels,
-            height,
-            width,
-            normalize,
-        },
-    ))
+/// A scorer's error, with an option it names (a [`ScorerOptions`] field) as the flag that sets
+/// it.
+pub(crate) fn as_flags(error: EvalError) -> anyhow::Error {
+    match error {
+        EvalError::NeedsOption {
+            path,
+            reason,
+            option,
+        } => anyhow::anyhow!(
+            "{}: {reason}; give --{}",
+            path.display(),
+            option.replace('_', "-")
+        ),
+        other => other.into(),
+    }
+}
+
+/// The real images' features, under a progress bar.
+fn reference(scorer: &Scorer, source: &str) -> Result<Reference> {
+    let real = pictures::from_source(source)?;
+    let bar = progress(real.len() as u64, "real images");
+    let reference = scorer
+        .reference(&real, &mut |k| bar.inc(k as u64))
+        .map_err(as_flags)?;
+    bar.finish_and_clear();
+    Ok(reference)
+}
+
+/// `request`'s scores of `pictures`, under a progress bar.
+fn score(scorer: &Scorer, pictures: &[Picture], request: &Request, what: &str) -> Result<Scores> {
+    let bar = progress(pictures.len() as u64, what);
+    let scores = scorer
+        .score(pictures, request, &mut |k| bar.inc(k as u64))
+        .map_err(as_flags)?;
+    bar.finish_and_clear();
+    Ok(scores)
+}
+
+/// `n` samples of `generator` from seed `seed` on, under a progress bar.
+fn generate(generator: &Generator, n: usize, seed: u64) -> Result<Vec<Picture>> {
+    let bar = progress(n as u64, "generating");
+    let pictures = pictures::from_generator(generator, n, seed, 64, &mut |k| bar.inc(k as u64))?;
+    bar.finish_and_clear();
+    Ok(pictures)
 }
 
 fn load_samples(args: &SampleArgs) -> Result<Vec<Picture>> {
@@ -484,28 +454,11 @@ fn load_samples(args: &SampleArgs) -> Result<Vec<Picture>> {
                 bail!("--n must be at least 1");
             }
             let generator = Generator::load(path, &LoadOptions::default())?;
-            let bar = progress(n as u64, "generating");
-            let pictures =
-                pictures::from_generator(&generator, n, args.seed, 64, &mut |k| bar.inc(k as u64))?;
-            bar.finish_and_clear();
-            Ok(pictures)
+            generate(&generator, n, args.seed)
         }
         (None, Some(source)) => Ok(pictures::from_source(source)?),
         (None, None) => bail!("give --generator G.onnx --n N or --images DIR"),
     }
-}
-
-fn classify(
-    classifier: &Classifier,
-    pictures: &[Picture],
-    preprocess: &Preprocess,
-    outputs: &[usize],
-    what: &str,
-) -> Result<gan_eval::ClassifierOutputs> {
-    let bar = progress(pictures.len() as u64, what);
-    let result = classifier.run(pictures, preprocess, outputs, &mut |k| bar.inc(k as u64))?;
-    bar.finish_and_clear();
-    Ok(result)
 }
 
 fn progress(total: u64, what: &str) -> ProgressBar {
@@ -519,7 +472,7 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn save(dir: &Path, file: &str, rows: usize, cols: usize, values: &[f32]) -> Result<()> {
+fn save(dir: &Path, file: &str, rows: &Rows) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    crate::npy::write_f32_matrix(&dir.join(file), rows, cols, values)
+    crate::npy::write_f32_matrix(&dir.join(file), rows.len(), rows.width, &rows.values)
 }

@@ -8,11 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use gan_eval::inception::in_split_order;
-use gan_eval::pictures;
-use gan_eval::{
-    Classifier, FeatureStats, Preprocess, frechet_distance, inception_score, probabilities,
-};
+use gan_eval::{Reference, Request, Scorer, ScorerOptions, pictures};
 use gan_export::{ExportOptions, Which};
 use gan_runtime::{Generator, LoadOptions};
 use gan_train::TrainConfig;
@@ -45,47 +41,37 @@ pub struct Outcome {
     pub stalled: Option<String>,
 }
 
-pub struct Scorer {
+pub struct TrainingScores {
     run_dir: PathBuf,
-    classifier: Classifier,
-    preprocess: Preprocess,
-    logits: usize,
-    features: usize,
-    real: FeatureStats,
+    scorer: Scorer,
+    real: Reference,
     samples: usize,
     history: Vec<Score>,
     /// What the stall warning suggests: only what the run does not use yet.
     remedies: String,
 }
 
-impl Scorer {
+impl TrainingScores {
     /// Load the classifier and the real images' feature statistics once; `samples` generated
     /// images are scored at each checkpoint of the run given to [`Self::for_run`].
     pub fn new(classifier_path: &Path, real: &str, samples: usize) -> Result<Self> {
-        let (classifier, preprocess) = crate::eval::open_classifier(classifier_path, 50, None)?;
-        let Some(features) = classifier.declared_features_output() else {
+        let scorer = Scorer::open(classifier_path, &ScorerOptions::default())
+            .map_err(crate::eval::as_flags)?;
+        if scorer.features_output().is_none() {
             bail!(
                 "--classifier {}: the model does not say which output holds its features (FID \
                  needs them); use a classifier exported by gan export",
                 classifier_path.display()
             );
-        };
-        let features = classifier.output_index(features)?;
-        let logits = match classifier.declared_logits_output() {
-            Some(name) => classifier.output_index(name)?,
-            None => 0,
-        };
+        }
         let real_pictures = pictures::from_source(real)
             .with_context(|| format!("--eval-real {real}: cannot load the real images"))?;
-        let outputs = classifier.run(&real_pictures, &preprocess, &[features], &mut |_| {})?;
-        let real = FeatureStats::from_rows(&outputs.values[0], outputs.widths[0])
+        let real = scorer
+            .reference(&real_pictures, &mut |_| {})
             .context("cannot summarise the real images' features")?;
-        Ok(Scorer {
+        Ok(TrainingScores {
             run_dir: PathBuf::new(),
-            classifier,
-            preprocess,
-            logits,
-            features,
+            scorer,
             real,
             samples,
             history: Vec::new(),
@@ -108,19 +94,21 @@ impl Scorer {
         let model = export_generator(&self.run_dir, checkpoint, &scratch)?;
         let generator = Generator::load(&model, &LoadOptions::default())?;
         let samples = pictures::from_generator(&generator, self.samples, 0, 64, &mut |_| {})?;
-        let outputs = self.classifier.run(
-            &samples,
-            &self.preprocess,
-            &[self.logits, self.features],
-            &mut |_| {},
-        )?;
+        let request = Request {
+            inception_splits: Some(SPLITS),
+            fid: Some(&self.real),
+            ..Request::default()
+        };
+        let scores = self
+            .scorer
+            .score(&samples, &request, &mut |_| {})
+            .map_err(crate::eval::as_flags)?;
         std::fs::remove_dir_all(&scratch)
             .with_context(|| format!("cannot remove {}", scratch.display()))?;
-        let k = outputs.widths[0];
-        let logits = in_split_order(&outputs.values[0], k);
-        let inception = inception_score(&probabilities(&logits, k), k, SPLITS)?;
-        let generated = FeatureStats::from_rows(&outputs.values[1], outputs.widths[1])?;
-        let fid = frechet_distance(&self.real, &generated)?.value;
+        let (Some(inception), Some(fid)) = (scores.inception, scores.fid) else {
+            bail!("the scorer returned no Inception Score or FID");
+        };
+        let fid = fid.value;
         let score = Score {
             step,
             inception: inception.mean,

@@ -483,7 +483,38 @@ fn scores_while_training_keep_the_best_checkpoint_and_survive_a_resume() {
         "generator",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(exported.join("generator.onnx").is_file());
+    let best = exported.join("generator.onnx");
+    assert!(best.is_file());
+
+    // The scores a run keeps are the scores `gan eval` gives its checkpoint: the same 100
+    // samples (seeds 0..100), splits and real images.
+    let best_row = scores.iter().find(|r| r[0] as u64 == best_step).unwrap();
+    let eval = |metric: &str, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            metric,
+            "--classifier",
+            path(&onnx),
+            "--generator",
+            path(&best),
+            "--n",
+            "100",
+            "--json",
+        ];
+        args.extend(extra);
+        json_of(&args)
+    };
+    let is = eval("is", &[]);
+    assert!(
+        (is["mean"].as_f64().unwrap() - best_row[1]).abs() < 1e-9
+            && (is["std"].as_f64().unwrap() - best_row[2]).abs() < 1e-9,
+        "gan eval is: {is}, scores.csv: {best_row:?}"
+    );
+    let fid = eval("fid", &["--real", &real])["fid"].as_f64().unwrap();
+    assert!(
+        (fid - best_row[3]).abs() < 1e-9 * fid.max(1.0),
+        "gan eval fid: {fid}, scores.csv: {best_row:?}"
+    );
 
     // A resumed run appends to the same scores.
     let mut resume = vec![

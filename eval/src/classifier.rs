@@ -104,9 +104,14 @@ impl Classifier {
     }
 
     /// The class names the file's metadata lists (`gan.classes`, a JSON list), if any.
+    /// A list that does not parse counts as none: classes are then matched by number.
     pub fn declared_classes(&self) -> Option<Vec<String>> {
-        self.metadata(metadata::CLASSES)
-            .and_then(|list| serde_json::from_str(list).ok())
+        self.model.signature().declared_classes()?.ok()
+    }
+
+    /// The file the classifier was loaded from.
+    pub fn path(&self) -> &Path {
+        self.model.path()
     }
 
     /// How the file's metadata says inputs are scaled (`gan.normalize`).

@@ -1,6 +1,10 @@
 //! Scores for generators, computed the way the reference implementations (the original
 //! TensorFlow code, torch-fidelity, pytorch-fid) compute them, with any ONNX classifier.
 //!
+//! [`Scorer`] is the entry point: it opens a classifier once, resolves its outputs, and turns
+//! pictures into [`Scores`] (Inception Score, FID, KID, class accuracy) — for `gan eval`, the
+//! scores taken while training and the bindings alike. The modules below are its parts.
+//!
 //! [`Classifier`] runs an ONNX image classifier with tract (the project's own digit classifier,
 //! or an Inception v3 the user supplies) and finds its input size, outputs and normalisation.
 //! [`pictures`] loads the images to score (an image folder, MNIST IDX files, or samples drawn
@@ -31,6 +35,7 @@ pub mod frechet;
 pub mod inception;
 pub mod kernel;
 pub mod pictures;
+mod scorer;
 
 use std::path::PathBuf;
 
@@ -40,6 +45,7 @@ pub use frechet::{FeatureStats, FrechetDistance, frechet_distance};
 pub use inception::{InceptionScore, inception_score, probabilities};
 pub use kernel::{KernelDistance, kernel_distance};
 pub use pictures::{Normalize, Picture, Preprocess};
+pub use scorer::{Reference, Request, Rows, Scorer, ScorerOptions, Scores};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -49,6 +55,14 @@ pub enum EvalError {
     Runtime(#[from] gan_runtime::RuntimeError),
     #[error("{0}")]
     Invalid(String),
+    /// The file does not say what a score needs, or says something unusable: the caller's
+    /// option `option` (a [`ScorerOptions`] field) can supply it.
+    #[error("{}: {reason} (option `{option}`)", path.display())]
+    NeedsOption {
+        path: PathBuf,
+        reason: String,
+        option: &'static str,
+    },
 }
 
 impl From<gan_models::FileError> for EvalError {
