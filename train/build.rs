@@ -1,5 +1,6 @@
-//! With the `cuda` feature, compile the CUDA kernels (`src/kernels/cuda/*.cu`) to PTX with nvcc,
-//! which candle loads at run time; without it, nothing. The PTX targets `CUDA_COMPUTE_CAP`
+//! With the `cuda` feature, compile the CUDA kernels (`src/kernels/cuda/columns.cu`, by name: a
+//! new kernel file needs its own nvcc call here and an `include_str!` where it is loaded) to PTX
+//! with nvcc, which candle loads at run time; without it, nothing. The PTX targets `CUDA_COMPUTE_CAP`
 //! (default 75, the oldest architecture nvcc 13 knows), and newer GPUs compile it when loading.
 
 use std::path::PathBuf;

@@ -52,3 +52,16 @@ pub fn parse_batch(s: &str) -> Result<gan_export::Batch, String> {
         },
     }
 }
+
+/// `GAN_KERNELS` (fast, lowered or candle): the layers' implementation for a new run or a
+/// benchmark. Read here, at the edge, so the library takes it from the run's configuration.
+pub fn kernels_from_env() -> anyhow::Result<Option<gan_train::kernels::Kernels>> {
+    match std::env::var("GAN_KERNELS") {
+        Ok(name) => name
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("GAN_KERNELS: {e}")),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("GAN_KERNELS: {e}")),
+    }
+}

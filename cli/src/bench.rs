@@ -1,8 +1,9 @@
 //! `gan bench generate` (generator latency, throughput and cold start through gan-runtime) and
 //! `gan bench train` (ms per training iteration, per kernel with `GAN_PROFILE=1`, on any device).
-//! Benchmarks, not tests: compare with `bench/ort_python.py` and `bench/pytorch_train.py` run on
+//! Benchmarks, not tests: compare with `bench/yardsticks/ort_python.py` and `bench/yardsticks/pytorch_train.py` run on
 //! the same machine.
 
+use gan_models::{Dcgan, Mlp};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -85,26 +86,20 @@ fn bench_train(args: TrainBench) -> Result<()> {
     println!("|---|---:|---:|---:|---:|");
     for name in args.models.split(',') {
         let arch = match name.trim() {
-            "mlp" => ArchConfig::Mlp {
-                nz: 100,
-                classes: Vec::new(),
-                batch_norm: false,
-                spectral_norm: Default::default(),
-            },
+            "mlp" => ArchConfig::Mlp(Mlp::default()),
             other => {
                 let size = other
                     .strip_prefix("dcgan")
                     .and_then(|s| s.parse().ok())
                     .with_context(|| format!("unknown model {other}"))?;
-                ArchConfig::Dcgan {
+                ArchConfig::Dcgan(Dcgan {
                     image_size: size,
                     channels: 3,
                     nz: 100,
                     ngf: args.width,
                     ndf: args.width,
-                    classes: Vec::new(),
-                    spectral_norm: Default::default(),
-                }
+                    ..Dcgan::default()
+                })
             }
         };
         // A scratch run folder (config and metrics only: iterations write no files).
@@ -112,6 +107,7 @@ fn bench_train(args: TrainBench) -> Result<()> {
             std::env::temp_dir().join(format!("gan-bench-{}-{}", std::process::id(), name.trim()));
         let mut config = TrainConfig::new(arch.clone(), "shapes");
         config.batch_size = args.batch_size;
+        config.kernels = crate::args::kernels_from_env()?;
         let mut trainer =
             Trainer::create_on(config, &work, args.device).map_err(crate::report::train_error)?;
         for _ in 0..args.show_losses {

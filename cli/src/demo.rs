@@ -2,6 +2,7 @@
 //! and a small DCGAN on the built-in `shapes` pictures, export both to ONNX with the
 //! self-check, and generate a grid from the DCGAN's ONNX file through gan-runtime.
 
+use gan_models::Dcgan;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -36,15 +37,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     let dcgan = root.join("shapes-dcgan");
     eprintln!("2/3 a small DCGAN on the built-in shapes");
-    let arch = ArchConfig::Dcgan {
+    let arch = ArchConfig::Dcgan(Dcgan {
         image_size: 16,
         channels: 3,
         nz: 32,
         ngf: 32,
         ndf: 32,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
-    };
+        ..Dcgan::default()
+    });
     let mut config = TrainConfig::new(arch, "shapes");
     config.seed = args.seed;
     config.batch_size = 32;
@@ -58,8 +58,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
     eprintln!("3/3 generating from the ONNX file");
     let generator = Generator::load(onnx.join("generator.onnx"), &LoadOptions::default())?;
     let images = generator.generate(&(0..64).collect::<Vec<u64>>())?;
+    // Four times the size: the 16 px pictures are too small to see at their own size.
     let grid = root.join("grid.png");
-    crate::generate::save_grid(&grid, &images, 8)?;
+    let tiled = gan_runtime::picture::tile(&images, 8, gan_contract::grid::GUTTER)?;
+    crate::generate::save_png(&grid, &gan_runtime::picture::enlarge(&tiled, 4)?)?;
     println!(
         "grid of 64 generated pictures ({}): {}",
         generator.runs_on(),

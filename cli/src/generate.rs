@@ -426,7 +426,7 @@ impl LatentSource {
 }
 
 /// `images` (all the same size) as a PNG grid `cols` wide, laid out as `gan_contract::grid` says.
-pub fn save_grid(path: &Path, images: &[Rgba8], cols: usize) -> Result<()> {
+fn save_grid(path: &Path, images: &[Rgba8], cols: usize) -> Result<()> {
     save_png(path, &picture::tile(images, cols, grid::GUTTER)?)
 }
 
@@ -471,7 +471,7 @@ fn write_sheet(
 }
 
 /// Encode `image` as PNG (`gan_runtime::picture`, as `gan serve` does) and write it atomically.
-fn save_png(path: &Path, image: &Rgba8) -> Result<()> {
+pub(crate) fn save_png(path: &Path, image: &Rgba8) -> Result<()> {
     let bytes = picture::png(image)?;
     atomic::write_file(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
-use gan_models::{ArchConfig, RunModel, SpectralNorm};
+use gan_models::{ArchConfig, Dcgan, Mlp, RunModel, SpectralNorm};
 use gan_train::augment::Augment;
 use gan_train::config::{Loss, Recipe};
 use gan_train::{
@@ -14,7 +14,7 @@ use gan_train::{
 };
 
 use crate::report::{self, TrainingReport};
-use crate::scores::Scorer;
+use crate::scores::TrainingScores;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Model {
@@ -27,32 +27,6 @@ enum Model {
     /// trained to tell how far each image was turned; `gan eval fid|kid` and `--classifier`
     /// use its features.
     Features,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LossArg {
-    Bce,
-    Hinge,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum SpectralNormArg {
-    /// Neither network (overrides the stable recipe's).
-    Off,
-    /// The discriminator (its BatchNorm layers are dropped, as in SNGAN).
-    D,
-    /// The generator.
-    G,
-    Both,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum RecipeArg {
-    /// The chapter's: BCE, no EMA generator, no instance noise.
-    Classic,
-    /// Measured best on the digits: hinge loss, EMA generator 0.999, instance noise 0.1, and
-    /// spectral norm on D (dcgan) or BatchNorm in G and mode seeking 1 (mlp).
-    Stable,
 }
 
 #[derive(Args)]
@@ -75,8 +49,9 @@ pub struct TrainArgs {
     /// Stop after this many iterations (smoke runs).
     #[arg(long)]
     max_steps: Option<u64>,
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    /// Samples per step (default 64).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Learning rate of both networks (default 2e-4; toy2d: D 0.05, G 0.005).
     #[arg(long)]
     lr: Option<f64>,
@@ -84,41 +59,46 @@ pub struct TrainArgs {
     lr_d: Option<f64>,
     #[arg(long)]
     lr_g: Option<f64>,
-    #[arg(long, default_value_t = 0.5)]
-    beta1: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Save a sample grid every N steps.
-    #[arg(long, default_value_t = 500)]
-    sample_every: u64,
-    /// Save a checkpoint every N steps (and always at the end).
-    #[arg(long, default_value_t = 1000)]
-    checkpoint_every: u64,
-    /// Keep only the newest N checkpoints.
-    #[arg(long, default_value_t = 2)]
-    keep_checkpoints: usize,
+    /// Adam's β₁ (default 0.5).
+    #[arg(long)]
+    beta1: Option<f64>,
+    /// Fixes weights, noise and shuffling (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Save a sample grid every N steps (default 500).
+    #[arg(long)]
+    sample_every: Option<u64>,
+    /// Save a checkpoint every N steps, and always at the end (default 1000).
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Keep only the newest N checkpoints (default 2).
+    #[arg(long)]
+    keep_checkpoints: Option<usize>,
     /// Image size: DCGAN a power of two from 16 to 256 (default 64); classifier default 28.
     #[arg(long)]
     image_size: Option<usize>,
     /// Channels: 1 (gray) or 3 (RGB); default 3 for DCGAN, 1 for the classifier.
     #[arg(long)]
     channels: Option<usize>,
-    /// Classifier: fraction of the samples held out to measure accuracy.
-    #[arg(long, default_value_t = 0.1)]
-    validation: f64,
-    /// Latent size (mlp, dcgan).
-    #[arg(long, default_value_t = 100)]
-    nz: usize,
-    #[arg(long, default_value_t = 64)]
-    ngf: usize,
-    #[arg(long, default_value_t = 64)]
-    ndf: usize,
-    /// Remedy for a winning discriminator: generator updates per discriminator update.
-    #[arg(long, default_value_t = 1)]
-    g_steps: usize,
-    /// Remedy: one-sided label smoothing (real targets become 1 - S, e.g. 0.1).
-    #[arg(long, default_value_t = 0.0)]
-    label_smoothing: f64,
+    /// Classifier: fraction of the samples held out to measure accuracy (default 0.1).
+    #[arg(long)]
+    validation: Option<f64>,
+    /// Latent size (mlp, dcgan; default 100).
+    #[arg(long)]
+    nz: Option<usize>,
+    /// DCGAN generator width (default 64).
+    #[arg(long)]
+    ngf: Option<usize>,
+    /// DCGAN discriminator width (default 64).
+    #[arg(long)]
+    ndf: Option<usize>,
+    /// Remedy for a winning discriminator: generator updates per discriminator update
+    /// (default 1).
+    #[arg(long)]
+    g_steps: Option<usize>,
+    /// Remedy: one-sided label smoothing (real targets become 1 - S, e.g. 0.1; default 0).
+    #[arg(long)]
+    label_smoothing: Option<f64>,
     /// Remedy: std of Gaussian noise on the discriminator's inputs, annealed to 0 (default: the
     /// recipe's).
     #[arg(long)]
@@ -132,11 +112,12 @@ pub struct TrainArgs {
     ema_decay: Option<f64>,
     /// The adversarial loss: bce (non-saturating) or hinge (SAGAN/BigGAN); default: the recipe's.
     #[arg(long, value_enum)]
-    loss: Option<LossArg>,
+    loss: Option<Loss>,
     /// Stabilisation preset: sets --loss, --ema-decay, --instance-noise, --mode-seeking and
-    /// --spectral-norm (dcgan) or --batch-norm (mlp); explicit flags override it.
-    #[arg(long, value_enum, default_value = "classic")]
-    recipe: RecipeArg,
+    /// --spectral-norm (dcgan) or --batch-norm (mlp); explicit flags override it (default
+    /// classic).
+    #[arg(long, value_enum)]
+    recipe: Option<Recipe>,
     /// Randomly flip real images horizontally.
     #[arg(long)]
     flip: bool,
@@ -150,7 +131,7 @@ pub struct TrainArgs {
     /// Spectral normalisation (Miyato et al. 2018) of every weight of these networks: one power
     /// iteration per step; the export folds W/σ into the weights (default: the recipe's).
     #[arg(long, value_enum)]
-    spectral_norm: Option<SpectralNormArg>,
+    spectral_norm: Option<SpectralNorm>,
     /// Train a conditional GAN on the data's classes (mnist:DIR's digits, shapes' disc and
     /// square, or a folder of class folders DIR/<class>/<image>): generate a chosen class.
     #[arg(long)]
@@ -194,44 +175,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     }
     // The classifier and the real images are checked before a run folder is made.
-    let scorer = match &args.classifier {
-        Some(classifier) => {
-            let real = match (&args.eval_real, &args.data, &args.resume) {
-                (Some(real), _, _) | (None, Some(real), _) => real.clone(),
-                (None, None, Some(dir)) => {
-                    read_manifest(dir)
-                        .with_context(|| format!("cannot resume the run in {}", dir.display()))?
-                        .data
-                }
-                (None, None, None) => bail!("--classifier needs --eval-real or --data"),
-            };
-            eprintln!("scoring with {} against {real}", classifier.display());
-            Some(Scorer::new(classifier, &real, args.eval_n as usize)?)
-        }
-        None => None,
-    };
-    let mut trainer = match &args.resume {
-        Some(dir) => {
-            if let Ok(manifest) = read_manifest(dir) {
-                if matches!(manifest.model, RunModel::Classifier(_)) {
-                    bail!(
-                        "{} is a classifier run; classifier runs cannot be resumed, train a new one",
-                        dir.display()
-                    );
-                }
-                check_resume_matches(&args, dir, &manifest)?;
-            }
-            Trainer::resume_on(dir, args.max_steps, args.epochs, args.device)
-                .map_err(report::train_error)
-                .with_context(|| format!("cannot resume the run in {}", dir.display()))?
-        }
-        None => {
-            let (config, out) = config_from(&args)?;
-            Trainer::create_on(config, &out, args.device)
-                .map_err(report::train_error)
-                .with_context(|| format!("cannot start a run in {}", out.display()))?
-        }
-    };
+    let scorer = training_scores(&args)?;
+    let mut trainer = open_trainer(&args)?;
     let config = &trainer.config;
     eprintln!(
         "training {} on {} ({} samples) on {}: steps {} → {}, batch {}",
@@ -255,12 +200,66 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => trainer.run(&mut report),
     }
     .map_err(report::train_error)?;
+    print_summary(&summary, trainer.step());
+    Ok(())
+}
+
+/// The scores to take while training (`--classifier`), against `--eval-real`, else the data.
+fn training_scores(args: &TrainArgs) -> Result<Option<TrainingScores>> {
+    let Some(classifier) = &args.classifier else {
+        return Ok(None);
+    };
+    let real = match (&args.eval_real, &args.data, &args.resume) {
+        (Some(real), _, _) | (None, Some(real), _) => real.clone(),
+        (None, None, Some(dir)) => {
+            read_manifest(dir)
+                .with_context(|| format!("cannot resume the run in {}", dir.display()))?
+                .data
+        }
+        (None, None, None) => bail!("--classifier needs --eval-real or --data"),
+    };
+    eprintln!("scoring with {} against {real}", classifier.display());
+    Ok(Some(TrainingScores::new(
+        classifier,
+        &real,
+        args.eval_n as usize,
+    )?))
+}
+
+/// The run to train: resumed from `--resume`, or a new one in `--out`.
+fn open_trainer(args: &TrainArgs) -> Result<Trainer> {
+    match &args.resume {
+        Some(dir) => {
+            if let Ok(manifest) = read_manifest(dir) {
+                if matches!(manifest.model, RunModel::Classifier(_)) {
+                    bail!(
+                        "{} is a classifier run; classifier runs cannot be resumed, train a new one",
+                        dir.display()
+                    );
+                }
+                check_resume_matches(args, dir, &manifest)?;
+            }
+            Trainer::resume_on(dir, args.max_steps, args.epochs, args.device)
+                .map_err(report::train_error)
+                .with_context(|| format!("cannot resume the run in {}", dir.display()))
+        }
+        None => {
+            let (config, out) = config_from(args)?;
+            Trainer::create_on(config, &out, args.device)
+                .map_err(report::train_error)
+                .with_context(|| format!("cannot start a run in {}", out.display()))
+        }
+    }
+}
+
+/// The closing line of a run.
+fn print_summary(summary: &gan_train::Summary, step: u64) {
     let per_step = if summary.steps_done > 0 {
         1e3 * summary.seconds / summary.steps_done as f64
     } else {
         0.0
     };
-    let last = summary.last.map_or_else(
+    let last = summary.last.as_ref().map_or_else(
         || "no steps".into(),
         |m| {
             format!(
@@ -272,20 +271,20 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!(
         "trained {} steps ({} of {}) in {:.1} s, {per_step:.1} ms/step; {last}; checkpoint: {}",
         summary.steps_done,
-        trainer.step(),
+        step,
         summary.total_steps,
         summary.seconds,
         summary
             .checkpoint
+            .as_ref()
             .map_or_else(|| "none".into(), |p| p.display().to_string())
     );
-    Ok(())
 }
 
 /// The training report, plus a score at every checkpoint.
 struct WithScores<'a> {
     report: &'a mut TrainingReport,
-    scorer: Scorer,
+    scorer: TrainingScores,
 }
 
 impl Observer for WithScores<'_> {
@@ -382,11 +381,11 @@ fn run_classifier(args: &TrainArgs, task: ClassifierTask) -> Result<()> {
     );
     config.task = task;
     config.model.validate()?;
-    config.seed = args.seed;
-    config.batch_size = args.batch_size;
-    config.epochs = args.epochs.unwrap_or(config.epochs);
-    config.lr = args.lr.unwrap_or(config.lr);
-    config.validation_fraction = args.validation;
+    set(&mut config.seed, args.seed);
+    set(&mut config.batch_size, args.batch_size);
+    set(&mut config.epochs, args.epochs);
+    set(&mut config.lr, args.lr);
+    set(&mut config.validation_fraction, args.validation);
     let what = match task {
         ClassifierTask::Classes => "the classifier",
         ClassifierTask::Rotation => "the feature network (which way is up)",
@@ -416,76 +415,78 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     else {
         bail!("--model, --data and --out are required unless --resume is given");
     };
-    let arch = match model {
-        Model::Toy2d => ArchConfig::Toy2d,
-        Model::Mlp => ArchConfig::Mlp {
-            nz: args.nz,
-            classes: Vec::new(),
-            batch_norm: args.batch_norm,
-            spectral_norm: Default::default(),
-        },
-        Model::Classifier | Model::Features => unreachable!("handled by run_classifier"),
-        Model::Dcgan => ArchConfig::Dcgan {
-            image_size: args.image_size.unwrap_or(64),
-            channels: args.channels.unwrap_or(3),
-            nz: args.nz,
-            ngf: args.ngf,
-            ndf: args.ndf,
-            classes: Vec::new(),
-            spectral_norm: Default::default(),
-        },
-    };
+    let arch = arch_from(args, model);
     if args.batch_norm && model != Model::Mlp {
         bail!("--batch-norm applies to --model mlp (the DCGAN generator always has BatchNorm)");
     }
+    // The library's defaults, then the recipe, then what the flags say: each flag left out
+    // keeps the value before it.
     let mut config = TrainConfig::new(arch, data);
+    args.recipe.unwrap_or_default().apply(&mut config);
     config.conditional = args.conditional;
     if let Some(lr) = args.lr {
         (config.lr_d, config.lr_g) = (lr, lr);
     }
-    config.lr_d = args.lr_d.unwrap_or(config.lr_d);
-    config.lr_g = args.lr_g.unwrap_or(config.lr_g);
-    config.epochs = args.epochs.unwrap_or(config.epochs);
+    set(&mut config.lr_d, args.lr_d);
+    set(&mut config.lr_g, args.lr_g);
+    set(&mut config.epochs, args.epochs);
     config.max_steps = args.max_steps;
-    config.batch_size = args.batch_size;
-    config.beta1 = args.beta1;
-    config.seed = args.seed;
-    config.sample_every = args.sample_every;
-    config.checkpoint_every = args.eval_every.unwrap_or(args.checkpoint_every);
-    config.keep_checkpoints = args.keep_checkpoints;
-    config.g_steps = args.g_steps;
-    config.label_smoothing = args.label_smoothing;
-    match args.recipe {
-        RecipeArg::Classic => Recipe::Classic,
-        RecipeArg::Stable => Recipe::Stable,
-    }
-    .apply(&mut config);
+    set(&mut config.batch_size, args.batch_size);
+    set(&mut config.beta1, args.beta1);
+    set(&mut config.seed, args.seed);
+    set(&mut config.sample_every, args.sample_every);
+    set(
+        &mut config.checkpoint_every,
+        args.eval_every.or(args.checkpoint_every),
+    );
+    set(&mut config.keep_checkpoints, args.keep_checkpoints);
+    set(&mut config.g_steps, args.g_steps);
+    set(&mut config.label_smoothing, args.label_smoothing);
     if let Some(setting) = args.spectral_norm {
-        let setting = match setting {
-            SpectralNormArg::Off => SpectralNorm::Off,
-            SpectralNormArg::D => SpectralNorm::D,
-            SpectralNormArg::G => SpectralNorm::G,
-            SpectralNormArg::Both => SpectralNorm::Both,
-        };
         config.model = config
             .model
             .clone()
             .with_spectral_norm(setting)
             .map_err(|e| anyhow::anyhow!("--spectral-norm: {e}"))?;
     }
-    config.mode_seeking = args.mode_seeking.unwrap_or(config.mode_seeking);
-    config.instance_noise = args.instance_noise.unwrap_or(config.instance_noise);
-    config.instance_noise_steps = args.instance_noise_steps.unwrap_or(0);
+    set(&mut config.mode_seeking, args.mode_seeking);
+    set(&mut config.instance_noise, args.instance_noise);
+    set(&mut config.instance_noise_steps, args.instance_noise_steps);
     config.flip = args.flip;
-    if let Some(augment) = &args.augment {
-        config.augment.clone_from(augment);
-    }
+    set(&mut config.augment, args.augment.clone());
     config.ema_decay = args.ema_decay.or(config.ema_decay);
-    config.loss = match args.loss {
-        Some(LossArg::Bce) => Loss::Bce,
-        Some(LossArg::Hinge) => Loss::Hinge,
-        None => config.loss,
-    };
+    set(&mut config.loss, args.loss);
     config.skip_bad = args.skip_bad;
+    config.kernels = crate::args::kernels_from_env()?;
     Ok((config, out))
+}
+
+/// The architecture `--model` names, with the flags' hyper-parameters over its defaults.
+fn arch_from(args: &TrainArgs, model: Model) -> ArchConfig {
+    match model {
+        Model::Toy2d => ArchConfig::Toy2d,
+        Model::Mlp => {
+            let mut mlp = Mlp::default();
+            set(&mut mlp.nz, args.nz);
+            mlp.batch_norm = args.batch_norm;
+            ArchConfig::Mlp(mlp)
+        }
+        Model::Classifier | Model::Features => unreachable!("handled by run_classifier"),
+        Model::Dcgan => {
+            let mut dcgan = Dcgan::default();
+            set(&mut dcgan.image_size, args.image_size);
+            set(&mut dcgan.channels, args.channels);
+            set(&mut dcgan.nz, args.nz);
+            set(&mut dcgan.ngf, args.ngf);
+            set(&mut dcgan.ndf, args.ndf);
+            ArchConfig::Dcgan(dcgan)
+        }
+    }
+}
+
+/// A setting the user gave replaces the value before it; one left out keeps it.
+fn set<T>(field: &mut T, given: Option<T>) {
+    if let Some(value) = given {
+        *field = value;
+    }
 }

@@ -4,7 +4,8 @@
 
 use crate::onnx::{
     AttributeProto, Dimension, DimensionValue, GraphProto, NodeProto, TensorProto,
-    TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto, attribute_type, data_type,
+    TensorShapeProto, TypeProtoTensor, ValueInfoProto, attribute_type, data_type,
+    tensor_value_type,
 };
 
 /// The batch axis of graph inputs and outputs.
@@ -74,8 +75,8 @@ impl GraphBuilder {
             output: vec![output.to_string()],
             name: name.to_string(),
             op_type: op.to_string(),
-            domain: String::new(),
             attribute: attributes,
+            ..Default::default()
         });
     }
 
@@ -89,9 +90,9 @@ impl GraphBuilder {
             node: self.nodes,
             name: name.to_string(),
             initializer: self.initializers,
-            doc_string: String::new(),
             input: inputs,
             output: outputs,
+            ..Default::default()
         }
     }
 }
@@ -133,16 +134,17 @@ pub fn value_info(name: &str, elem_type: i32, batch: Batch, dims: &[usize]) -> V
     };
     let dim = std::iter::once(batch_dim)
         .chain(dims.iter().map(|&d| DimensionValue::DimValue(d as i64)))
-        .map(|v| Dimension { value: Some(v) })
+        .map(|v| Dimension {
+            value: Some(v),
+            ..Default::default()
+        })
         .collect();
     ValueInfoProto {
         name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TypeProtoTensor {
-                elem_type,
-                shape: Some(TensorShapeProto { dim }),
-            }),
-        }),
-        doc_string: String::new(),
+        r#type: Some(tensor_value_type(TypeProtoTensor {
+            elem_type,
+            shape: Some(TensorShapeProto { dim }),
+        })),
+        ..Default::default()
     }
 }

@@ -95,6 +95,7 @@ pub(crate) fn compile(
                 value,
             })
             .collect(),
+        ..Default::default()
     };
     Ok((model.encode_to_vec(), plan))
 }

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use gan_models::weights::{Tensor, Weights};
-use gan_models::{Activation, LabelSite, Layer, Network, ParamRole};
+use gan_models::{Activation, Conv, LabelSite, Layer, Network, ParamRole};
 
 use crate::ExportError;
 use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
 use crate::label;
+use crate::onnx::AttributeProto;
 use crate::passes::{fold_bn, fold_spectral_norm, subpixel};
 
 /// A network's parameters: per layer and role, and a conditional network's label embedding.
@@ -94,7 +95,7 @@ pub fn lower_network(
         }
         let layer = &net.layers[i];
         let folds = fold
-            && matches!(layer, Layer::Conv2d { .. } | Layer::ConvTranspose2d { .. })
+            && matches!(layer, Layer::Conv(_))
             && matches!(net.layers.get(i + 1), Some(Layer::BatchNorm2d { .. }));
         let consumed = if folds { 2 } else { 1 };
         let is_last = i + consumed == net.layers.len();
@@ -112,16 +113,11 @@ pub fn lower_network(
             let Layer::BatchNorm2d { eps, .. } = net.layers[i + 1] else {
                 unreachable!("checked above")
             };
-            let transposed = matches!(layer, Layer::ConvTranspose2d { .. });
+            let transposed = matches!(layer, Layer::Conv(c) if c.transposed);
             fold_bn::fold_batch_norm(transposed, &mut own, &params[i + 1], eps)?;
         }
         match *layer {
-            Layer::ConvTranspose2d {
-                kernel,
-                stride,
-                padding,
-                ..
-            } if rewrite_subpixel && subpixel::applies(kernel, stride, padding) => {
+            Layer::Conv(ref conv) if rewrite_subpixel && subpixel::applies(conv) => {
                 let weight = &own[&ParamRole::Weight];
                 subpixel::lower(
                     graph,
@@ -151,87 +147,75 @@ fn lower_layer(
     input: &str,
     output: &str,
 ) {
+    let (op, roles, attributes) = operator(layer);
     let mut inputs = vec![input.to_string()];
-    let mut add_params = |graph: &mut GraphBuilder, roles: &[ParamRole]| {
-        for &role in roles {
-            if let Some(t) = params.get(&role) {
-                inputs.push(graph.constant_f32(
-                    &format!("{name}.{}", role.suffix()),
-                    &t.shape,
-                    &t.values,
-                ));
-            }
+    // Each parameter the layer has, in the operator's input order, as an initialiser.
+    for role in roles {
+        if let Some(t) = params.get(role) {
+            inputs.push(graph.constant_f32(
+                &format!("{name}.{}", role.suffix()),
+                &t.shape,
+                &t.values,
+            ));
         }
-    };
-    let conv_attrs = |kernel: usize, stride: usize, padding: usize| {
-        let (k, s, p) = (kernel as i64, stride as i64, padding as i64);
-        vec![
-            attr_ints("kernel_shape", &[k, k]),
-            attr_ints("strides", &[s, s]),
-            attr_ints("pads", &[p, p, p, p]),
-            attr_ints("dilations", &[1, 1]),
-            attr_int("group", 1),
-        ]
-    };
-    let (op, attributes) = match *layer {
-        Layer::Linear { .. } => {
-            add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
-            ("Gemm", vec![attr_int("transB", 1)])
-        }
-        Layer::Conv2d {
-            kernel,
-            stride,
-            padding,
-            ..
-        }
-        | Layer::ConvTranspose2d {
-            kernel,
-            stride,
-            padding,
-            ..
-        } => {
-            add_params(graph, &[ParamRole::Weight, ParamRole::Bias]);
-            let op = if matches!(layer, Layer::ConvTranspose2d { .. }) {
+    }
+    if let Layer::Reshape { shape } = layer {
+        // 0 copies the batch dimension from the input.
+        let dims: Vec<i64> = std::iter::once(0)
+            .chain(shape.iter().map(|&d| d as i64))
+            .collect();
+        inputs.push(graph.constant_i64(&format!("{name}.shape"), &dims));
+    }
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    graph.node(op, name, &refs, output, attributes);
+}
+
+/// The ONNX operator of a layer: its type, the parameters it takes after the input (in order),
+/// and its attributes.
+fn operator(layer: &Layer) -> (&'static str, &'static [ParamRole], Vec<AttributeProto>) {
+    const WEIGHT_BIAS: &[ParamRole] = &[ParamRole::Weight, ParamRole::Bias];
+    match *layer {
+        Layer::Linear { .. } => ("Gemm", WEIGHT_BIAS, vec![attr_int("transB", 1)]),
+        Layer::Conv(ref conv) => {
+            let op = if conv.transposed {
                 "ConvTranspose"
             } else {
                 "Conv"
             };
-            (op, conv_attrs(kernel, stride, padding))
+            (op, WEIGHT_BIAS, conv_attributes(conv))
         }
-        Layer::BatchNorm2d { eps, momentum, .. } => {
-            add_params(
-                graph,
-                &[
-                    ParamRole::Scale,
-                    ParamRole::Shift,
-                    ParamRole::RunningMean,
-                    ParamRole::RunningVar,
-                ],
-            );
+        Layer::BatchNorm2d { eps, momentum, .. } => (
+            "BatchNormalization",
+            &[
+                ParamRole::Scale,
+                ParamRole::Shift,
+                ParamRole::RunningMean,
+                ParamRole::RunningVar,
+            ],
             // ONNX's momentum weighs the old running value: PyTorch's 0.1 is ONNX's 0.9.
-            (
-                "BatchNormalization",
-                vec![
-                    attr_float("epsilon", eps as f32),
-                    attr_float("momentum", (1.0 - momentum) as f32),
-                ],
-            )
-        }
-        Layer::Activation(Activation::Relu) => ("Relu", vec![]),
+            vec![
+                attr_float("epsilon", eps as f32),
+                attr_float("momentum", (1.0 - momentum) as f32),
+            ],
+        ),
+        Layer::Activation(Activation::Relu) => ("Relu", &[], vec![]),
         Layer::Activation(Activation::LeakyRelu { slope }) => {
-            ("LeakyRelu", vec![attr_float("alpha", slope as f32)])
+            ("LeakyRelu", &[], vec![attr_float("alpha", slope as f32)])
         }
-        Layer::Activation(Activation::Tanh) => ("Tanh", vec![]),
-        Layer::Activation(Activation::Sigmoid) => ("Sigmoid", vec![]),
-        Layer::Reshape { ref shape } => {
-            // 0 copies the batch dimension from the input.
-            let dims: Vec<i64> = std::iter::once(0)
-                .chain(shape.iter().map(|&d| d as i64))
-                .collect();
-            inputs.push(graph.constant_i64(&format!("{name}.shape"), &dims));
-            ("Reshape", vec![])
-        }
-    };
-    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    graph.node(op, name, &refs, output, attributes);
+        Layer::Activation(Activation::Tanh) => ("Tanh", &[], vec![]),
+        Layer::Activation(Activation::Sigmoid) => ("Sigmoid", &[], vec![]),
+        Layer::Reshape { .. } => ("Reshape", &[], vec![]),
+    }
+}
+
+/// A convolution's attributes: square kernel, equal strides and pads, no dilation, one group.
+fn conv_attributes(conv: &Conv) -> Vec<AttributeProto> {
+    let (k, s, p) = (conv.kernel as i64, conv.stride as i64, conv.padding as i64);
+    vec![
+        attr_ints("kernel_shape", &[k, k]),
+        attr_ints("strides", &[s, s]),
+        attr_ints("pads", &[p, p, p, p]),
+        attr_ints("dilations", &[1, 1]),
+        attr_int("group", 1),
+    ]
 }

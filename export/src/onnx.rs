@@ -1,175 +1,59 @@
-//! The subset of the ONNX protobuf schema this exporter writes, as prost messages. Field numbers
-//! are those of `onnx.proto` (ONNX 1.x); no protoc is needed at build time. Each message and
-//! field means what `onnx.proto` documents for it, so they are not documented again here.
-#![allow(missing_docs)]
+//! The ONNX schema the exporter writes: gan-runtime's (tract's prost types of `onnx.proto`), the
+//! workspace's one copy, under the short names the builder and the tests use, with the enum
+//! values it writes as constants and the IR version that goes with an opset.
 
+pub use gan_runtime::onnx_schema::tensor_shape_proto::Dimension;
+pub use gan_runtime::onnx_schema::tensor_shape_proto::dimension::Value as DimensionValue;
+pub use gan_runtime::onnx_schema::type_proto::Tensor as TypeProtoTensor;
+pub use gan_runtime::onnx_schema::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+};
 /// Re-exported so callers can decode and encode these messages without naming prost.
 pub use prost::Message;
 
-#[derive(Clone, PartialEq, Message)]
-pub struct ModelProto {
-    #[prost(int64, tag = "1")]
-    pub ir_version: i64,
-    #[prost(message, repeated, tag = "8")]
-    pub opset_import: Vec<OperatorSetIdProto>,
-    #[prost(string, tag = "2")]
-    pub producer_name: String,
-    #[prost(string, tag = "3")]
-    pub producer_version: String,
-    #[prost(string, tag = "4")]
-    pub domain: String,
-    #[prost(int64, tag = "5")]
-    pub model_version: i64,
-    #[prost(string, tag = "6")]
-    pub doc_string: String,
-    #[prost(message, optional, tag = "7")]
-    pub graph: Option<GraphProto>,
-    #[prost(message, repeated, tag = "14")]
-    pub metadata_props: Vec<StringStringEntryProto>,
-}
+use gan_runtime::onnx_schema::attribute_proto::AttributeType;
+use gan_runtime::onnx_schema::tensor_proto::DataType;
+use gan_runtime::onnx_schema::type_proto;
 
-#[derive(Clone, PartialEq, Message)]
-pub struct OperatorSetIdProto {
-    #[prost(string, tag = "1")]
-    pub domain: String,
-    #[prost(int64, tag = "2")]
-    pub version: i64,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct StringStringEntryProto {
-    #[prost(string, tag = "1")]
-    pub key: String,
-    #[prost(string, tag = "2")]
-    pub value: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct GraphProto {
-    #[prost(message, repeated, tag = "1")]
-    pub node: Vec<NodeProto>,
-    #[prost(string, tag = "2")]
-    pub name: String,
-    #[prost(message, repeated, tag = "5")]
-    pub initializer: Vec<TensorProto>,
-    #[prost(string, tag = "10")]
-    pub doc_string: String,
-    #[prost(message, repeated, tag = "11")]
-    pub input: Vec<ValueInfoProto>,
-    #[prost(message, repeated, tag = "12")]
-    pub output: Vec<ValueInfoProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct NodeProto {
-    #[prost(string, repeated, tag = "1")]
-    pub input: Vec<String>,
-    #[prost(string, repeated, tag = "2")]
-    pub output: Vec<String>,
-    #[prost(string, tag = "3")]
-    pub name: String,
-    #[prost(string, tag = "4")]
-    pub op_type: String,
-    #[prost(string, tag = "7")]
-    pub domain: String,
-    #[prost(message, repeated, tag = "5")]
-    pub attribute: Vec<AttributeProto>,
-}
-
-/// `AttributeProto.AttributeType` values.
+/// `AttributeProto.AttributeType` values, as the `type` field holds them.
+#[allow(missing_docs)]
 pub mod attribute_type {
-    pub const FLOAT: i32 = 1;
-    pub const INT: i32 = 2;
-    pub const STRING: i32 = 3;
-    pub const TENSOR: i32 = 4;
-    pub const INTS: i32 = 7;
+    use super::AttributeType;
+    pub const FLOAT: i32 = AttributeType::Float as i32;
+    pub const INT: i32 = AttributeType::Int as i32;
+    pub const STRING: i32 = AttributeType::String as i32;
+    pub const TENSOR: i32 = AttributeType::Tensor as i32;
+    pub const INTS: i32 = AttributeType::Ints as i32;
 }
 
-#[derive(Clone, PartialEq, Message)]
-pub struct AttributeProto {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(int32, tag = "20")]
-    pub r#type: i32,
-    #[prost(float, tag = "2")]
-    pub f: f32,
-    #[prost(int64, tag = "3")]
-    pub i: i64,
-    #[prost(bytes = "vec", tag = "4")]
-    pub s: Vec<u8>,
-    #[prost(message, optional, tag = "5")]
-    pub t: Option<TensorProto>,
-    #[prost(int64, repeated, tag = "8")]
-    pub ints: Vec<i64>,
-}
-
-/// `TensorProto.DataType` values.
+/// `TensorProto.DataType` values, as the `data_type` and `elem_type` fields hold them.
+#[allow(missing_docs)]
 pub mod data_type {
-    pub const FLOAT: i32 = 1;
-    pub const UINT8: i32 = 2;
-    pub const INT64: i32 = 7;
+    use super::DataType;
+    pub const FLOAT: i32 = DataType::Float as i32;
+    pub const UINT8: i32 = DataType::Uint8 as i32;
+    pub const INT64: i32 = DataType::Int64 as i32;
 }
 
-#[derive(Clone, PartialEq, Message)]
-pub struct TensorProto {
-    #[prost(int64, repeated, tag = "1")]
-    pub dims: Vec<i64>,
-    #[prost(int32, tag = "2")]
-    pub data_type: i32,
-    #[prost(string, tag = "8")]
-    pub name: String,
-    #[prost(bytes = "vec", tag = "9")]
-    pub raw_data: Vec<u8>,
-    /// Never written by this exporter; here so tools (and tests) can describe external data.
-    #[prost(message, repeated, tag = "13")]
-    pub external_data: Vec<StringStringEntryProto>,
-    /// 0: inside the file, 1: external.
-    #[prost(int32, tag = "14")]
-    pub data_location: i32,
+/// A value's tensor type, if it has one.
+pub fn tensor_type(value: &ValueInfoProto) -> Option<&TypeProtoTensor> {
+    let type_proto::Value::TensorType(t) = value.r#type.as_ref()?.value.as_ref()?;
+    Some(t)
 }
 
-#[derive(Clone, PartialEq, Message)]
-pub struct ValueInfoProto {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(message, optional, tag = "2")]
-    pub r#type: Option<TypeProto>,
-    #[prost(string, tag = "3")]
-    pub doc_string: String,
+/// A value's tensor type, to edit.
+pub fn tensor_type_mut(value: &mut ValueInfoProto) -> Option<&mut TypeProtoTensor> {
+    let type_proto::Value::TensorType(t) = value.r#type.as_mut()?.value.as_mut()?;
+    Some(t)
 }
 
-#[derive(Clone, PartialEq, Message)]
-pub struct TypeProto {
-    #[prost(message, optional, tag = "1")]
-    pub tensor_type: Option<TypeProtoTensor>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct TypeProtoTensor {
-    #[prost(int32, tag = "1")]
-    pub elem_type: i32,
-    #[prost(message, optional, tag = "2")]
-    pub shape: Option<TensorShapeProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct TensorShapeProto {
-    #[prost(message, repeated, tag = "1")]
-    pub dim: Vec<Dimension>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct Dimension {
-    #[prost(oneof = "DimensionValue", tags = "1, 2")]
-    pub value: Option<DimensionValue>,
-}
-
-#[derive(Clone, PartialEq, prost::Oneof)]
-pub enum DimensionValue {
-    #[prost(int64, tag = "1")]
-    DimValue(i64),
-    #[prost(string, tag = "2")]
-    DimParam(String),
+/// The type of a tensor value.
+pub fn tensor_value_type(tensor: TypeProtoTensor) -> TypeProto {
+    TypeProto {
+        value: Some(type_proto::Value::TensorType(tensor)),
+        ..Default::default()
+    }
 }
 
 /// The IR version that goes with a default-domain opset (ONNX's versioning table).

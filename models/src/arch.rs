@@ -3,7 +3,7 @@
 use gan_contract::metadata::role;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, LabelInput, LabelSite, Layer, ModelError, Network, SpectralNorm};
+use crate::{Activation, Conv, LabelInput, LabelSite, Layer, ModelError, Network, SpectralNorm};
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 const BN_EPS: f64 = 1e-5;
@@ -19,41 +19,79 @@ pub const TOY2D_A: [[f64; 2]; 2] = [[1.0, 2.0], [-0.1, 0.5]];
 pub const TOY2D_B: [f64; 2] = [1.0, 2.0];
 
 /// A GAN architecture with all hyper-parameters that shape its two networks. Serialised into a
-/// run's `config.json`; together with the checkpoint's tensors it rebuilds both networks exactly.
+/// run's `config.json` (`{"arch": "dcgan", "image_size": 64, ...}`); together with the
+/// checkpoint's tensors it rebuilds both networks exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "arch", rename_all = "lowercase")]
 pub enum ArchConfig {
     /// Linear generator 2→2 against a 2→5→3→1 Tanh discriminator.
     Toy2d,
     /// MLP GAN for 28×28 gray digits.
-    Mlp {
-        nz: usize,
-        /// Class names of a conditional GAN, in label order; empty for an unconditional one.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        classes: Vec<String>,
-        /// BatchNorm after the generator's hidden layers but the first (as DCGAN's generator
-        /// has; without it the MLP generator collapses on the digits).
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        batch_norm: bool,
-        /// Which networks are spectrally normalised.
-        #[serde(default, skip_serializing_if = "SpectralNorm::is_off")]
-        spectral_norm: SpectralNorm,
-    },
+    Mlp(Mlp),
     /// DCGAN for square images of a power-of-two size.
-    Dcgan {
-        image_size: usize,
-        channels: usize,
-        nz: usize,
-        ngf: usize,
-        ndf: usize,
-        /// As for `Mlp`.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        classes: Vec<String>,
-        /// As for `Mlp`; a normalised discriminator has no BatchNorm (it takes its place, as in
-        /// SNGAN).
-        #[serde(default, skip_serializing_if = "SpectralNorm::is_off")]
-        spectral_norm: SpectralNorm,
-    },
+    Dcgan(Dcgan),
+}
+
+/// What every architecture but the toy one has: the classes of a conditional GAN and which
+/// networks are spectrally normalised. The default is an unconditional GAN without spectral
+/// normalisation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Shared {
+    /// Class names of a conditional GAN, in label order; empty for an unconditional one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// Which networks are spectrally normalised (a normalised DCGAN discriminator has no
+    /// BatchNorm: it takes its place, as in SNGAN).
+    #[serde(default, skip_serializing_if = "SpectralNorm::is_off")]
+    pub spectral_norm: SpectralNorm,
+}
+
+/// The MLP GAN's hyper-parameters; the default is the chapter's (nz 100).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mlp {
+    pub nz: usize,
+    /// BatchNorm after the generator's hidden layers but the first (as DCGAN's generator
+    /// has; without it the MLP generator collapses on the digits).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch_norm: bool,
+    #[serde(flatten)]
+    pub shared: Shared,
+}
+
+impl Default for Mlp {
+    fn default() -> Self {
+        Mlp {
+            nz: 100,
+            batch_norm: false,
+            shared: Shared::default(),
+        }
+    }
+}
+
+/// The DCGAN's hyper-parameters; the default is the paper's 64 px RGB network (nz 100,
+/// widths 64).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dcgan {
+    pub image_size: usize,
+    pub channels: usize,
+    pub nz: usize,
+    pub ngf: usize,
+    pub ndf: usize,
+    #[serde(flatten)]
+    pub shared: Shared,
+}
+
+impl Default for Dcgan {
+    fn default() -> Self {
+        Dcgan {
+            image_size: 64,
+            channels: 3,
+            nz: 100,
+            ngf: 64,
+            ndf: 64,
+            shared: Shared::default(),
+        }
+    }
 }
 
 /// One network of a run: a GAN has a generator and a discriminator, a classifier run one
@@ -90,61 +128,65 @@ impl ArchConfig {
     pub fn name(&self) -> &'static str {
         match self {
             ArchConfig::Toy2d => "toy2d",
-            ArchConfig::Mlp { .. } => "mlp",
-            ArchConfig::Dcgan { .. } => "dcgan",
+            ArchConfig::Mlp(_) => "mlp",
+            ArchConfig::Dcgan(_) => "dcgan",
         }
     }
 
     /// Size of the latent vector `z ~ N(0, I)`.
     pub fn latent_dim(&self) -> usize {
-        match *self {
+        match self {
             ArchConfig::Toy2d => 2,
-            ArchConfig::Mlp { nz, .. } | ArchConfig::Dcgan { nz, .. } => nz,
+            ArchConfig::Mlp(m) => m.nz,
+            ArchConfig::Dcgan(d) => d.nz,
         }
     }
 
     /// Per-sample shape of real data and generated samples: `[2]` or `[C, H, W]`.
     pub fn sample_shape(&self) -> Vec<usize> {
-        match *self {
+        match self {
             ArchConfig::Toy2d => vec![2],
-            ArchConfig::Mlp { .. } => vec![1, 28, 28],
-            ArchConfig::Dcgan {
-                image_size,
-                channels,
-                ..
-            } => vec![channels, image_size, image_size],
+            ArchConfig::Mlp(_) => vec![1, 28, 28],
+            ArchConfig::Dcgan(d) => vec![d.channels, d.image_size, d.image_size],
         }
     }
 
     /// The class names of a conditional GAN, in label order (empty: unconditional).
     pub fn classes(&self) -> &[String] {
-        match self {
-            ArchConfig::Toy2d => &[],
-            ArchConfig::Mlp { classes, .. } | ArchConfig::Dcgan { classes, .. } => classes,
-        }
+        self.shared().map_or(&[], |s| &s.classes)
     }
 
     /// Which networks are spectrally normalised (the toy GAN: none).
     pub fn spectral_norm(&self) -> SpectralNorm {
+        self.shared().map_or(SpectralNorm::Off, |s| s.spectral_norm)
+    }
+
+    /// The part every architecture but the toy one has.
+    pub fn shared(&self) -> Option<&Shared> {
         match self {
-            ArchConfig::Toy2d => SpectralNorm::Off,
-            ArchConfig::Mlp { spectral_norm, .. } | ArchConfig::Dcgan { spectral_norm, .. } => {
-                *spectral_norm
-            }
+            ArchConfig::Toy2d => None,
+            ArchConfig::Mlp(m) => Some(&m.shared),
+            ArchConfig::Dcgan(d) => Some(&d.shared),
+        }
+    }
+
+    fn shared_mut(&mut self) -> Option<&mut Shared> {
+        match self {
+            ArchConfig::Toy2d => None,
+            ArchConfig::Mlp(m) => Some(&mut m.shared),
+            ArchConfig::Dcgan(d) => Some(&mut d.shared),
         }
     }
 
     /// The same architecture with `setting` for spectral normalisation; the toy GAN has none.
     pub fn with_spectral_norm(mut self, setting: SpectralNorm) -> Result<Self, ModelError> {
-        match &mut self {
-            ArchConfig::Toy2d if setting.is_off() => {}
-            ArchConfig::Toy2d => {
+        match self.shared_mut() {
+            Some(shared) => shared.spectral_norm = setting,
+            None if setting.is_off() => {}
+            None => {
                 return Err(ModelError::InvalidConfig(
                     "the toy2d GAN has no spectral normalisation (use mlp or dcgan)".into(),
                 ));
-            }
-            ArchConfig::Mlp { spectral_norm, .. } | ArchConfig::Dcgan { spectral_norm, .. } => {
-                *spectral_norm = setting;
             }
         }
         Ok(self)
@@ -153,15 +195,13 @@ impl ArchConfig {
     /// The same architecture conditioned on `classes` (empty: unconditional). The toy GAN has
     /// no conditional form.
     pub fn with_classes(mut self, names: Vec<String>) -> Result<Self, ModelError> {
-        match &mut self {
-            ArchConfig::Toy2d if names.is_empty() => {}
-            ArchConfig::Toy2d => {
+        match self.shared_mut() {
+            Some(shared) => shared.classes = names,
+            None if names.is_empty() => {}
+            None => {
                 return Err(ModelError::InvalidConfig(
                     "the toy2d GAN has no conditional form (its data has no classes)".into(),
                 ));
-            }
-            ArchConfig::Mlp { classes, .. } | ArchConfig::Dcgan { classes, .. } => {
-                *classes = names;
             }
         }
         self.validate()?;
@@ -208,18 +248,18 @@ impl ArchConfig {
         }
         match *self {
             ArchConfig::Toy2d => Ok(()),
-            ArchConfig::Mlp { nz, .. } if nz == 0 || nz > MAX_LATENT => {
+            ArchConfig::Mlp(Mlp { nz, .. }) if nz == 0 || nz > MAX_LATENT => {
                 bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"))
             }
-            ArchConfig::Mlp { .. } => Ok(()),
-            ArchConfig::Dcgan {
+            ArchConfig::Mlp(_) => Ok(()),
+            ArchConfig::Dcgan(Dcgan {
                 image_size,
                 channels,
                 nz,
                 ngf,
                 ndf,
                 ..
-            } => {
+            }) => {
                 if !(16..=256).contains(&image_size) || !image_size.is_power_of_two() {
                     return bad(format!(
                         "image size {image_size} is not a power of two from 16 to 256"
@@ -249,7 +289,7 @@ impl ArchConfig {
         let input = self.latent_dim() + label.map_or(0, |l| l.dim);
         let layers = match *self {
             ArchConfig::Toy2d => vec![linear(2, 2)],
-            ArchConfig::Mlp { batch_norm, .. } => {
+            ArchConfig::Mlp(Mlp { batch_norm, .. }) => {
                 let hidden: Vec<Layer> = if batch_norm {
                     [linear(input, 128), Layer::Activation(Activation::Relu)]
                         .into_iter()
@@ -270,12 +310,12 @@ impl ArchConfig {
                     ])
                     .collect()
             }
-            ArchConfig::Dcgan {
+            ArchConfig::Dcgan(Dcgan {
                 image_size,
                 channels,
                 ngf,
                 ..
-            } => {
+            }) => {
                 let blocks = dcgan_blocks(image_size);
                 let mut width = ngf << blocks;
                 let mut layers = vec![Layer::Reshape {
@@ -286,14 +326,7 @@ impl ArchConfig {
                     layers.extend(deconv_bn_relu(width, width / 2, 2, 1));
                     width /= 2;
                 }
-                layers.push(Layer::ConvTranspose2d {
-                    in_channels: width,
-                    out_channels: channels,
-                    kernel: 4,
-                    stride: 2,
-                    padding: 1,
-                    bias: true,
-                });
+                layers.push(conv4(width, channels, 2, 1, true, true));
                 layers.push(Layer::Activation(Activation::Tanh));
                 layers
             }
@@ -314,16 +347,16 @@ impl ArchConfig {
             ArchConfig::Toy2d => mlp(&[2, 5, 3], Activation::Tanh)
                 .chain([linear(3, 1)])
                 .collect(),
-            ArchConfig::Mlp { .. } => std::iter::once(Layer::Reshape { shape: vec![784] })
+            ArchConfig::Mlp(_) => std::iter::once(Layer::Reshape { shape: vec![784] })
                 .chain(mlp(&[784, 512, 256, 128], LEAKY))
                 .chain([linear(128, 1)])
                 .collect(),
-            ArchConfig::Dcgan {
+            ArchConfig::Dcgan(Dcgan {
                 image_size,
                 channels,
                 ndf,
                 ..
-            } => {
+            }) => {
                 let mut layers = vec![conv(channels, ndf, 2, 1, true), Layer::Activation(LEAKY)];
                 let mut width = ndf;
                 for _ in 0..dcgan_blocks(image_size) {
@@ -410,6 +443,26 @@ pub(crate) fn linear(in_features: usize, out_features: usize) -> Layer {
     }
 }
 
+/// The DCGAN's 4×4 convolution, plain or `transposed`.
+pub(crate) fn conv4(
+    in_channels: usize,
+    out_channels: usize,
+    stride: usize,
+    padding: usize,
+    bias: bool,
+    transposed: bool,
+) -> Layer {
+    Layer::Conv(Conv {
+        in_channels,
+        out_channels,
+        kernel: 4,
+        stride,
+        padding,
+        bias,
+        transposed,
+    })
+}
+
 pub(crate) fn conv(
     in_channels: usize,
     out_channels: usize,
@@ -417,14 +470,7 @@ pub(crate) fn conv(
     padding: usize,
     bias: bool,
 ) -> Layer {
-    Layer::Conv2d {
-        in_channels,
-        out_channels,
-        kernel: 4,
-        stride,
-        padding,
-        bias,
-    }
+    conv4(in_channels, out_channels, stride, padding, bias, false)
 }
 
 /// Linear layers through `widths`, each followed by `activation` (the caller adds the head).
@@ -469,14 +515,7 @@ fn deconv_bn_relu(
     padding: usize,
 ) -> [Layer; 3] {
     [
-        Layer::ConvTranspose2d {
-            in_channels,
-            out_channels,
-            kernel: 4,
-            stride,
-            padding,
-            bias: false,
-        },
+        conv4(in_channels, out_channels, stride, padding, false, true),
         Layer::BatchNorm2d {
             channels: out_channels,
             eps: BN_EPS,

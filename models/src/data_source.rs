@@ -3,8 +3,12 @@
 
 use std::path::PathBuf;
 
-/// A data source, as written on the command line.
-#[derive(Debug, Clone, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+/// A data source, as written on the command line (and, as that text, in a run's
+/// `config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
 pub enum DataSource {
     /// `toy2d`: the 2-D Gaussian of the toy GAN, generated in memory.
     Toy2d,
@@ -38,5 +42,24 @@ impl std::fmt::Display for DataSource {
             DataSource::Mnist(dir) => write!(f, "mnist:{}", dir.display()),
             DataSource::ImageFolder(dir) => write!(f, "{}", dir.display()),
         }
+    }
+}
+
+impl From<&str> for DataSource {
+    fn from(s: &str) -> Self {
+        let Ok(source) = s.parse();
+        source
+    }
+}
+
+impl From<String> for DataSource {
+    fn from(s: String) -> Self {
+        DataSource::from(s.as_str())
+    }
+}
+
+impl From<DataSource> for String {
+    fn from(source: DataSource) -> Self {
+        source.to_string()
     }
 }

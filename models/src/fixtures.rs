@@ -1,6 +1,7 @@
 //! Small data the tests of every crate make for themselves (feature `fixtures`, for
 //! dev-dependencies only): an image folder and MNIST IDX files.
 
+use crate::Dcgan;
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
@@ -10,15 +11,14 @@ use crate::mnist::{IMAGES_MAGIC, LABELS_MAGIC};
 
 /// A DCGAN small enough for tests: `image_size` px, `channels`, nz 8, widths 4.
 pub fn tiny_dcgan(image_size: usize, channels: usize) -> ArchConfig {
-    ArchConfig::Dcgan {
+    ArchConfig::Dcgan(Dcgan {
         image_size,
         channels,
         nz: 8,
         ngf: 4,
         ndf: 4,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
-    }
+        ..Dcgan::default()
+    })
 }
 
 /// `n` different RGB pictures of `size`×`size` in `dir` (created): a colour per picture and a

@@ -14,10 +14,77 @@ pub enum Activation {
     Sigmoid,
 }
 
+/// A 2-D convolution, plain or transposed: the one description of its geometry that the layer
+/// list, the training kernels, spectral normalisation and the ONNX lowering all read (candle-nn's
+/// `Conv2dConfig` is the model). Square kernels, the same stride and padding on both axes, no
+/// dilation, one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conv {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub bias: bool,
+    /// A transposed convolution (PyTorch's `ConvTranspose2d`, no output padding).
+    pub transposed: bool,
+}
+
+impl Conv {
+    /// The weight's shape, PyTorch's (and ONNX's): `[out, in, k, k]`, or `[in, out, k, k]` when
+    /// transposed.
+    pub fn weight_shape(&self) -> [usize; 4] {
+        let (first, second) = if self.transposed {
+            (self.in_channels, self.out_channels)
+        } else {
+            (self.out_channels, self.in_channels)
+        };
+        [first, second, self.kernel, self.kernel]
+    }
+
+    /// The output's height (or width) for an input's, if the geometry allows one.
+    pub fn output_size(&self, input: usize) -> Option<usize> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        if self.transposed {
+            ((input.checked_sub(1)?) * s + k)
+                .checked_sub(2 * p)
+                .filter(|&o| o > 0)
+        } else {
+            (input + 2 * p).checked_sub(k).map(|v| v / s + 1)
+        }
+    }
+
+    /// Multiply-accumulates of one sample, from its input and output shapes.
+    fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
+        let prod = |s: &[usize]| s.iter().product::<usize>() as u64;
+        let per_value = (self.kernel * self.kernel) as u64;
+        if self.transposed {
+            prod(input) * self.out_channels as u64 * per_value
+        } else {
+            prod(output) * self.in_channels as u64 * per_value
+        }
+    }
+}
+
+impl std::fmt::Display for Conv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = if self.transposed {
+            "ConvTranspose2d"
+        } else {
+            "Conv2d"
+        };
+        write!(
+            f,
+            "{op}({}->{}, k{} s{} p{})",
+            self.in_channels, self.out_channels, self.kernel, self.stride, self.padding
+        )
+    }
+}
+
 /// A layer. Shapes are per sample (the batch axis is implicit and always first).
 ///
-/// Parameter layouts follow PyTorch (and so ONNX): `Linear` weight is `[out, in]`; `Conv2d`
-/// weight is `[out, in, k, k]`; `ConvTranspose2d` weight is `[in, out, k, k]`.
+/// Parameter layouts follow PyTorch (and so ONNX): `Linear` weight is `[out, in]`; a
+/// convolution's is [`Conv::weight_shape`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Layer {
@@ -26,22 +93,7 @@ pub enum Layer {
         out_features: usize,
         bias: bool,
     },
-    Conv2d {
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        bias: bool,
-    },
-    ConvTranspose2d {
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        bias: bool,
-    },
+    Conv(Conv),
     /// Batch normalisation over N, H, W of an NCHW tensor. In training mode it uses batch
     /// statistics and updates the running ones with `momentum` (PyTorch's convention: the
     /// running variance is the unbiased batch variance).
@@ -139,34 +191,13 @@ impl Layer {
             ))
             .chain(bias(has_bias, out_features))
             .collect(),
-            Layer::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                bias: has_bias,
-                ..
-            }
-            | Layer::ConvTranspose2d {
-                in_channels,
-                out_channels,
-                kernel,
-                bias: has_bias,
-                ..
-            } => {
-                // PyTorch's layouts: Conv2d [out, in, k, k], ConvTranspose2d [in, out, k, k].
-                let (first, second) = if matches!(self, Layer::ConvTranspose2d { .. }) {
-                    (in_channels, out_channels)
-                } else {
-                    (out_channels, in_channels)
-                };
-                std::iter::once(spec(
-                    ParamRole::Weight,
-                    vec![first, second, kernel, kernel],
-                    WEIGHT_INIT,
-                ))
-                .chain(bias(has_bias, out_channels))
-                .collect()
-            }
+            Layer::Conv(conv) => std::iter::once(spec(
+                ParamRole::Weight,
+                conv.weight_shape().to_vec(),
+                WEIGHT_INIT,
+            ))
+            .chain(bias(conv.bias, conv.out_channels))
+            .collect(),
             Layer::BatchNorm2d { channels, .. } => vec![
                 spec(
                     ParamRole::Scale,
@@ -192,29 +223,7 @@ impl Layer {
                 out_features,
                 ..
             } => format!("Linear({in_features}->{out_features})"),
-            Layer::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                ..
-            }
-            | Layer::ConvTranspose2d {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => {
-                let op = if matches!(self, Layer::ConvTranspose2d { .. }) {
-                    "ConvTranspose2d"
-                } else {
-                    "Conv2d"
-                };
-                format!("{op}({in_channels}->{out_channels}, k{kernel} s{stride} p{padding})")
-            }
+            Layer::Conv(conv) => conv.to_string(),
             Layer::BatchNorm2d { channels, .. } => format!("BatchNorm2d({channels})"),
             Layer::Activation(a) => format!("{a:?}"),
             Layer::Reshape { shape } => format!("Reshape({shape:?})"),
@@ -238,43 +247,18 @@ impl Layer {
                 [n] if *n == in_features => Ok(vec![out_features]),
                 _ => Err(fail(format!("expected [{in_features}]"))),
             },
-            Layer::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => match input {
-                [c, h, w] if *c == in_channels => {
-                    let out = |x: usize| {
-                        (x + 2 * padding)
-                            .checked_sub(kernel)
-                            .map(|v| v / stride + 1)
-                    };
-                    match (out(*h), out(*w)) {
-                        (Some(oh), Some(ow)) => Ok(vec![out_channels, oh, ow]),
-                        _ => Err(fail(format!("kernel {kernel} larger than padded input"))),
+            Layer::Conv(conv) => match input {
+                [c, h, w] if *c == conv.in_channels => {
+                    match (conv.output_size(*h), conv.output_size(*w)) {
+                        (Some(oh), Some(ow)) => Ok(vec![conv.out_channels, oh, ow]),
+                        _ if conv.transposed => Err(fail("padding larger than output".into())),
+                        _ => Err(fail(format!(
+                            "kernel {} larger than padded input",
+                            conv.kernel
+                        ))),
                     }
                 }
-                _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
-            },
-            Layer::ConvTranspose2d {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => match input {
-                [c, h, w] if *c == in_channels => {
-                    let out = |x: usize| ((x - 1) * stride + kernel).checked_sub(2 * padding);
-                    match (out(*h), out(*w)) {
-                        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok(vec![out_channels, oh, ow]),
-                        _ => Err(fail("padding larger than output".into())),
-                    }
-                }
-                _ => Err(fail(format!("expected [{in_channels}, H, W]"))),
+                _ => Err(fail(format!("expected [{}, H, W]", conv.in_channels))),
             },
             Layer::BatchNorm2d { channels, .. } => match input {
                 [c, _, _] if *c == channels => Ok(input.to_vec()),
@@ -293,23 +277,13 @@ impl Layer {
 
     /// Multiply-accumulate count of one sample's forward pass (for GFLOP/s reports).
     pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
-        let prod = |s: &[usize]| s.iter().product::<usize>() as u64;
         match *self {
             Layer::Linear {
                 in_features,
                 out_features,
                 ..
             } => (in_features * out_features) as u64,
-            Layer::Conv2d {
-                in_channels,
-                kernel,
-                ..
-            } => prod(output) * (in_channels * kernel * kernel) as u64,
-            Layer::ConvTranspose2d {
-                out_channels,
-                kernel,
-                ..
-            } => prod(input) * (out_channels * kernel * kernel) as u64,
+            Layer::Conv(conv) => conv.macs(input, output),
             _ => 0,
         }
     }

@@ -17,10 +17,9 @@
 //! `fixtures`).
 //!
 //! ```
-//! use gan_models::{ArchConfig, Role, RunModel};
+//! use gan_models::{ArchConfig, Dcgan, Role, RunModel};
 //!
-//! let arch = ArchConfig::Dcgan { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64,
-//!     classes: Vec::new(), spectral_norm: Default::default() };
+//! let arch = ArchConfig::Dcgan(Dcgan::default()); // 64 px RGB, nz 100, widths 64
 //! assert_eq!(arch.generator()?.output_shape()?, vec![3, 64, 64]);
 //! assert_eq!(arch.discriminator()?.output_shape()?, vec![1]);
 //! assert_eq!(RunModel::Gan(arch).roles(), [Role::Generator, Role::Discriminator]);
@@ -43,10 +42,12 @@ mod run_model;
 pub mod spectral;
 pub mod weights;
 
-pub use arch::{ArchConfig, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Role, TOY2D_A, TOY2D_B};
+pub use arch::{
+    ArchConfig, Dcgan, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Mlp, Role, Shared, TOY2D_A, TOY2D_B,
+};
 pub use classifier::{CLASSIFIER_FEATURES, ClassifierArch};
 pub use data_source::DataSource;
-pub use layer::{Activation, Init, Layer, ParamRole, ParamSpec};
+pub use layer::{Activation, Conv, Init, Layer, ParamRole, ParamSpec};
 pub use network::{LABEL_EMBEDDING, LabelInput, LabelSite, Network, ParamEntry};
 pub use run_model::RunModel;
 pub use spectral::SpectralNorm;

@@ -63,18 +63,17 @@ impl RunModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Mlp;
 
     #[test]
     fn gan_and_classifier_configs_are_told_apart_by_their_tag() {
         let gan: RunModel = serde_json::from_str(r#"{"arch": "mlp", "nz": 8}"#).unwrap();
         assert_eq!(
             gan,
-            RunModel::Gan(ArchConfig::Mlp {
+            RunModel::Gan(ArchConfig::Mlp(Mlp {
                 nz: 8,
-                classes: Vec::new(),
-                batch_norm: false,
-                spectral_norm: Default::default(),
-            })
+                ..Mlp::default()
+            }))
         );
         let classifier = ClassifierArch {
             image_size: 28,

@@ -16,13 +16,16 @@ use crate::{Layer, Role};
 /// Which networks of a GAN are spectrally normalised (`--spectral-norm d|g|both`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum SpectralNorm {
+    /// Neither network.
     #[default]
     Off,
     /// The discriminator, whose BatchNorm layers it replaces (as in SNGAN).
     D,
     /// The generator.
     G,
+    /// Both networks.
     Both,
 }
 
@@ -65,25 +68,15 @@ impl Layer {
                 rows: out_features,
                 inner: in_features,
             }),
-            Layer::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                ..
-            } => Some(MatrixView {
-                outer: 1,
-                rows: out_channels,
-                inner: in_channels * kernel * kernel,
+            Layer::Conv(conv) if conv.transposed => Some(MatrixView {
+                outer: conv.in_channels,
+                rows: conv.out_channels,
+                inner: conv.kernel * conv.kernel,
             }),
-            Layer::ConvTranspose2d {
-                in_channels,
-                out_channels,
-                kernel,
-                ..
-            } => Some(MatrixView {
-                outer: in_channels,
-                rows: out_channels,
-                inner: kernel * kernel,
+            Layer::Conv(conv) => Some(MatrixView {
+                outer: 1,
+                rows: conv.out_channels,
+                inner: conv.in_channels * conv.kernel * conv.kernel,
             }),
             Layer::BatchNorm2d { .. } | Layer::Activation(_) | Layer::Reshape { .. } => None,
         }
@@ -128,14 +121,15 @@ mod tests {
 
     #[test]
     fn a_transposed_convolution_is_seen_with_its_output_channels_as_rows() {
-        let layer = Layer::ConvTranspose2d {
+        let layer = Layer::Conv(crate::Conv {
             in_channels: 2,
             out_channels: 3,
             kernel: 4,
             stride: 2,
             padding: 1,
             bias: false,
-        };
+            transposed: true,
+        });
         let view = layer.matrix_view().unwrap();
         assert_eq!((view.outer, view.rows, view.inner), (2, 3, 16));
         // Only output channel 1 is non-zero (value 2 everywhere): σ = 2·√(2·16).

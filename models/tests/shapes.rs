@@ -1,37 +1,28 @@
 use gan_models::{ArchConfig, ClassifierArch, Layer, ModelError, ParamRole, Role, RunModel};
+use gan_models::{Dcgan, Mlp};
 
 fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
-    ArchConfig::Dcgan {
+    ArchConfig::Dcgan(Dcgan {
         image_size,
         channels,
         nz: 100,
         ngf: 8,
         ndf: 8,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
-    }
+        ..Dcgan::default()
+    })
 }
 
 #[test]
 fn every_architecture_chains_its_shapes() {
     let cases = [
         (ArchConfig::Toy2d, vec![2]),
+        (ArchConfig::Mlp(Mlp::default()), vec![1, 28, 28]),
         (
-            ArchConfig::Mlp {
+            ArchConfig::Mlp(Mlp {
                 nz: 100,
-                classes: Vec::new(),
-                batch_norm: false,
-                spectral_norm: Default::default(),
-            },
-            vec![1, 28, 28],
-        ),
-        (
-            ArchConfig::Mlp {
-                nz: 100,
-                classes: Vec::new(),
                 batch_norm: true,
-                spectral_norm: Default::default(),
-            },
+                ..Mlp::default()
+            }),
             vec![1, 28, 28],
         ),
         (dcgan(16, 1), vec![1, 16, 16]),
@@ -57,7 +48,7 @@ fn dcgan_depth_follows_image_size() {
             .unwrap()
             .layers
             .iter()
-            .filter(|l| matches!(l, Layer::ConvTranspose2d { .. }))
+            .filter(|l| matches!(l, Layer::Conv(c) if c.transposed))
             .count()
     };
     assert_eq!(convs(&dcgan(32, 3)), 4, "32 px is the 4-layer variant");
@@ -67,15 +58,14 @@ fn dcgan_depth_follows_image_size() {
 
 #[test]
 fn standard_dcgan_matches_the_paper_widths() {
-    let arch = ArchConfig::Dcgan {
+    let arch = ArchConfig::Dcgan(Dcgan {
         image_size: 64,
         channels: 3,
         nz: 100,
         ngf: 64,
         ndf: 64,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
-    };
+        ..Dcgan::default()
+    });
     let g = arch.generator().unwrap();
     let widths: Vec<usize> = g
         .shapes()
@@ -111,7 +101,7 @@ fn no_bias_before_batchnorm_and_no_batchnorm_on_the_first_discriminator_layer() 
             }
         }
         let d = arch.discriminator().unwrap();
-        assert!(matches!(d.layers[0], Layer::Conv2d { .. }));
+        assert!(matches!(d.layers[0], Layer::Conv(c) if !c.transposed));
         assert!(!matches!(d.layers[1], Layer::BatchNorm2d { .. }));
     }
 }
@@ -148,34 +138,31 @@ fn bad_hyper_parameters_are_errors() {
     }
     assert!(dcgan(64, 2).discriminator().is_err());
     assert!(
-        ArchConfig::Mlp {
+        ArchConfig::Mlp(Mlp {
             nz: 0,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        }
+            ..Mlp::default()
+        })
         .generator()
         .is_err()
     );
     // Sizes that would abort on allocation are refused by name instead.
     assert!(
-        ArchConfig::Mlp {
+        ArchConfig::Mlp(Mlp {
             nz: usize::MAX,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        }
+            ..Mlp::default()
+        })
         .generator()
         .is_err()
     );
-    let wide = |nz, ngf| ArchConfig::Dcgan {
-        image_size: 256,
-        channels: 3,
-        nz,
-        ngf,
-        ndf: 64,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
+    let wide = |nz, ngf| {
+        ArchConfig::Dcgan(Dcgan {
+            image_size: 256,
+            channels: 3,
+            nz,
+            ngf,
+            ndf: 64,
+            ..Dcgan::default()
+        })
     };
     let err = wide(100, 8192).generator().unwrap_err().to_string();
     assert!(err.contains("parameters") && err.contains("limit"), "{err}");
@@ -234,16 +221,7 @@ fn classifier_has_logits_and_a_feature_tap_but_no_gan() {
 fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
     let digits: Vec<String> = (0..10).map(|d| d.to_string()).collect();
     for (arch, g_first_in, d_dim) in [
-        (
-            ArchConfig::Mlp {
-                nz: 100,
-                classes: Vec::new(),
-                batch_norm: false,
-                spectral_norm: Default::default(),
-            },
-            110,
-            128,
-        ),
+        (ArchConfig::Mlp(Mlp::default()), 110, 128),
         (dcgan(32, 1), 110, 8 * 4 * 4 * 4),
     ] {
         let plain = arch.clone();
@@ -265,7 +243,7 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
         assert_eq!(embedding(&plain.generator().unwrap()), None);
         // The parameter count grows by exactly the embeddings and the wider first layer.
         let first_layer_growth = match plain {
-            ArchConfig::Mlp { .. } => 10 * 128,
+            ArchConfig::Mlp(_) => 10 * 128,
             _ => 10 * (8 << 2) * 4 * 4,
         };
         assert_eq!(
@@ -275,12 +253,10 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
     }
     // What cannot be conditional, or conditioned on what is not a set of classes.
     assert!(ArchConfig::Toy2d.with_classes(digits).is_err());
-    let mlp = ArchConfig::Mlp {
+    let mlp = ArchConfig::Mlp(Mlp {
         nz: 8,
-        classes: Vec::new(),
-        batch_norm: false,
-        spectral_norm: Default::default(),
-    };
+        ..Mlp::default()
+    });
     let names = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert!(mlp.clone().with_classes(names(&["one"])).is_err());
     assert!(mlp.clone().with_classes(names(&["a", "a"])).is_err());

@@ -1,5 +1,6 @@
 //! Fixtures for the end-to-end tests in `tests/`: small training runs made on the spot.
 
+use gan_models::{Dcgan, Mlp};
 use std::path::Path;
 
 use gan_models::ArchConfig;
@@ -9,23 +10,19 @@ pub use gan_models::fixtures::tiny_dcgan;
 
 /// Small versions of every architecture (narrow DCGANs, so tests stay fast).
 pub fn architectures() -> Vec<ArchConfig> {
-    let dcgan = |image_size, channels, width| ArchConfig::Dcgan {
-        image_size,
-        channels,
-        nz: 16,
-        ngf: width,
-        ndf: width,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
+    let dcgan = |image_size, channels, width| {
+        ArchConfig::Dcgan(Dcgan {
+            image_size,
+            channels,
+            nz: 16,
+            ngf: width,
+            ndf: width,
+            ..Dcgan::default()
+        })
     };
     vec![
         ArchConfig::Toy2d,
-        ArchConfig::Mlp {
-            nz: 100,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        },
+        ArchConfig::Mlp(Mlp::default()),
         dcgan(16, 1, 8),
         dcgan(32, 3, 8),
         dcgan(64, 3, 8),
@@ -38,12 +35,11 @@ pub fn architectures() -> Vec<ArchConfig> {
 pub fn conditional_architectures() -> Vec<ArchConfig> {
     let classes: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
     [
-        ArchConfig::Mlp {
+        ArchConfig::Mlp(Mlp {
             nz: 100,
-            classes: Vec::new(),
             batch_norm: true,
-            spectral_norm: Default::default(),
-        },
+            ..Mlp::default()
+        }),
         tiny_dcgan(32, 3),
     ]
     .into_iter()
@@ -55,12 +51,11 @@ pub fn conditional_architectures() -> Vec<ArchConfig> {
 /// discriminator has no BatchNorm and the generator keeps it).
 pub fn spectral_architectures() -> Vec<ArchConfig> {
     [
-        ArchConfig::Mlp {
+        ArchConfig::Mlp(Mlp {
             nz: 100,
-            classes: Vec::new(),
             batch_norm: true,
-            spectral_norm: Default::default(),
-        },
+            ..Mlp::default()
+        }),
         tiny_dcgan(16, 3),
     ]
     .into_iter()
@@ -190,10 +185,6 @@ pub fn export_model(
 
 /// The shape of a graph input or output as written in the file.
 pub fn value_dims(value: &gan_export::onnx::ValueInfoProto) -> Vec<gan_export::onnx::Dimension> {
-    let tensor = value
-        .r#type
-        .as_ref()
-        .and_then(|t| t.tensor_type.as_ref())
-        .expect("a tensor value");
+    let tensor = gan_export::onnx::tensor_type(value).expect("a tensor value");
     tensor.shape.as_ref().expect("a full shape").dim.clone()
 }

@@ -6,6 +6,7 @@
 use gan_e2e::{export_generator, trained_run};
 use gan_export::ExportOptions;
 use gan_models::ArchConfig;
+use gan_models::Mlp;
 use gan_runtime::{Generator, LoadOptions};
 
 #[test]
@@ -78,16 +79,7 @@ fn a_hostile_classifier_is_refused_cleanly() {
 
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    trained_run(
-        &ArchConfig::Mlp {
-            nz: 100,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        },
-        dir.path(),
-        &run,
-    );
+    trained_run(&ArchConfig::Mlp(Mlp::default()), dir.path(), &run);
     let model = gan_e2e::export_model(
         &run,
         &dir.path().join("onnx"),

@@ -1,5 +1,6 @@
 //! The exporter end to end: trained runs → ONNX → independent checks.
 
+use gan_models::Mlp;
 use std::path::Path;
 use std::process::Command;
 
@@ -347,16 +348,7 @@ fn assert_no_onnx_left(dir: &Path) {
 fn a_self_check_failure_names_the_difference_and_writes_nothing() {
     let work = tempfile::tempdir().unwrap();
     let run = work.path().join("run");
-    trained_run(
-        &ArchConfig::Mlp {
-            nz: 100,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        },
-        work.path(),
-        &run,
-    );
+    trained_run(&ArchConfig::Mlp(Mlp::default()), work.path(), &run);
     let out = work.path().join("out");
     let off_by_a_bit = |role, stop, ck: &Path, input: ReferenceInput| {
         gan_cli::reference::candle_forward(&run, role, stop, ck, input)

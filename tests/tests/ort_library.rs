@@ -4,22 +4,14 @@
 use gan_e2e::{export_generator, trained_run};
 use gan_export::ExportOptions;
 use gan_models::ArchConfig;
+use gan_models::Mlp;
 use gan_runtime::{Backend, Generator, LoadOptions};
 
 #[test]
 fn missing_or_wrong_library_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    trained_run(
-        &ArchConfig::Mlp {
-            nz: 100,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        },
-        dir.path(),
-        &run,
-    );
+    trained_run(&ArchConfig::Mlp(Mlp::default()), dir.path(), &run);
     let model = export_generator(&run, &dir.path().join("onnx"), ExportOptions::default());
     let with = |lib: std::path::PathBuf| LoadOptions {
         backend: Backend::Ort,

@@ -29,7 +29,7 @@ pub struct ClassifierConfig {
     /// Its `classes` comes from the data.
     pub model: ClassifierArch,
     /// `mnist:DIR` or `shapes`.
-    pub data: String,
+    pub data: DataSource,
     pub seed: u64,
     pub batch_size: usize,
     pub epochs: u64,
@@ -55,7 +55,7 @@ pub enum ClassifierTask {
 
 impl ClassifierConfig {
     /// Defaults for a classifier of `image_size` × `image_size` × `channels` on `data`.
-    pub fn new(image_size: usize, channels: usize, data: impl Into<String>) -> Self {
+    pub fn new(image_size: usize, channels: usize, data: impl Into<DataSource>) -> Self {
         ClassifierConfig {
             format: run_layout::CONFIG_FORMAT,
             model: ClassifierArch {
@@ -188,7 +188,7 @@ fn prepare(
             path: run_dir.to_path_buf(),
         });
     }
-    let Ok(source) = config.data.parse::<DataSource>();
+    let source = config.data.clone();
     let shape = vec![channels, image_size, image_size];
     let labelled = match config.task {
         ClassifierTask::Classes => data::load_labelled(&source, &shape, config.seed, false)?,

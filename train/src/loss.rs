@@ -1,6 +1,47 @@
-//! The adversarial losses on logits, and the generator's mode-seeking term.
+//! The adversarial losses on logits — [`Loss`] names each and knows the terms D and G minimise
+//! — and the generator's mode-seeking term.
 
 use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// The adversarial loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Loss {
+    /// Non-saturating binary cross-entropy (the classic GAN loss).
+    #[default]
+    Bce,
+    /// Hinge loss as in SAGAN/BigGAN: D minimises E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))],
+    /// G minimises −E[D(G(z))].
+    Hinge,
+}
+
+impl Loss {
+    /// What D minimises, from its logits on real and on generated images. `label_smoothing`
+    /// (one-sided: real targets become 1 − s) applies to BCE only.
+    pub fn discriminator(
+        self,
+        real: &Tensor,
+        fake: &Tensor,
+        label_smoothing: f64,
+    ) -> candle_core::Result<Tensor> {
+        match self {
+            Loss::Bce => {
+                bce_with_logits(real, 1.0 - label_smoothing)? + bce_with_logits(fake, 0.0)?
+            }
+            Loss::Hinge => hinge_d(real, fake),
+        }
+    }
+
+    /// What G minimises, from D's logits on its images.
+    pub fn generator(self, fake: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Loss::Bce => bce_with_logits(fake, 1.0),
+            Loss::Hinge => hinge_g(fake),
+        }
+    }
+}
 
 /// Mean binary cross-entropy of `logits` against the constant `target`, in the numerically
 /// stable form `max(x, 0) − x·t + log(1 + e^(−|x|))`. candle-nn's version takes the sigmoid

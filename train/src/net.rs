@@ -9,7 +9,7 @@ use gan_models::spectral::MatrixView;
 use gan_models::{Activation, Init, LabelSite, Layer, Network, ParamRole};
 
 use crate::error::Result;
-use crate::kernels::{self, ConvSpec, Kernels};
+use crate::kernels::{self, Kernels};
 use crate::rng::SeededRng;
 use crate::tensor_file::{self, TensorFile};
 
@@ -91,11 +91,13 @@ impl Net {
     /// An independent copy (its own storage) of this network's parameters.
     pub fn duplicate(&self, device: &Device) -> Result<Self> {
         let mut tensors = self.params().map(|p| p.var.as_tensor().copy());
-        Self::build(self.desc.clone(), device, |_| {
+        let mut copy = Self::build(self.desc.clone(), device, |_| {
             Ok(tensors
                 .next()
                 .expect("the same description has the same parameters")?)
-        })
+        })?;
+        copy.kernels = self.kernels;
+        Ok(copy)
     }
 
     /// The device the parameters live on (the CPU for a network without any).
@@ -310,18 +312,8 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
                 bias(x.matmul(&weight()?.t()?)?, &[1, out_features])?
             }
         },
-        Layer::Conv2d {
-            stride, padding, ..
-        }
-        | Layer::ConvTranspose2d {
-            stride, padding, ..
-        } => {
-            let spec = ConvSpec {
-                stride,
-                pad: padding,
-                transposed: matches!(layer, Layer::ConvTranspose2d { .. }),
-            };
-            kernels::convolution(which, x, &weight()?, bias_param().as_ref(), spec)?
+        Layer::Conv(ref conv) => {
+            kernels::convolution(which, x, &weight()?, bias_param().as_ref(), conv)?
         }
         Layer::BatchNorm2d {
             channels,

@@ -13,12 +13,13 @@ use crate::augment::augment;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::Loss;
 use crate::config::TrainConfig;
-use crate::data::{self, DataSource, Dataset, LoadOptions};
+use crate::data::{self, Dataset, LoadOptions};
 use crate::device::TrainDevice;
 use crate::error::{Result, TrainError};
 use crate::events::{Event, Observer, Remedy, Warning};
+use crate::kernels::Kernels;
 use crate::kernels::profile::phase;
-use crate::loss::{bce_with_logits, hinge_d, hinge_g, mean_probability, mode_seeking};
+use crate::loss::{mean_probability, mode_seeking};
 use crate::metrics::{MetricsLog, StepMetrics};
 use crate::net::{Net, batch_tensor};
 use crate::pictures;
@@ -168,11 +169,17 @@ impl Trainer {
         config: TrainConfig,
         run_dir: &Path,
         data: LoadedData,
-        ck: Checkpoint,
+        mut ck: Checkpoint,
         rng: SeededRng,
         metrics: MetricsLog,
         device: Device,
     ) -> Result<Self> {
+        let kernels = Kernels::choose(config.kernels, &device)?;
+        ck.generator.kernels = kernels;
+        ck.discriminator.kernels = kernels;
+        if let Some(ema) = &mut ck.generator_ema {
+            ema.kernels = kernels;
+        }
         let steps_per_epoch = (data.samples.len() / config.batch_size) as u64;
         let nz = config.model.latent_dim();
         let mut noise = SeededRng::new(config.seed, Stream::FixedNoise);
@@ -326,13 +333,10 @@ impl Trainer {
         let d_fake = phase(device, "D forward", || {
             d.forward(&detached, fake_labels, true)
         })?;
-        let loss_d = match self.config.loss {
-            Loss::Bce => {
-                let real_target = 1.0 - self.config.label_smoothing;
-                (bce_with_logits(&d_real, real_target)? + bce_with_logits(&d_fake, 0.0)?)?
-            }
-            Loss::Hinge => hinge_d(&d_real, &d_fake)?,
-        };
+        let loss_d =
+            self.config
+                .loss
+                .discriminator(&d_real, &d_fake, self.config.label_smoothing)?;
         let loss_d_value = loss_d.to_scalar::<f32>()?;
         if !loss_d_value.is_finite() {
             return Err(diverged(i + 1, loss_d_value, f32::NAN));
@@ -353,10 +357,7 @@ impl Trainer {
             let logits = phase(device, "D forward", || {
                 d.forward_frozen(&noisy, fake_labels, true)
             })?;
-            let mut loss_g = match self.config.loss {
-                Loss::Bce => bce_with_logits(&logits, 1.0)?,
-                Loss::Hinge => hinge_g(&logits)?,
-            };
+            let mut loss_g = self.config.loss.generator(&logits)?;
             if self.config.mode_seeking > 0.0 {
                 let term = mode_seeking(&fake.flatten_from(1)?, &z_of_fake)?;
                 loss_g = (loss_g + (term * self.config.mode_seeking)?)?;
@@ -595,7 +596,7 @@ struct LoadedData {
 /// The run's data (with labels for a conditional run), and a warning naming the files that
 /// `skip_bad` skipped.
 fn load_data(config: &TrainConfig) -> Result<LoadedData> {
-    let Ok(source) = config.data.parse::<DataSource>();
+    let source = config.data.clone();
     let shape = config.model.sample_shape();
     let (samples, labels, class_names, report) = if config.conditional {
         let labelled = data::load_labelled(&source, &shape, config.seed, config.skip_bad)?;

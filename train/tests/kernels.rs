@@ -3,7 +3,9 @@
 //! short training run that gives the same losses every way.
 
 use candle_core::{Device, Tensor, Var};
-use gan_train::kernels::{self, ConvSpec, Kernels};
+use gan_models::Conv;
+use gan_models::Dcgan;
+use gan_train::kernels::{self, Kernels};
 use gan_train::rng::{SeededRng, Stream};
 
 const TOLERANCE: f32 = 1e-5;
@@ -90,9 +92,13 @@ fn convolutions_match_candle_with_gradients() {
         .into_iter()
         .flat_map(|case| [(case, Kernels::Fast), (case, Kernels::Lowered)])
     {
-        let conv = |transposed| ConvSpec {
+        let conv = |transposed| Conv {
+            in_channels: if transposed { cout } else { cin },
+            out_channels: if transposed { cin } else { cout },
+            kernel: k,
             stride: s,
-            pad: p,
+            padding: p,
+            bias: false,
             transposed,
         };
         let what = format!("{kernels:?} conv2d n{n} {cin}->{cout} {size}px k{k} s{s} p{p}");
@@ -102,14 +108,14 @@ fn convolutions_match_candle_with_gradients() {
         compare(
             &what,
             &[x.clone(), w.clone()],
-            |t| kernels::convolution(kernels, &t[0], &t[1], None, conv(false)).unwrap(),
+            |t| kernels::convolution(kernels, &t[0], &t[1], None, &conv(false)).unwrap(),
             |t| t[0].conv2d(&t[1], p, s, 1, 1).unwrap(),
             &mut rng,
         );
         compare(
             &format!("{what} with bias"),
             &[x, w, b],
-            |t| kernels::convolution(kernels, &t[0], &t[1], Some(&t[2]), conv(false)).unwrap(),
+            |t| kernels::convolution(kernels, &t[0], &t[1], Some(&t[2]), &conv(false)).unwrap(),
             |t| plus_bias(t[0].conv2d(&t[1], p, s, 1, 1).unwrap(), &t[2]),
             &mut rng,
         );
@@ -122,7 +128,7 @@ fn convolutions_match_candle_with_gradients() {
             compare(
                 &what,
                 &[x, w, b],
-                |t| kernels::convolution(kernels, &t[0], &t[1], Some(&t[2]), conv(true)).unwrap(),
+                |t| kernels::convolution(kernels, &t[0], &t[1], Some(&t[2]), &conv(true)).unwrap(),
                 |t| plus_bias(t[0].conv_transpose2d(&t[1], p, 0, s, 1).unwrap(), &t[2]),
                 &mut rng,
             );
@@ -202,15 +208,14 @@ fn training_gives_the_same_losses_with_every_kernel_set() {
     use gan_models::ArchConfig;
     use gan_train::{TrainConfig, Trainer};
 
-    let arch = ArchConfig::Dcgan {
+    let arch = ArchConfig::Dcgan(Dcgan {
         image_size: 16,
         channels: 3,
         nz: 8,
         ngf: 8,
         ndf: 8,
-        classes: Vec::new(),
-        spectral_norm: Default::default(),
-    };
+        ..Dcgan::default()
+    });
     let run = |kernels: Kernels| {
         let dir = tempfile::tempdir().unwrap();
         let mut config = TrainConfig::new(arch.clone(), "shapes");

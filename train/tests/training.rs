@@ -1,5 +1,6 @@
 //! Training behaviour on data the tests make themselves.
 
+use gan_models::Mlp;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -38,12 +39,7 @@ fn candle_networks_produce_the_described_shapes() {
     let device = Device::Cpu;
     let archs = [
         ArchConfig::Toy2d,
-        ArchConfig::Mlp {
-            nz: 100,
-            classes: Vec::new(),
-            batch_norm: false,
-            spectral_norm: Default::default(),
-        },
+        ArchConfig::Mlp(Mlp::default()),
         tiny_dcgan(16, 1),
         tiny_dcgan(32, 3),
         tiny_dcgan(64, 3),

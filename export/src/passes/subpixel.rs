@@ -9,14 +9,15 @@
 //! runtime parallelises well instead of tract's single-threaded scatter. The exporter's
 //! self-check and the onnxruntime tests prove the rewrite computes the same function.
 
+use gan_models::Conv;
 use gan_models::weights::Tensor;
 
 use crate::builder::{GraphBuilder, attr_int, attr_ints, attr_string};
 use crate::onnx::AttributeProto;
 
-/// Whether [`lower`] applies to a transposed convolution with these hyper-parameters.
-pub fn applies(kernel: usize, stride: usize, padding: usize) -> bool {
-    (kernel, stride, padding) == (4, 2, 1)
+/// Whether [`lower`] applies to this convolution: a transposed one with k = 4, s = 2, p = 1.
+pub fn applies(conv: &Conv) -> bool {
+    conv.transposed && (conv.kernel, conv.stride, conv.padding) == (4, 2, 1)
 }
 
 /// Kernel row (or column) of the transposed convolution used by phase `a` at tap `u`.
@@ -162,9 +163,19 @@ mod tests {
     }
 
     #[test]
-    fn only_the_k4_s2_p1_form_is_rewritten() {
-        assert!(applies(4, 2, 1));
-        assert!(!applies(4, 1, 0));
-        assert!(!applies(3, 2, 1));
+    fn only_the_transposed_k4_s2_p1_form_is_rewritten() {
+        let conv = |kernel, stride, padding, transposed| Conv {
+            in_channels: 8,
+            out_channels: 4,
+            kernel,
+            stride,
+            padding,
+            bias: false,
+            transposed,
+        };
+        assert!(applies(&conv(4, 2, 1, true)));
+        assert!(!applies(&conv(4, 1, 0, true)));
+        assert!(!applies(&conv(3, 2, 1, true)));
+        assert!(!applies(&conv(4, 2, 1, false)));
     }
 }

@@ -9,15 +9,15 @@
 //! direction) and one more product for the weight.
 
 use candle_core::{Result, Tensor, bail};
+use gan_models::Conv;
 
-use super::ConvSpec;
 use super::columns::{Geometry, col2im, im2col};
 use super::joined::{self, ClosedForm, Grads};
 
 /// `conv2d(x, w) + bias` (`w` `[c_out, c_in, k, k]`) or, when `spec.transposed`,
 /// `conv_transpose2d(x, w) + bias` (`w` `[c_in, c_out, k, k]`, no output padding); `bias` is
 /// `[c_out]` (zeros for a layer without one: a constant gets no gradient).
-pub fn convolution(x: &Tensor, w: &Tensor, bias: &Tensor, spec: ConvSpec) -> Result<Tensor> {
+pub fn convolution(x: &Tensor, w: &Tensor, bias: &Tensor, spec: &Conv) -> Result<Tensor> {
     let (xd, wd) = (x.detach(), w.detach());
     let y = if spec.transposed {
         conv_transpose2d_values(&xd, &wd, spec, None)?
@@ -26,14 +26,14 @@ pub fn convolution(x: &Tensor, w: &Tensor, bias: &Tensor, spec: ConvSpec) -> Res
     };
     let channels = bias.dim(0)?;
     let y = y.broadcast_add(&bias.detach().reshape((1, channels, 1, 1))?)?;
-    joined::join(x, w, bias, Lowered { y, spec })
+    joined::join(x, w, bias, Lowered { y, spec: *spec })
 }
 
 /// A lowered convolution's value and the closed form of its gradients: each direction's input
 /// gradient is the other direction with the same weight, the weight gradient one more product.
 struct Lowered {
     y: Tensor,
-    spec: ConvSpec,
+    spec: Conv,
 }
 
 impl ClosedForm for Lowered {
@@ -46,7 +46,7 @@ impl ClosedForm for Lowered {
     }
 
     fn gradients(&self, [x, w, _]: [&Tensor; 3], needed: [bool; 3], dy: &Tensor) -> Result<Grads> {
-        let spec = self.spec;
+        let spec = &self.spec;
         let (_, _, h, width) = x.dims4()?;
         let k = w.dim(2)?;
         let dx = match needed[0] {
@@ -87,16 +87,16 @@ fn channels_last_rows(x: &Tensor) -> Result<Tensor> {
 }
 
 /// The geometry of a convolution with `c_out` `k × k` kernels over the images `x`.
-fn geometry(x: &Tensor, c_out: usize, k: usize, spec: ConvSpec) -> Result<Geometry> {
+fn geometry(x: &Tensor, c_out: usize, k: usize, spec: &Conv) -> Result<Geometry> {
     let dims: [usize; 4] = x.dims4()?.into();
-    match Geometry::conv(dims, c_out, k, spec.stride, spec.pad) {
+    match Geometry::conv(dims, c_out, k, spec.stride, spec.padding) {
         Some(g) => Ok(g),
         None => bail!("conv2d: a {k}×{k} kernel does not fit an input of {dims:?}"),
     }
 }
 
 /// The convolution's output `[n, c_out, h_out, w_out]`, without bias.
-fn conv2d_values(x: &Tensor, w: &Tensor, spec: ConvSpec) -> Result<Tensor> {
+fn conv2d_values(x: &Tensor, w: &Tensor, spec: &Conv) -> Result<Tensor> {
     let (c_out, c, k, _) = w.dims4()?;
     let g = geometry(x, c_out, k, spec)?;
     let weight = w.reshape((c_out, c * k * k))?.t()?;
@@ -117,10 +117,14 @@ fn conv2d_values(x: &Tensor, w: &Tensor, spec: ConvSpec) -> Result<Tensor> {
 fn conv_transpose2d_values(
     x: &Tensor,
     w: &Tensor,
-    spec: ConvSpec,
+    spec: &Conv,
     size: Option<(usize, usize)>,
 ) -> Result<Tensor> {
-    let ConvSpec { stride, pad, .. } = spec;
+    let Conv {
+        stride,
+        padding: pad,
+        ..
+    } = *spec;
     let (n, c_in, h, width) = x.dims4()?;
     let (_, c_out, k, _) = w.dims4()?;
     let out = |side: usize| match ((side - 1) * stride + k).checked_sub(2 * pad) {
@@ -216,12 +220,16 @@ mod tests {
                 };
                 let w = Var::from_tensor(&random(&w_shape, 10 + i as u64)).unwrap();
                 let b = Var::from_tensor(&random(&[c_out], 20 + i as u64)).unwrap();
-                let spec = ConvSpec {
+                let spec = Conv {
+                    in_channels: c_in,
+                    out_channels: c_out,
+                    kernel: k,
                     stride,
-                    pad,
+                    padding: pad,
+                    bias: true,
                     transposed,
                 };
-                let ours = convolution(&x, &w, &b, spec).unwrap();
+                let ours = convolution(&x, &w, &b, &spec).unwrap();
                 let theirs = if transposed {
                     x.conv_transpose2d(&w, pad, 0, stride, 1)
                 } else {
@@ -252,7 +260,7 @@ mod tests {
                 }
                 // A constant input (a data batch) gets no gradient, and none is computed.
                 let data = x.as_detached_tensor();
-                let y = convolution(&data, &w, &b, spec).unwrap();
+                let y = convolution(&data, &w, &b, &spec).unwrap();
                 let grads = y.sum_all().unwrap().backward().unwrap();
                 assert!(
                     grads.get(&data).is_none() && grads.get(&w).is_some(),

@@ -2,8 +2,8 @@
 //! (forward, input and weight gradients) as im2col + `gemm` with reused buffers, and training-mode
 //! BatchNorm fused with the ReLU/LeakyReLU after it. They are candle custom ops ([`ops`]), so
 //! autograd, the optimiser and checkpoints are unchanged. Off the CPU, convolutions run
-//! [`lowered`] to a matrix product. [`Kernels`] picks per device; `GAN_KERNELS=candle` or
-//! `lowered` overrides it, for comparison.
+//! [`lowered`] to a matrix product. [`Kernels`] picks per device unless the run names one
+//! (candle's own ops or the lowered form, for comparison).
 
 pub mod adam;
 mod columns;
@@ -20,11 +20,15 @@ mod scratch;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{Device, Result, Tensor};
+use gan_models::Conv;
 
 use norm::BatchStats;
 
-/// Which implementation the layers run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which implementation the layers run on. A run's `config.json` may name one
+/// (`TrainConfig::kernels`, from `GAN_KERNELS` at the CLI); otherwise [`Kernels::default_for`]
+/// the device. The choice changes results at float rounding, so it is part of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kernels {
     /// This module's kernels (CPU only).
     Fast,
@@ -36,41 +40,59 @@ pub enum Kernels {
 }
 
 impl Kernels {
-    /// The fast kernels on the CPU, lowered convolutions elsewhere, unless `GAN_KERNELS` names
-    /// `candle` or `lowered` (the fast kernels exist on the CPU only).
+    /// The fast kernels on the CPU, lowered convolutions elsewhere.
     pub fn default_for(device: &Device) -> Self {
-        match std::env::var("GAN_KERNELS").as_deref() {
-            Ok("candle") => Kernels::Candle,
-            Ok("lowered") => Kernels::Lowered,
-            _ if device.is_cpu() => Kernels::Fast,
-            _ => Kernels::Lowered,
+        if device.is_cpu() {
+            Kernels::Fast
+        } else {
+            Kernels::Lowered
+        }
+    }
+
+    /// `choice` if it runs on `device` (the fast kernels exist on the CPU only), else the
+    /// device's default.
+    pub fn choose(choice: Option<Kernels>, device: &Device) -> Result<Self> {
+        match choice {
+            Some(Kernels::Fast) if !device.is_cpu() => {
+                candle_core::bail!("the fast kernels run on the CPU only; use lowered or candle")
+            }
+            Some(kernels) => Ok(kernels),
+            None => Ok(Self::default_for(device)),
         }
     }
 }
 
-/// A convolution layer's geometry besides its weight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvSpec {
-    pub stride: usize,
-    pub pad: usize,
-    /// A transposed convolution (weight `[in, out, k, k]`, no output padding).
-    pub transposed: bool,
+impl std::str::FromStr for Kernels {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "fast" => Ok(Kernels::Fast),
+            "lowered" => Ok(Kernels::Lowered),
+            "candle" => Ok(Kernels::Candle),
+            other => Err(format!(
+                "unknown kernels `{other}`: use fast, lowered or candle"
+            )),
+        }
+    }
 }
 
-/// `conv2d(x, w) + bias` (`w` `[out, in, k, k]`) or, when `spec.transposed`,
-/// `conv_transpose2d(x, w) + bias`, on `kernels`.
+/// `conv2d(x, w) + bias` (`w` `[out, in, k, k]`) or, when `conv.transposed`,
+/// `conv_transpose2d(x, w) + bias`, on `kernels`. The stride, padding and direction come from
+/// the layer's description; the weight's shape is the tensor's.
 pub fn convolution(
     kernels: Kernels,
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    spec: ConvSpec,
+    conv: &Conv,
 ) -> Result<Tensor> {
-    let ConvSpec {
+    let Conv {
         stride,
-        pad,
+        padding: pad,
         transposed,
-    } = spec;
+        ..
+    } = *conv;
     let out_channels = w.dim(if transposed { 1 } else { 0 })?;
     match kernels {
         Kernels::Fast => {
@@ -83,7 +105,7 @@ pub fn convolution(
             x.contiguous()?.apply_op3(&w.contiguous()?, &bias, op)
         }
         Kernels::Lowered => {
-            lowered::convolution(x, w, &bias_or_zeros(bias, out_channels, x.device())?, spec)
+            lowered::convolution(x, w, &bias_or_zeros(bias, out_channels, x.device())?, conv)
         }
         Kernels::Candle => {
             let y = if transposed {
