@@ -81,3 +81,66 @@ impl Queue {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(workers: usize, queue: usize) -> Queue {
+        Queue::new(&Limits {
+            workers,
+            queue,
+            ..Limits::default()
+        })
+    }
+
+    /// With the one worker busy and the one place in line taken, the next request is turned
+    /// away at once; when the worker comes free, the one in line gets it.
+    #[tokio::test]
+    async fn a_full_line_turns_requests_away_and_the_line_moves_on() {
+        let queue = Arc::new(queue(1, 1));
+        let busy = queue.worker(Duration::from_secs(5)).await.ok().unwrap();
+        let waiting = {
+            let queue = Arc::clone(&queue);
+            tokio::spawn(async move { queue.worker(Duration::from_secs(5)).await.is_ok() })
+        };
+        // Until the waiting request has taken its place, a third may still find one.
+        while queue.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(
+            queue.worker(Duration::from_secs(5)).await,
+            Err(Refused::Full)
+        ));
+        drop(busy);
+        assert!(
+            waiting.await.unwrap(),
+            "the request in line gets the worker"
+        );
+        assert_eq!(queue.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    /// A request that waits in line longer than its patience gives up, and leaves the line.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_waits_too_long_times_out() {
+        let queue = queue(1, 4);
+        let _busy = queue.worker(Duration::from_secs(5)).await.ok().unwrap();
+        assert!(matches!(
+            queue.worker(Duration::from_secs(2)).await,
+            Err(Refused::TimedOut)
+        ));
+        assert_eq!(queue.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    /// Without a line (queue 0), a request that finds no free worker is turned away.
+    #[tokio::test]
+    async fn no_line_means_busy_is_full() {
+        let queue = queue(2, 0);
+        let _a = queue.worker(Duration::from_secs(5)).await.ok().unwrap();
+        let _b = queue.worker(Duration::from_secs(5)).await.ok().unwrap();
+        assert!(matches!(
+            queue.worker(Duration::from_secs(5)).await,
+            Err(Refused::Full)
+        ));
+    }
+}

@@ -51,3 +51,21 @@ pub async fn not_found() -> ApiError {
          served when the server is given its folder: gan serve --web web/page)",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 503 tells the client when to retry; other errors do not; both are JSON.
+    #[test]
+    fn errors_are_json_and_a_503_says_retry_after() {
+        let busy = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(busy.headers()[header::CONTENT_TYPE], "application/json");
+        let bad = ApiError::bad_request("no").into_response();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.headers().get(header::RETRY_AFTER).is_none());
+        assert_eq!(bad.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}

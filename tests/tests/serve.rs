@@ -362,10 +362,14 @@ fn bad_requests_are_json_errors_that_say_what_is_wrong() {
     assert_eq!(get(at, "/v1/models").status, 200);
 }
 
+/// Many clients at once, fewer workers: every request is answered with its own seed's picture
+/// (no reply lost, none crossed with another's). A full line's 503 is tested without timing in
+/// gan-serve's own tests (`limits.rs`, `reply.rs`).
 #[test]
-fn concurrent_requests_are_all_answered_and_a_full_queue_says_retry() {
+fn concurrent_requests_are_all_answered_with_their_own_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_generator(dir.path());
+    let local = generator(&model);
     let generous = start(
         &model,
         Limits {
@@ -375,55 +379,21 @@ fn concurrent_requests_are_all_answered_and_a_full_queue_says_retry() {
         },
     );
     let at = generous.address;
-    let statuses: Vec<u16> = (0..200u64)
+    let replies: Vec<(u64, Reply)> = (0..200u64)
         .map(|seed| {
-            std::thread::spawn(move || get(at, &format!("/v1/generate?seed={seed}")).status)
+            std::thread::spawn(move || (seed, get(at, &format!("/v1/generate?seed={seed}"))))
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|t| t.join().unwrap())
         .collect();
-    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
-
-    let tight = start(
-        &model,
-        Limits {
-            workers: 1,
-            queue: 1,
-            ..Limits::default()
-        },
-    );
-    let at = tight.address;
-    let replies: Vec<(u16, Option<String>)> = (0..40u64)
-        .map(|seed| {
-            std::thread::spawn(move || {
-                let reply = get(at, &format!("/v1/generate?seed={seed}&n=16"));
-                (
-                    reply.status,
-                    reply.header("retry-after").map(str::to_string),
-                )
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .collect();
-    assert_eq!(replies.len(), 40, "every request answered");
-    assert!(replies.iter().any(|(s, _)| *s == 200));
-    let turned_away: Vec<_> = replies.iter().filter(|(s, _)| *s == 503).collect();
-    assert!(
-        !turned_away.is_empty(),
-        "a queue of 1 must turn some of 40 away"
-    );
-    assert!(
-        turned_away
-            .iter()
-            .all(|(_, retry)| retry.as_deref() == Some("1"))
-    );
-    assert!(
-        replies.iter().all(|(s, _)| *s == 200 || *s == 503),
-        "{replies:?}"
-    );
+    for (seed, reply) in &replies {
+        assert_eq!(reply.status, 200, "seed {seed}: {}", reply.error());
+        assert!(
+            reply.body == expected_grid(&local, &[*seed], 1),
+            "seed {seed}: not its picture"
+        );
+    }
 }
 
 /// A conditional generator over HTTP: `/v1/models` lists its classes; `class=` by name or
