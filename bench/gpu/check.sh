@@ -37,7 +37,7 @@ if [ "$gpu" = 1 ] && want losses; then
     for device in cpu cuda; do
       timeout 120 "$gan" bench train --models "$model" --device "$device" --show-losses 5 --iters 1 \
         | grep "step " | sed "s/^/$model $device /" | tee "$out/losses-$model-$device.txt"
-      timeout 120 $python "$repo/bench/pytorch_train.py" --models "$model" --device "$device" \
+      timeout 120 $python "$repo/bench/yardsticks/pytorch_train.py" --models "$model" --device "$device" \
         --threads "$cores" --show-losses 5 | grep "step " | sed "s/^/pytorch $model $device /" \
         | tee "$out/losses-pytorch-$model-$device.txt"
     done
@@ -74,8 +74,8 @@ if [ "$gpu" = 1 ] && want cuda; then
   step "CUDA: where the time goes (GAN_PROFILE=1: phases of an iteration, each synchronised)"
   GAN_PROFILE=1 timeout 120 "$gan" bench train --models dcgan64 --device cuda --iters 10 | tee "$out/ours-cuda-profile.md"
   step "CUDA: PyTorch eager on the same GPU, float32 (no TF32), then with TF32 (its default for convolutions)"
-  timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --models dcgan64,dcgan128,mlp --iters 30 | tee "$out/pytorch-cuda.md"
-  timeout 180 $python "$repo/bench/pytorch_train.py" --device cuda --tf32 --models dcgan64,dcgan128 --iters 30 | tee "$out/pytorch-cuda-tf32.md"
+  timeout 180 $python "$repo/bench/yardsticks/pytorch_train.py" --device cuda --models dcgan64,dcgan128,mlp --iters 30 | tee "$out/pytorch-cuda.md"
+  timeout 180 $python "$repo/bench/yardsticks/pytorch_train.py" --device cuda --tf32 --models dcgan64,dcgan128 --iters 30 | tee "$out/pytorch-cuda-tf32.md"
 fi
 
 if [ "$gpu" = 1 ] && want moved; then
@@ -111,7 +111,7 @@ step "CPU: ours and PyTorch at 2 threads and at $cores threads, batch 64 (per ke
 for threads in "$cores" 2 "$cores"; do
   RAYON_NUM_THREADS=$threads GAN_PROFILE=1 timeout 200 "$gan" bench train --models dcgan64,mlp --iters 5 \
     | tee -a "$out/ours-cpu-$threads.md"
-  timeout 200 $python "$repo/bench/pytorch_train.py" --models dcgan64,mlp --threads "$threads" --iters 5 \
+  timeout 200 $python "$repo/bench/yardsticks/pytorch_train.py" --models dcgan64,mlp --threads "$threads" --iters 5 \
     | tee -a "$out/pytorch-cpu-$threads.md"
 done
 step "CPU: ours at half the threads ($((cores / 2))), for comparison"

@@ -5,9 +5,9 @@ thread count, on the CPU or a CUDA GPU (eager mode, float32, synchronised before
 read). A benchmark only; PyTorch is not a dependency of the product.
 
     python3 -m pip install torch
-    python3 bench/pytorch_train.py --models dcgan64 --threads 2 --iters 5
-    python3 bench/pytorch_train.py --models dcgan64,dcgan128,mlp --device cuda --iters 50
-    python3 bench/pytorch_train.py --models dcgan64 --device cuda --show-losses 5
+    python3 bench/yardsticks/pytorch_train.py --models dcgan64 --threads 2 --iters 5
+    python3 bench/yardsticks/pytorch_train.py --models dcgan64,dcgan128,mlp --device cuda --iters 50
+    python3 bench/yardsticks/pytorch_train.py --models dcgan64 --device cuda --show-losses 5
 
 `--show-losses N` prints the first N steps' losses instead of timing, with the weights, data and
 noise drawn on the CPU from seed 0 whatever the device: run it on the CPU and on CUDA to see how

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Sample quality on the shared digits (a quality run, not a test): DCGAN 32 px (or the MLP GAN),
 # the classic recipe against other settings at the same epochs, scored with the project's digit
-# classifier (IS and FID on 10,000 samples). Usage: bench/quality_digits.sh [NAME "TRAIN FLAGS"]...
+# classifier (IS and FID on 10,000 samples). Usage: bench/quality/quality_digits.sh [NAME "TRAIN FLAGS"]...
 # Environment: GAN (binary, default target/release/gan), DATA (MNIST IDX folder, default
 # ../shared/data/mnist), EPOCHS (25), OUT (runs/quality), MODEL (dcgan or mlp).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 GAN=${GAN:-target/release/gan}
 DATA=${DATA:-../shared/data/mnist}
 EPOCHS=${EPOCHS:-25}

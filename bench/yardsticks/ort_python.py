@@ -1,7 +1,7 @@
 """Reference timings for `gan bench generate`: the same ONNX generator through onnxruntime in
 Python, same threads, same batches. A yardstick only; not part of the product.
 
-    python3 bench/ort_python.py generator.onnx --threads 2 --batches 1,64
+    python3 bench/yardsticks/ort_python.py generator.onnx --threads 2 --batches 1,64
 """
 import argparse
 import time

@@ -1,7 +1,7 @@
-"""`gan bench train` against `bench/pytorch_train.py`, one model at a time in fresh processes
+"""`gan bench train` against `bench/yardsticks/pytorch_train.py`, one model at a time in fresh processes
 (so each has its own peak RSS), alternating the two engines. Prints the README's table.
 
-    cargo build --release && python3 bench/compare_train.py --threads 2 --iters 5
+    cargo build --release && python3 bench/yardsticks/compare_train.py --threads 2 --iters 5
 """
 import argparse
 import os
@@ -35,7 +35,7 @@ for model in args.models.split(","):
                           str(args.iters)], env)
     row = next(l for l in ours.splitlines() if l.startswith(f"| {model} |")).split("|")
     ours_ms, gflops = float(row[3]), float(row[5])
-    torch_out, torch_rss = run([sys.executable, "bench/pytorch_train.py", "--models", model,
+    torch_out, torch_rss = run([sys.executable, "bench/yardsticks/pytorch_train.py", "--models", model,
                                 "--threads", str(args.threads), "--iters", str(args.iters)])
     torch_ms = float(next(l for l in torch_out.splitlines()
                           if l.startswith(f"| {model} |")).split("|")[2])

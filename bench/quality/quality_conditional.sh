@@ -2,11 +2,11 @@
 # Conditional GANs on the shared digits (a quality run, not a test): train with --conditional,
 # export, draw one row per class, and score with the project's digit classifier: class accuracy
 # per class and overall, IS and FID on 1,000 samples per class (10,000 in all).
-# Usage: bench/quality_conditional.sh NAME MODEL "TRAIN FLAGS"   (MODEL: mlp or dcgan)
+# Usage: bench/quality/quality_conditional.sh NAME MODEL "TRAIN FLAGS"   (MODEL: mlp or dcgan)
 # Environment: GAN (binary, default target/release/gan), DATA (MNIST IDX folder, default
 # ../shared/data/mnist), EPOCHS (25), OUT (runs/conditional).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 GAN=${GAN:-target/release/gan}
 DATA=${DATA:-../shared/data/mnist}
 EPOCHS=${EPOCHS:-25}

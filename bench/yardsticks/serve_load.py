@@ -2,7 +2,7 @@
 send R requests `GET /v1/generate?n=N&seed=...` and read the whole reply.
 
     gan serve --model generator.onnx --port 8080 &
-    python3 bench/serve_load.py --url http://127.0.0.1:8080 --n 1 --clients 8 --requests 50
+    python3 bench/yardsticks/serve_load.py --url http://127.0.0.1:8080 --n 1 --clients 8 --requests 50
 """
 import argparse
 import threading
