@@ -85,50 +85,9 @@ fn bench_train(args: TrainBench) -> Result<()> {
     println!("| model | batch | median ms/iteration | GFLOP/iteration | GFLOP/s |");
     println!("|---|---:|---:|---:|---:|");
     for name in args.models.split(',') {
-        let arch = match name.trim() {
-            "mlp" => ArchConfig::Mlp(Mlp::default()),
-            other => {
-                let size = other
-                    .strip_prefix("dcgan")
-                    .and_then(|s| s.parse().ok())
-                    .with_context(|| format!("unknown model {other}"))?;
-                ArchConfig::Dcgan(Dcgan {
-                    image_size: size,
-                    channels: 3,
-                    nz: 100,
-                    ngf: args.width,
-                    ndf: args.width,
-                    ..Dcgan::default()
-                })
-            }
-        };
-        // A scratch run folder (config and metrics only: iterations write no files).
-        let work =
-            std::env::temp_dir().join(format!("gan-bench-{}-{}", std::process::id(), name.trim()));
-        let mut config = TrainConfig::new(arch.clone(), "shapes");
-        config.batch_size = args.batch_size;
-        config.kernels = crate::args::kernels_from_env()?;
-        let mut trainer =
-            Trainer::create_on(config, &work, args.device).map_err(crate::report::train_error)?;
-        for _ in 0..args.show_losses {
-            let m = trainer.train_step()?;
-            println!(
-                "    step {} loss_d {:.7} loss_g {:.7}",
-                m.step, m.loss_d, m.loss_g
-            );
-        }
-        trainer.train_step()?;
-        profile::take();
-        let mut times: Vec<f64> = (0..args.iters.max(1))
-            .map(|_| {
-                let t = Instant::now();
-                trainer
-                    .train_step()
-                    .map(|_| t.elapsed().as_secs_f64() * 1e3)
-            })
-            .collect::<Result<_, _>>()?;
-        std::fs::remove_dir_all(&work).ok();
-        times.sort_by(f64::total_cmp);
+        let name = name.trim();
+        let arch = bench_arch(name, args.width)?;
+        let times = time_iterations(&args, &arch, name)?;
         let median = times[times.len() / 2];
         let g = arch.generator()?.macs_per_sample()? as f64;
         let d = arch.discriminator()?.macs_per_sample()? as f64;
@@ -138,29 +97,82 @@ fn bench_train(args: TrainBench) -> Result<()> {
             args.batch_size,
             gflop / (median / 1e3)
         );
-        let kernels = profile::take();
-        if !kernels.is_empty() {
-            let iters = args.iters.max(1) as f64;
-            let mut total = 0.0;
-            for (kernel, time, calls) in kernels {
-                let ms = time.as_secs_f64() * 1e3 / iters;
-                total += ms;
-                println!(
-                    "    {kernel:<20} {ms:8.1} ms/iteration ({:.0} calls)",
-                    calls as f64 / iters
-                );
-            }
-            println!(
-                "    {:<20} {:8.1} ms/iteration (mean)",
-                "everything else",
-                times.iter().sum::<f64>() / iters - total
-            );
-        }
+        print_kernel_times(&times, args.iters.max(1) as f64);
     }
     if let Some(peak) = peak_rss_mib() {
         println!("peak RSS {peak:.0} MiB");
     }
     Ok(())
+}
+
+/// `mlp`, or `dcgan<SIZE>` at widths `width`.
+fn bench_arch(name: &str, width: usize) -> Result<ArchConfig> {
+    if name == "mlp" {
+        return Ok(ArchConfig::Mlp(Mlp::default()));
+    }
+    let size = name
+        .strip_prefix("dcgan")
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("unknown model {name}"))?;
+    Ok(ArchConfig::Dcgan(Dcgan {
+        image_size: size,
+        ngf: width,
+        ndf: width,
+        ..Dcgan::default()
+    }))
+}
+
+/// Milliseconds of `args.iters` training iterations of `arch` after one warm-up, sorted.
+fn time_iterations(args: &TrainBench, arch: &ArchConfig, name: &str) -> Result<Vec<f64>> {
+    // A scratch run folder (config and metrics only: iterations write no files).
+    let work = std::env::temp_dir().join(format!("gan-bench-{}-{name}", std::process::id()));
+    let mut config = TrainConfig::new(arch.clone(), "shapes");
+    config.batch_size = args.batch_size;
+    config.kernels = crate::args::kernels_from_env()?;
+    let mut trainer =
+        Trainer::create_on(config, &work, args.device).map_err(crate::report::train_error)?;
+    for _ in 0..args.show_losses {
+        let m = trainer.train_step()?;
+        println!(
+            "    step {} loss_d {:.7} loss_g {:.7}",
+            m.step, m.loss_d, m.loss_g
+        );
+    }
+    trainer.train_step()?;
+    profile::take();
+    let mut times: Vec<f64> = (0..args.iters.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            trainer
+                .train_step()
+                .map(|_| t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_, _>>()?;
+    std::fs::remove_dir_all(&work).ok();
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+/// Where the time went (`GAN_PROFILE=1`), per iteration, and what the kernels do not cover.
+fn print_kernel_times(times: &[f64], iters: f64) {
+    let kernels = profile::take();
+    if kernels.is_empty() {
+        return;
+    }
+    let mut total = 0.0;
+    for (kernel, time, calls) in kernels {
+        let ms = time.as_secs_f64() * 1e3 / iters;
+        total += ms;
+        println!(
+            "    {kernel:<20} {ms:8.1} ms/iteration ({:.0} calls)",
+            calls as f64 / iters
+        );
+    }
+    println!(
+        "    {:<20} {:8.1} ms/iteration (mean)",
+        "everything else",
+        times.iter().sum::<f64>() / iters - total
+    );
 }
 
 /// The threads the CPU kernels and candle's matrix products use (`RAYON_NUM_THREADS`, else one

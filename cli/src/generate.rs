@@ -126,40 +126,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if let Some(dir) = &args.each {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let bar = crate::report::progress_bar(count > 4 * BATCH, count as u64);
-    let mut kept = Vec::with_capacity(if out_picture.is_some() { count } else { 0 });
-    for first in (0..count).step_by(BATCH) {
-        let range = first..(first + BATCH).min(count);
-        let z = source.latents(range.clone())?;
-        let images = match classes.of(range.clone()) {
-            Some(labels) => generator.generate_latents_labelled(&z, &labels)?,
-            None => generator.generate_latents(&z)?,
-        };
-        if let Some(dir) = &args.each {
-            for (i, image) in range.clone().zip(&images) {
-                let name = classes.frame_name(&generator, i, source.label(i));
-                save_png(&dir.join(format!("{name}.png")), image)?;
-            }
-        }
-        if out_picture.is_some() {
-            kept.extend(images);
-        }
-        bar.inc(range.len() as u64);
-    }
-    bar.finish_and_clear();
+    let kept = generate_all(&args, &generator, &classes, &source, out_picture.is_some())?;
     let written = match &out_picture {
-        Some(out) if args.sheet => {
-            let frames: Vec<Frame> = (0..count)
-                .map(|i| Frame {
-                    name: classes.frame_name(&generator, i, source.label(i)),
-                    class: classes.class_of(i).map(|c| generator.classes()[c].clone()),
-                })
-                .collect();
-            write_sheet(out, &kept, &frames, cols, (w, h))?;
-            out.display().to_string()
-        }
         Some(out) => {
-            save_grid(out, &kept, cols)?;
+            write_picture(out, &args, &generator, &classes, &source, &kept, cols)?;
             out.display().to_string()
         }
         None => String::new(),
@@ -180,6 +150,62 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             .join(", ")
     );
     Ok(())
+}
+
+/// Every image `source` asks for, in batches of [`BATCH`] under a progress bar, each written to
+/// `--each` as it comes; the images themselves are kept only when `keep` (for one picture).
+fn generate_all(
+    args: &GenerateArgs,
+    generator: &Generator,
+    classes: &ClassPlan,
+    source: &LatentSource,
+    keep: bool,
+) -> Result<Vec<Rgba8>> {
+    let count = source.len();
+    let bar = crate::report::progress_bar(count > 4 * BATCH, count as u64);
+    let mut kept = Vec::with_capacity(if keep { count } else { 0 });
+    for first in (0..count).step_by(BATCH) {
+        let range = first..(first + BATCH).min(count);
+        let z = source.latents(range.clone())?;
+        let images = match classes.of(range.clone()) {
+            Some(labels) => generator.generate_latents_labelled(&z, &labels)?,
+            None => generator.generate_latents(&z)?,
+        };
+        if let Some(dir) = &args.each {
+            for (i, image) in range.clone().zip(&images) {
+                let name = classes.frame_name(generator, i, source.label(i));
+                save_png(&dir.join(format!("{name}.png")), image)?;
+            }
+        }
+        if keep {
+            kept.extend(images);
+        }
+        bar.inc(range.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(kept)
+}
+
+/// The one picture of `images` at `out`: a sprite sheet with its atlas (`--sheet`) or a grid.
+fn write_picture(
+    out: &Path,
+    args: &GenerateArgs,
+    generator: &Generator,
+    classes: &ClassPlan,
+    source: &LatentSource,
+    images: &[Rgba8],
+    cols: usize,
+) -> Result<()> {
+    if !args.sheet {
+        return save_grid(out, images, cols);
+    }
+    let frames: Vec<Frame> = (0..images.len())
+        .map(|i| Frame {
+            name: classes.frame_name(generator, i, source.label(i)),
+            class: classes.class_of(i).map(|c| generator.classes()[c].clone()),
+        })
+        .collect();
+    write_sheet(out, images, &frames, cols, generator.image_size())
 }
 
 /// Refuse a grid or sheet larger than `max_pixels` before generating anything.

@@ -51,24 +51,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         threads: args.threads,
         ..LoadOptions::default()
     };
-    let mut models: Vec<Model> = Vec::new();
-    for spec in &args.models {
-        let (name, path) = match spec.split_once('=') {
-            Some((name, path)) => (name.to_string(), PathBuf::from(path)),
-            None => {
-                let path = PathBuf::from(spec);
-                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-                (stem.unwrap_or_else(|| spec.clone()), path)
-            }
-        };
-        if models.iter().any(|m| m.name == name) {
-            bail!("--model: two models are named {name:?}; name them with NAME=PATH");
-        }
-        let generator = Generator::load(&path, &options)
-            .map_err(crate::report::runtime_error)
-            .with_context(|| format!("cannot load {}", path.display()))?;
-        models.push(Model { name, generator });
-    }
+    let models = load_models(&args.models, &options)?;
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!(
             "--timeout: {} is not a positive number of seconds",
@@ -83,19 +66,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     limits.workers = args.workers.unwrap_or(limits.workers).max(1);
     if let Some(web) = &args.web {
-        if !web.join("index.html").is_file() {
-            bail!(
-                "--web {}: the folder has no index.html (the page is web/page in the source tree)",
-                web.display()
-            );
-        }
-        if !web.join("pkg").is_dir() {
-            eprintln!(
-                "warning: --web {}: no pkg/ folder, so the page will say its WebAssembly runtime \
-                 is missing; build it with `bash web/build.sh`",
-                web.display()
-            );
-        }
+        check_page(web)?;
     }
     let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
     let router = gan_serve::router(models, limits, args.web.as_deref(), |access| {
@@ -112,4 +83,45 @@ pub fn run(args: ServeArgs) -> Result<()> {
         );
     })
     .with_context(|| format!("cannot serve on {address}"))
+}
+
+/// The generators `--model NAME=PATH` (or `PATH`, named after its file) names, loaded.
+fn load_models(specs: &[String], options: &LoadOptions) -> Result<Vec<Model>> {
+    let mut models: Vec<Model> = Vec::new();
+    for spec in specs {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (name.to_string(), PathBuf::from(path)),
+            None => {
+                let path = PathBuf::from(spec);
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+                (stem.unwrap_or_else(|| spec.clone()), path)
+            }
+        };
+        if models.iter().any(|m| m.name == name) {
+            bail!("--model: two models are named {name:?}; name them with NAME=PATH");
+        }
+        let generator = Generator::load(&path, options)
+            .map_err(crate::report::runtime_error)
+            .with_context(|| format!("cannot load {}", path.display()))?;
+        models.push(Model { name, generator });
+    }
+    Ok(models)
+}
+
+/// The `--web` folder: refused without its page, warned about without its WebAssembly runtime.
+fn check_page(web: &std::path::Path) -> Result<()> {
+    if !web.join("index.html").is_file() {
+        bail!(
+            "--web {}: the folder has no index.html (the page is web/page in the source tree)",
+            web.display()
+        );
+    }
+    if !web.join("pkg").is_dir() {
+        eprintln!(
+            "warning: --web {}: no pkg/ folder, so the page will say its WebAssembly runtime \
+             is missing; build it with `bash web/build.sh`",
+            web.display()
+        );
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Lowering a `gan_models::Network` with its weights to ONNX nodes: one node (or a few) per
-//! layer, walking the same layer list training runs, with the optional rewrites of `passes/`
-//! applied as each layer is lowered.
+//! layer, walking the same layer list training runs, carrying out for each layer what
+//! `passes::plan` decided (the passes own when they apply and their order).
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use crate::ExportError;
 use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
 use crate::label;
 use crate::onnx::AttributeProto;
-use crate::passes::{fold_bn, fold_spectral_norm, subpixel};
+use crate::passes::{self, Passes, fold_bn, fold_spectral_norm};
 
 /// A network's parameters: per layer and role, and a conditional network's label embedding.
 type Params = (Vec<HashMap<ParamRole, Tensor>>, Option<Tensor>);
@@ -57,13 +57,14 @@ pub fn lower_network(
     lowering: &Lowering,
 ) -> Result<(), ExportError> {
     let Lowering {
-        fold_bn: fold,
-        subpixel: rewrite_subpixel,
+        fold_bn,
+        subpixel,
         tap,
         input,
         label: label_input,
         output,
     } = *lowering;
+    let passes = Passes { fold_bn, subpixel };
     let (mut params, embedding) = read_params(net, weights)?;
     let embedded = match (net.label, &embedding, label_input) {
         (None, None, None) => None,
@@ -94,10 +95,8 @@ pub fn lower_network(
             projection = Some(label::project(graph, &current, e));
         }
         let layer = &net.layers[i];
-        let folds = fold
-            && matches!(layer, Layer::Conv(_))
-            && matches!(net.layers.get(i + 1), Some(Layer::BatchNorm2d { .. }));
-        let consumed = if folds { 2 } else { 1 };
+        let plan = passes::plan(&net.layers, i, passes);
+        let consumed = plan.consumed();
         let is_last = i + consumed == net.layers.len();
         let last_layer = i + consumed - 1;
         let out = match tap {
@@ -109,26 +108,16 @@ pub fn lower_network(
         let name = format!("layers.{i}");
         let mut own = std::mem::take(&mut params[i]);
         fold_spectral_norm::fold_spectral_norm(layer, &mut own)?;
-        if folds {
-            let Layer::BatchNorm2d { eps, .. } = net.layers[i + 1] else {
-                unreachable!("checked above")
-            };
+        if let Some(eps) = plan.fold_bn {
             let transposed = matches!(layer, Layer::Conv(c) if c.transposed);
             fold_bn::fold_batch_norm(transposed, &mut own, &params[i + 1], eps)?;
         }
-        match *layer {
-            Layer::Conv(ref conv) if rewrite_subpixel && subpixel::applies(conv) => {
-                let weight = &own[&ParamRole::Weight];
-                subpixel::lower(
-                    graph,
-                    &name,
-                    weight,
-                    own.get(&ParamRole::Bias),
-                    &current,
-                    &out,
-                );
-            }
-            _ => lower_layer(graph, layer, &name, &own, &current, &out),
+        if plan.subpixel {
+            let weight = &own[&ParamRole::Weight];
+            let bias = own.get(&ParamRole::Bias);
+            passes::subpixel::lower(graph, &name, weight, bias, &current, &out);
+        } else {
+            lower_layer(graph, layer, &name, &own, &current, &out);
         }
         current = out;
         i += consumed;

@@ -124,6 +124,9 @@ impl Recipe {
     }
 }
 
+/// One rule of [`TrainConfig::validate`]: whether it holds, the field it names, and why not.
+type Check = (bool, &'static str, &'static str);
+
 /// A learning rate: positive and finite (`inf` would be saved as `null`).
 fn finite_positive(x: f64) -> bool {
     x > 0.0 && x.is_finite()
@@ -168,8 +171,21 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
+        let failed = self
+            .range_checks()
+            .into_iter()
+            .chain(self.combination_checks())
+            .find(|(ok, ..)| !ok);
+        match failed {
+            Some((_, field, reason)) => Err(TrainError::invalid(field, reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Each setting within its range.
+    fn range_checks(&self) -> [Check; 13] {
         let at_least_1 = "must be at least 1";
-        let checks = [
+        [
             (
                 (1..=MAX_BATCH).contains(&self.batch_size),
                 "batch_size",
@@ -212,6 +228,15 @@ impl TrainConfig {
                 "mode_seeking",
                 "must be finite and not negative",
             ),
+            (self.sample_every > 0, "sample_every", at_least_1),
+            (self.checkpoint_every > 0, "checkpoint_every", at_least_1),
+            (self.keep_checkpoints > 0, "keep_checkpoints", at_least_1),
+        ]
+    }
+
+    /// Settings that only make sense together.
+    fn combination_checks(&self) -> [Check; 5] {
+        [
             (
                 self.mode_seeking == 0.0 || self.batch_size >= 2,
                 "mode_seeking",
@@ -238,14 +263,7 @@ impl TrainConfig {
                 "the toy2d GAN has no conditional form (its data has no classes); \
                  conditional GANs are mlp and dcgan",
             ),
-            (self.sample_every > 0, "sample_every", at_least_1),
-            (self.checkpoint_every > 0, "checkpoint_every", at_least_1),
-            (self.keep_checkpoints > 0, "keep_checkpoints", at_least_1),
-        ];
-        match checks.into_iter().find(|(ok, ..)| !ok) {
-            Some((_, field, reason)) => Err(TrainError::invalid(field, reason)),
-            None => Ok(()),
-        }
+        ]
     }
 
     /// Instance-noise standard deviation at `step` (0-based) of a run of `total_steps`: the

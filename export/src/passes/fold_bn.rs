@@ -5,10 +5,18 @@
 
 use std::collections::HashMap;
 
-use gan_models::ParamRole;
 use gan_models::weights::Tensor;
+use gan_models::{Layer, ParamRole};
 
 use crate::ExportError;
+
+/// The ε of the BatchNorm2d `next` when it follows the convolution `layer` and so folds into it.
+pub fn applies(layer: &Layer, next: Option<&Layer>) -> Option<f64> {
+    match (layer, next) {
+        (Layer::Conv(_), Some(Layer::BatchNorm2d { eps, .. })) => Some(*eps),
+        _ => None,
+    }
+}
 
 /// Scale the convolution's output channels by γ/√(σ²+ε) and give it the bias β − μ·γ/√(σ²+ε)
 /// (plus its own bias, scaled).

@@ -9,8 +9,8 @@
 //! runtime parallelises well instead of tract's single-threaded scatter. The exporter's
 //! self-check and the onnxruntime tests prove the rewrite computes the same function.
 
-use gan_models::Conv;
 use gan_models::weights::Tensor;
+use gan_models::{Conv, Layer};
 
 use crate::builder::{GraphBuilder, attr_int, attr_ints, attr_string};
 use crate::onnx::AttributeProto;
@@ -18,6 +18,11 @@ use crate::onnx::AttributeProto;
 /// Whether [`lower`] applies to this convolution: a transposed one with k = 4, s = 2, p = 1.
 pub fn applies(conv: &Conv) -> bool {
     conv.transposed && (conv.kernel, conv.stride, conv.padding) == (4, 2, 1)
+}
+
+/// Whether [`lower`] applies to this layer.
+pub fn applies_to(layer: &Layer) -> bool {
+    matches!(layer, Layer::Conv(conv) if applies(conv))
 }
 
 /// Kernel row (or column) of the transposed convolution used by phase `a` at tap `u`.
