@@ -117,11 +117,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         check_picture_size(count, cols, (w, h), args.sheet, args.max_pixels)?;
     }
     if let Some(path) = &args.save_latents {
-        let nz = generator.latent_dim();
-        let mut batches = (0..count)
-            .step_by(BATCH)
-            .map(|first| source.latents(first..(first + BATCH).min(count)));
-        npy::write_f32_matrix_streamed(path, count, nz, || batches.next().transpose())?;
+        save_latents(path, &source, generator.latent_dim())?;
     }
     if let Some(dir) = &args.each {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -150,6 +146,15 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             .join(", ")
     );
     Ok(())
+}
+
+/// The latents of every image as one `.npy` matrix, written in batches as they are drawn.
+fn save_latents(path: &Path, source: &LatentSource, nz: usize) -> Result<()> {
+    let count = source.len();
+    let mut batches = (0..count)
+        .step_by(BATCH)
+        .map(|first| source.latents(first..(first + BATCH).min(count)));
+    npy::write_f32_matrix_streamed(path, count, nz, || batches.next().transpose())
 }
 
 /// Every image `source` asks for, in batches of [`BATCH`] under a progress bar, each written to

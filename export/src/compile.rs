@@ -126,34 +126,7 @@ fn lower_role(
     };
     lower_network(graph, net, weights, &lowering)?;
     let mut outputs = vec![(main_output, GraphValue::float(main, net.output_shape()?))];
-    match role {
-        Role::Generator if options.pixels => {
-            pixels::lower_pixels(graph, tensor::IMAGE, sample[0], tensor::PIXELS);
-            outputs.push((
-                Output::Pixels,
-                GraphValue {
-                    name: tensor::PIXELS,
-                    elem: ElemType::Uint8,
-                    dims: vec![sample[1], sample[2], 4],
-                },
-            ));
-        }
-        Role::Generator => {}
-        Role::Discriminator => {
-            graph.node(
-                "Sigmoid",
-                tensor::PROB,
-                &[tensor::LOGIT],
-                tensor::PROB,
-                vec![],
-            );
-            outputs.push((Output::Prob, GraphValue::float(tensor::PROB, vec![1])));
-        }
-        Role::Classifier => outputs.push((
-            Output::Features,
-            GraphValue::float(tensor::FEATURES, vec![CLASSIFIER_FEATURES]),
-        )),
-    }
+    outputs.extend(lower_extra_output(graph, role, &sample, options));
     Ok(GraphPlan {
         role,
         features_layer: features_layer(arch),
@@ -166,6 +139,45 @@ fn lower_role(
         outputs,
         weights: PathBuf::new(),
     })
+}
+
+/// The output a role has beside its main one, its nodes appended to `graph`: a generator's
+/// RGBA `pixels` (when asked for), a discriminator's `prob`, a classifier's `features` (tapped
+/// during lowering, so no node here).
+fn lower_extra_output(
+    graph: &mut GraphBuilder,
+    role: Role,
+    sample: &[usize],
+    options: &ExportOptions,
+) -> Option<(Output, GraphValue)> {
+    match role {
+        Role::Generator if options.pixels => {
+            pixels::lower_pixels(graph, tensor::IMAGE, sample[0], tensor::PIXELS);
+            Some((
+                Output::Pixels,
+                GraphValue {
+                    name: tensor::PIXELS,
+                    elem: ElemType::Uint8,
+                    dims: vec![sample[1], sample[2], 4],
+                },
+            ))
+        }
+        Role::Generator => None,
+        Role::Discriminator => {
+            graph.node(
+                "Sigmoid",
+                tensor::PROB,
+                &[tensor::LOGIT],
+                tensor::PROB,
+                vec![],
+            );
+            Some((Output::Prob, GraphValue::float(tensor::PROB, vec![1])))
+        }
+        Role::Classifier => Some((
+            Output::Features,
+            GraphValue::float(tensor::FEATURES, vec![CLASSIFIER_FEATURES]),
+        )),
+    }
 }
 
 /// The tensor file of `role` in `checkpoint`: the EMA generator's when the run keeps one and
