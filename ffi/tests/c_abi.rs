@@ -159,7 +159,14 @@ fn freeing_while_threads_generate_is_clean_under_valgrind() {
     };
     assert!(native.status.success(), "{}", text(&native));
     let checked = std::process::Command::new("valgrind")
-        .args(["--error-exitcode=99", "--leak-check=no", "--quiet"])
+        // Fair scheduling: under valgrind one thread runs at a time, and without it the eight
+        // generating threads can keep the freeing thread waiting for minutes.
+        .args([
+            "--error-exitcode=99",
+            "--leak-check=no",
+            "--quiet",
+            "--fair-sched=yes",
+        ])
         .arg(&exe)
         .arg(&model)
         .env("LD_LIBRARY_PATH", &target)
