@@ -95,6 +95,15 @@ fn json_of(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("--json prints one object")
 }
 
+/// The command fails, and its error contains every one of `needles`.
+fn assert_error(args: &[&str], needles: &[&str]) {
+    let err = error_of(args);
+    assert!(
+        needles.iter().all(|n| err.contains(n)),
+        "{needles:?}: {err}"
+    );
+}
+
 fn error_of(args: &[&str]) -> String {
     let out = gan(args);
     assert!(
@@ -296,49 +305,53 @@ fn bad_input_gets_clear_errors() {
     let garbage = dir.path().join("garbage.onnx");
     std::fs::write(&garbage, b"not a model at all").unwrap();
 
-    let err = error_of(&["eval", "is", "--classifier", onnx, "--images", path(&empty)]);
-    assert!(
-        err.contains("no images found") && err.contains("empty"),
-        "{err}"
+    assert_error(
+        &["eval", "is", "--classifier", onnx, "--images", path(&empty)],
+        &["no images found", "empty"],
     );
-    let err = error_of(&["eval", "is", "--classifier", onnx, "--images", &images]);
-    assert!(err.contains("30 images are too few for 10 splits"), "{err}");
-    let err = error_of(&[
-        "eval",
-        "is",
-        "--classifier",
-        onnx,
-        "--images",
-        &images,
-        "--splits",
-        "2",
-        "--logits-output",
-        "probs",
-    ]);
-    assert!(
-        err.contains("no output `probs`") && err.contains("logits, features"),
-        "{err}"
+    assert_error(
+        &["eval", "is", "--classifier", onnx, "--images", &images],
+        &["30 images are too few for 10 splits"],
     );
-    let err = error_of(&[
-        "eval",
-        "is",
-        "--classifier",
-        path(&garbage),
-        "--images",
-        &images,
-    ]);
-    assert!(err.contains("garbage.onnx"), "{err}");
-    let err = error_of(&[
-        "eval",
-        "fid",
-        "--classifier",
-        onnx,
-        "--real",
-        path(&empty),
-        "--images",
-        &images,
-    ]);
-    assert!(err.contains("no images found"), "{err}");
+    assert_error(
+        &[
+            "eval",
+            "is",
+            "--classifier",
+            onnx,
+            "--images",
+            &images,
+            "--splits",
+            "2",
+            "--logits-output",
+            "probs",
+        ],
+        &["no output `probs`", "logits, features"],
+    );
+    assert_error(
+        &[
+            "eval",
+            "is",
+            "--classifier",
+            path(&garbage),
+            "--images",
+            &images,
+        ],
+        &["garbage.onnx"],
+    );
+    assert_error(
+        &[
+            "eval",
+            "fid",
+            "--classifier",
+            onnx,
+            "--real",
+            path(&empty),
+            "--images",
+            &images,
+        ],
+        &["no images found"],
+    );
 
     // A discriminator is no classifier: one value per image.
     let run = dir.path().join("gan");
@@ -353,46 +366,49 @@ fn bad_input_gets_clear_errors() {
             .success()
     );
     let d = models.join("discriminator.onnx");
-    let err = error_of(&[
-        "eval",
-        "is",
-        "--classifier",
-        path(&d),
-        "--images",
-        &images,
-        "--splits",
-        "2",
-        "--normalize",
-        "minus1_1",
-    ]);
-    assert!(
-        err.contains("output `logit`") && err.contains("class"),
-        "{err}"
+    assert_error(
+        &[
+            "eval",
+            "is",
+            "--classifier",
+            path(&d),
+            "--images",
+            &images,
+            "--splits",
+            "2",
+            "--normalize",
+            "minus1_1",
+        ],
+        &["output `logit`", "class"],
     );
-    let err = error_of(&[
-        "eval",
-        "fid",
-        "--classifier",
-        path(&d),
-        "--real",
-        &images,
-        "--images",
-        &images,
-        "--normalize",
-        "minus1_1",
-    ]);
-    assert!(err.contains("--features-output"), "{err}");
-    let err = error_of(&[
-        "eval",
-        "is",
-        "--classifier",
-        path(&d),
-        "--images",
-        &images,
-        "--splits",
-        "2",
-    ]);
-    assert!(err.contains("--normalize"), "{err}");
+    assert_error(
+        &[
+            "eval",
+            "fid",
+            "--classifier",
+            path(&d),
+            "--real",
+            &images,
+            "--images",
+            &images,
+            "--normalize",
+            "minus1_1",
+        ],
+        &["--features-output"],
+    );
+    assert_error(
+        &[
+            "eval",
+            "is",
+            "--classifier",
+            path(&d),
+            "--images",
+            &images,
+            "--splits",
+            "2",
+        ],
+        &["--normalize"],
+    );
     // A generator's input is no image batch.
     let g = models.join("generator.onnx");
     let err = error_of(&[
