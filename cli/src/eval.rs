@@ -144,7 +144,7 @@ fn accuracy(args: AccuracyArgs) -> Result<()> {
         );
     }
     let reference = match &args.real {
-        Some(real) => Some(reference(&scorer, real)?),
+        Some(real) => Some(reference(&scorer, &pictures::from_source(real)?)?),
         None => None,
     };
     // Every class n_per_class times (pictures::sample_class).
@@ -285,11 +285,14 @@ struct FeatureScores {
     images_per_second: f64,
 }
 
-/// Real and generated images through the classifier's feature output, scored as `request`
-/// asks (its references are filled in here).
+/// Real and generated images through the classifier's feature output: FID, or KID when `kid`
+/// gives its (subsets, subset size). The speed counts the classifier's time on both sets.
 fn feature_scores(args: &FeatureArgs, kid: Option<(usize, usize)>) -> Result<FeatureScores> {
     let scorer = open_scorer(&args.classifier, None, args.features_output.clone())?;
-    let real = reference(&scorer, &args.real)?;
+    let real_pictures = pictures::from_source(&args.real)?;
+    let started = Instant::now();
+    let real = reference(&scorer, &real_pictures)?;
+    let mut seconds = started.elapsed().as_secs_f64();
     let output = scorer.features_output().unwrap_or_default().to_string();
     let generated = load_samples(&args.samples)?;
     let started = Instant::now();
@@ -299,7 +302,7 @@ fn feature_scores(args: &FeatureArgs, kid: Option<(usize, usize)>) -> Result<Fea
         ..Request::default()
     };
     let scores = score(&scorer, &generated, &request, "samples")?;
-    let seconds = started.elapsed().as_secs_f64();
+    seconds += started.elapsed().as_secs_f64();
     let Some(features) = &scores.features else {
         bail!("the scorer returned no features");
     };
@@ -418,11 +421,10 @@ pub(crate) fn as_flags(error: EvalError) -> anyhow::Error {
 }
 
 /// The real images' features, under a progress bar.
-fn reference(scorer: &Scorer, source: &str) -> Result<Reference> {
-    let real = pictures::from_source(source)?;
+fn reference(scorer: &Scorer, real: &[Picture]) -> Result<Reference> {
     let bar = progress(real.len() as u64, "real images");
     let reference = scorer
-        .reference(&real, &mut |k| bar.inc(k as u64))
+        .reference(real, &mut |k| bar.inc(k as u64))
         .map_err(as_flags)?;
     bar.finish_and_clear();
     Ok(reference)

@@ -19,11 +19,21 @@ pub struct Classifier {
     outputs: Vec<String>,
 }
 
-/// The values of the requested outputs: per output, its width and `n × width` values.
-#[derive(Debug, Clone)]
-pub struct ClassifierOutputs {
-    pub widths: Vec<usize>,
-    pub values: Vec<Vec<f32>>,
+/// `n` rows of one classifier output, row-major: one row of `width` values per picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub values: Vec<f32>,
+    pub width: usize,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.values.len() / self.width.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
 }
 
 impl Classifier {
@@ -133,18 +143,24 @@ impl Classifier {
     }
 
     /// Run the classifier over `pictures` (converted by `preprocess`) and collect the outputs at
-    /// `wanted` (indices). `progress` hears how many pictures each batch finished.
+    /// `wanted` (indices), one [`Rows`] each, in that order. `progress` hears how many pictures
+    /// each batch finished.
     pub fn run(
         &self,
         pictures: &[Picture],
         preprocess: &Preprocess,
         wanted: &[usize],
         progress: &mut dyn FnMut(usize),
-    ) -> Result<ClassifierOutputs> {
+    ) -> Result<Vec<Rows>> {
         let [c, h, w] = self.input;
         let per_image = c * h * w;
-        let mut widths = vec![0usize; wanted.len()];
-        let mut values = vec![Vec::new(); wanted.len()];
+        let mut rows = vec![
+            Rows {
+                values: Vec::new(),
+                width: 0,
+            };
+            wanted.len()
+        ];
         let mut input = Vec::with_capacity(self.batch * per_image);
         for chunk in pictures.chunks(self.batch) {
             for picture in chunk {
@@ -154,7 +170,7 @@ impl Classifier {
             input.resize(self.batch * per_image, 0.0);
             let batch = std::mem::replace(&mut input, Vec::with_capacity(self.batch * per_image));
             let outputs = self.run_batch(&batch, wanted)?;
-            for (k, (&index, output)) in wanted.iter().zip(outputs).enumerate() {
+            for ((&index, output), rows) in wanted.iter().zip(outputs).zip(&mut rows) {
                 let name = &self.outputs[index];
                 let unusable = |why: String| {
                     EvalError::file(
@@ -168,15 +184,16 @@ impl Classifier {
                         output.shape, self.batch
                     )));
                 }
-                widths[k] = output.values.len() / self.batch;
-                if widths[k] == 0 {
+                rows.width = output.values.len() / self.batch;
+                if rows.width == 0 {
                     return Err(unusable("it is empty".into()));
                 }
-                values[k].extend_from_slice(&output.values[..chunk.len() * widths[k]]);
+                rows.values
+                    .extend_from_slice(&output.values[..chunk.len() * rows.width]);
             }
             progress(chunk.len());
         }
-        Ok(ClassifierOutputs { widths, values })
+        Ok(rows)
     }
 
     /// One compiled batch through the model.

@@ -40,12 +40,12 @@ mod scorer;
 use std::path::PathBuf;
 
 pub use accuracy::{ClassAccuracy, class_accuracy, match_classes};
-pub use classifier::{Classifier, ClassifierOutputs};
+pub use classifier::{Classifier, Rows};
 pub use frechet::{FeatureStats, FrechetDistance, frechet_distance};
 pub use inception::{InceptionScore, inception_score, probabilities};
 pub use kernel::{KernelDistance, kernel_distance};
 pub use pictures::{Normalize, Picture, Preprocess};
-pub use scorer::{Reference, Request, Rows, Scorer, ScorerOptions, Scores};
+pub use scorer::{Reference, Request, Scorer, ScorerOptions, Scores};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {

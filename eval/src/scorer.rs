@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::classifier::Classifier;
+use crate::classifier::{Classifier, Rows};
 use crate::frechet::{FeatureStats, FrechetDistance, frechet_distance};
 use crate::inception::{InceptionScore, in_split_order, inception_score, probabilities};
 use crate::kernel::{KernelDistance, kernel_distance};
@@ -37,23 +37,6 @@ impl Default for ScorerOptions {
             logits_output: None,
             features_output: None,
         }
-    }
-}
-
-/// `n` rows of classifier output, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rows {
-    pub values: Vec<f32>,
-    pub width: usize,
-}
-
-impl Rows {
-    pub fn len(&self) -> usize {
-        self.values.len() / self.width.max(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 }
 
@@ -183,10 +166,7 @@ impl Scorer {
         let mut run = self
             .classifier
             .run(real, &self.preprocess, &[output], progress)?;
-        let features = Rows {
-            width: run.widths[0],
-            values: run.values.swap_remove(0),
-        };
+        let features = run.swap_remove(0);
         let stats = FeatureStats::from_rows(&features.values, features.width)?;
         Ok(Reference { features, stats })
     }
@@ -207,15 +187,15 @@ impl Scorer {
         if wants_features {
             wanted.push(self.require_features()?);
         }
+        // One row set per wanted output, in `wanted`'s order.
         let mut run = self
             .classifier
-            .run(generated, &self.preprocess, &wanted, progress)?;
+            .run(generated, &self.preprocess, &wanted, progress)?
+            .into_iter();
+        let class_scores = if wants_logits { run.next() } else { None };
+        let features = if wants_features { run.next() } else { None };
         let mut scores = Scores::default();
-        if wants_features {
-            let features = Rows {
-                width: run.widths.pop().unwrap_or_default(),
-                values: run.values.pop().unwrap_or_default(),
-            };
+        if let Some(features) = features {
             if let Some(reference) = request.fid {
                 let stats = FeatureStats::from_rows(&features.values, features.width)?;
                 scores.fid = Some(frechet_distance(&reference.stats, &stats)?);
@@ -231,15 +211,14 @@ impl Scorer {
             }
             scores.features = Some(features);
         }
-        if wants_logits {
-            let width = run.widths[0];
+        if let Some(Rows { values, width }) = class_scores {
             if let Some((names, intended)) = request.accuracy {
                 let declared = self.classifier.declared_classes();
                 let target = match_classes(names, declared.as_deref(), width)?;
-                scores.accuracy = Some(class_accuracy(&run.values[0], width, intended, &target)?);
+                scores.accuracy = Some(class_accuracy(&values, width, intended, &target)?);
             }
             let logits = Rows {
-                values: in_split_order(&run.values[0], width),
+                values: in_split_order(&values, width),
                 width,
             };
             if let Some(splits) = request.inception_splits {
