@@ -7,10 +7,14 @@ use gan_runtime::fixtures::{TINY_CLASSES, TINY_IMAGE, TINY_LATENT, tiny_generato
 use gan_runtime::{Generator, LoadOptions};
 use gan_web::WebGenerator;
 
-/// The runtime's own pictures of `seeds` (of class `class` for a conditional generator), as
-/// one RGBA buffer.
-fn native_pictures(bytes: &[u8], seeds: &[u64], class: Option<usize>) -> Vec<u8> {
-    let native = Generator::load_bytes("native.onnx", bytes, &LoadOptions::default()).unwrap();
+/// The runtime's own generator for the same bytes.
+fn native(bytes: &[u8]) -> Generator {
+    Generator::load_bytes("native.onnx", bytes, &LoadOptions::default()).unwrap()
+}
+
+/// `native`'s pictures of `seeds` (of class `class` for a conditional generator), as one RGBA
+/// buffer.
+fn native_pictures(native: &Generator, seeds: &[u64], class: Option<usize>) -> Vec<u8> {
     let pictures = match class {
         Some(c) => native.generate_class(seeds, c),
         None => native.generate(seeds),
@@ -33,7 +37,7 @@ fn the_binding_gives_the_runtimes_pictures_and_refuses_bad_input() {
     );
     assert_eq!(
         web.pictures(&[42, 7]).unwrap(),
-        native_pictures(&bytes, &[42, 7], None)
+        native_pictures(&native(&bytes), &[42, 7], None)
     );
     assert_eq!(
         web.between(42, 7, 0.0).unwrap(),
@@ -63,7 +67,8 @@ fn the_binding_gives_the_runtimes_pictures_and_refuses_bad_input() {
 #[test]
 fn the_binding_draws_the_chosen_class_of_a_conditional_generator() {
     let bytes = tiny_generator(true);
-    let class = |seeds: &[u64], c: usize| native_pictures(&bytes, seeds, Some(c));
+    let native = native(&bytes);
+    let class = |seeds: &[u64], c: usize| native_pictures(&native, seeds, Some(c));
     let mut web = WebGenerator::load("generator.onnx", &bytes).unwrap();
     assert_eq!(web.classes(), TINY_CLASSES);
     assert_eq!(web.pictures(&[42, 7]).unwrap(), class(&[42, 7], 0));
