@@ -3,7 +3,7 @@
 //! Benchmarks, not tests: compare with `bench/yardsticks/ort_python.py` and `bench/yardsticks/pytorch_train.py` run on
 //! the same machine.
 
-use gan_models::{Dcgan, Mlp};
+use gan_models::{Dcgan, FastGan, Mlp};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,7 +26,8 @@ pub enum BenchCommand {
 
 #[derive(Args)]
 pub struct TrainBench {
-    /// Which models: any of dcgan32, dcgan64, dcgan128, mlp (comma-separated).
+    /// Which models: any of dcgan32, dcgan64, dcgan128, fastgan64 (any size), mlp
+    /// (comma-separated).
     #[arg(long, default_value = "dcgan32,dcgan64,dcgan128,mlp")]
     models: String,
     #[arg(long, default_value_t = 64)]
@@ -105,17 +106,21 @@ fn bench_train(args: TrainBench) -> Result<()> {
     Ok(())
 }
 
-/// `mlp`, or `dcgan<SIZE>` at widths `width`.
+/// `mlp`, `dcgan<SIZE>` at widths `width`, or `fastgan<SIZE>` at its default widths.
 fn bench_arch(name: &str, width: usize) -> Result<ArchConfig> {
     if name == "mlp" {
         return Ok(ArchConfig::Mlp(Mlp::default()));
     }
-    let size = name
-        .strip_prefix("dcgan")
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("unknown model {name}"))?;
+    let size = |prefix: &str| name.strip_prefix(prefix).and_then(|s| s.parse().ok());
+    if let Some(image_size) = size("fastgan") {
+        return Ok(ArchConfig::FastGan(FastGan {
+            image_size,
+            ..FastGan::default()
+        }));
+    }
+    let image_size = size("dcgan").with_context(|| format!("unknown model {name}"))?;
     Ok(ArchConfig::Dcgan(Dcgan {
-        image_size: size,
+        image_size,
         ngf: width,
         ndf: width,
         ..Dcgan::default()

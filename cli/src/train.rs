@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
-use gan_models::{ArchConfig, Dcgan, Mlp, RunModel, SpectralNorm};
+use gan_models::{ArchConfig, Dcgan, FastGan, Mlp, RunModel, SpectralNorm};
 use gan_train::augment::Augment;
 use gan_train::config::{Loss, Recipe};
 use gan_train::{
@@ -21,6 +21,9 @@ enum Model {
     Toy2d,
     Mlp,
     Dcgan,
+    /// The few-shot GAN for small image sets (FastGAN: skip-layer excitation, a
+    /// self-supervised discriminator; hinge loss and DiffAugment by default).
+    Fastgan,
     /// The digit classifier that `gan eval` scores with (not a GAN; labelled data).
     Classifier,
     /// A feature network for scores on data without labels (not a GAN): the classifier
@@ -422,7 +425,9 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     // The library's defaults, then the recipe, then what the flags say: each flag left out
     // keeps the value before it.
     let mut config = TrainConfig::new(arch, data);
-    args.recipe.unwrap_or_default().apply(&mut config);
+    args.recipe
+        .unwrap_or_else(|| Recipe::default_for(&config.model))
+        .apply(&mut config);
     config.conditional = args.conditional;
     if let Some(lr) = args.lr {
         (config.lr_d, config.lr_g) = (lr, lr);
@@ -430,7 +435,10 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     set(&mut config.lr_d, args.lr_d);
     set(&mut config.lr_g, args.lr_g);
     set(&mut config.epochs, args.epochs);
-    config.max_steps = args.max_steps;
+    // A length the user gives (in epochs or steps) replaces the default length entirely.
+    if args.epochs.is_some() || args.max_steps.is_some() {
+        config.max_steps = args.max_steps;
+    }
     set(&mut config.batch_size, args.batch_size);
     set(&mut config.beta1, args.beta1);
     set(&mut config.seed, args.seed);
@@ -480,6 +488,15 @@ fn arch_from(args: &TrainArgs, model: Model) -> ArchConfig {
             set(&mut dcgan.ngf, args.ngf);
             set(&mut dcgan.ndf, args.ndf);
             ArchConfig::Dcgan(dcgan)
+        }
+        Model::Fastgan => {
+            let mut fastgan = FastGan::default();
+            set(&mut fastgan.image_size, args.image_size);
+            set(&mut fastgan.channels, args.channels);
+            set(&mut fastgan.nz, args.nz);
+            set(&mut fastgan.ngf, args.ngf);
+            set(&mut fastgan.ndf, args.ndf);
+            ArchConfig::FastGan(fastgan)
         }
     }
 }

@@ -67,12 +67,22 @@ impl GraphBuilder {
         output: &str,
         attributes: Vec<AttributeProto>,
     ) {
+        self.node_with_outputs(op, name, inputs, &[output], attributes);
+    }
+
+    /// Append a node computing several `outputs` (a `Split`) from `inputs`.
+    pub fn node_with_outputs(
+        &mut self,
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attributes: Vec<AttributeProto>,
+    ) {
+        let strings = |values: &[&str]| values.iter().map(|v| (*v).to_string()).collect();
         self.nodes.push(NodeProto {
-            input: inputs
-                .iter()
-                .map(std::string::ToString::to_string)
-                .collect(),
-            output: vec![output.to_string()],
+            input: strings(inputs),
+            output: strings(outputs),
             name: name.to_string(),
             op_type: op.to_string(),
             attribute: attributes,

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use gan_models::weights::{Tensor, Weights};
-use gan_models::{Activation, Conv, LabelSite, Layer, Network, ParamRole};
+use gan_models::{Activation, Conv, Excite, LabelSite, Layer, Network, ParamRole, ParamSite};
 
 use crate::ExportError;
-use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
+use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints, attr_string};
 use crate::label;
 use crate::onnx::AttributeProto;
 use crate::passes::{self, Passes, fold_bn, fold_spectral_norm};
@@ -22,13 +22,19 @@ fn read_params(net: &Network, weights: &mut Weights) -> Result<Params, ExportErr
     let mut per_layer: Vec<HashMap<ParamRole, Tensor>> =
         net.layers.iter().map(|_| HashMap::new()).collect();
     let mut embedding = None;
-    for entry in net.params() {
+    // A discriminator's decoders train it and are not part of the graph.
+    let exported = net
+        .params()
+        .into_iter()
+        .filter(|e| !matches!(e.site, ParamSite::Decoder { .. }));
+    for entry in exported {
         let tensor = weights.take(&entry.name, &entry.spec.shape)?;
-        match entry.layer_index {
-            Some(i) => {
+        match entry.site {
+            ParamSite::Layer(i) => {
                 per_layer[i].insert(entry.spec.role, tensor);
             }
-            None => embedding = Some(tensor),
+            ParamSite::LabelEmbedding => embedding = Some(tensor),
+            ParamSite::Decoder { .. } => unreachable!("decoder tensors are not read"),
         }
     }
     Ok((per_layer, embedding))
@@ -87,6 +93,9 @@ pub fn lower_network(
         Some(LabelSite::Projection { .. }) => graph.fresh("unprojected_logit"),
         _ => output.to_string(),
     };
+    let shapes = net.shapes()?;
+    // The value each layer's output is (a layer a pass consumed has none of its own).
+    let mut values: Vec<Option<String>> = vec![None; net.layers.len()];
     let mut i = 0;
     while i < net.layers.len() {
         if let (Some(e), Some(LabelSite::Projection { head })) = (&embedded, site)
@@ -116,9 +125,28 @@ pub fn lower_network(
             let weight = &own[&ParamRole::Weight];
             let bias = own.get(&ParamRole::Bias);
             passes::subpixel::lower(graph, &name, weight, bias, &current, &out);
+        } else if let Layer::Upsample { factor } = *layer {
+            lower_upsample(graph, &name, factor, &current, &out);
+        } else if let Layer::Glu = layer {
+            lower_glu(graph, &name, shapes[i][0], &current, &out);
+        } else if let Layer::Excite(excite) = layer {
+            let source = values[excite.from].as_deref().ok_or_else(|| {
+                ExportError::Invalid(format!(
+                    "layer {i} is gated by layer {}, whose output a pass removed",
+                    excite.from
+                ))
+            })?;
+            let side = shapes[excite.from + 1][1];
+            let gate = Gate {
+                excite,
+                source,
+                side,
+            };
+            gate.lower(graph, &name, &own, &current, &out)?;
         } else {
             lower_layer(graph, layer, &name, &own, &current, &out);
         }
+        values[last_layer] = Some(out.clone());
         current = out;
         i += consumed;
     }
@@ -126,6 +154,110 @@ pub fn lower_network(
         graph.node("Add", "add_projection", &[&current, &term], output, vec![]);
     }
     Ok(())
+}
+
+/// Skip-layer excitation as standard operators: `AveragePool` to 4×4 (none for a 4×4 source),
+/// `Conv` 4×4, `LeakyRelu`, `Conv` 1×1, `Sigmoid`, and `Mul` with the gated value.
+struct Gate<'a> {
+    excite: &'a Excite,
+    /// The value the gate is computed from, and its side.
+    source: &'a str,
+    side: usize,
+}
+
+impl Gate<'_> {
+    fn lower(
+        &self,
+        graph: &mut GraphBuilder,
+        name: &str,
+        params: &HashMap<ParamRole, Tensor>,
+        input: &str,
+        output: &str,
+    ) -> Result<(), ExportError> {
+        let window = Excite::pool_window(self.side).ok_or_else(|| {
+            ExportError::Invalid(format!("{name}: cannot pool a {} px map to 4×4", self.side))
+        })?;
+        let mut value = self.source.to_string();
+        if window > 1 {
+            let pooled = graph.fresh(&format!("{name}.pooled"));
+            let w = window as i64;
+            graph.node(
+                "AveragePool",
+                &format!("{name}.pool"),
+                &[&value],
+                &pooled,
+                vec![attr_ints("kernel_shape", &[w, w]), attr_ints("strides", &[w, w])],
+            );
+            value = pooled;
+        }
+        let [squeeze, expand] = self.excite.convolutions();
+        let steps = [
+            (squeeze, ParamRole::ExciteSqueeze, "squeeze"),
+            (expand, ParamRole::ExciteExpand, "expand"),
+        ];
+        for (k, (conv, role, part)) in steps.into_iter().enumerate() {
+            let weight = params.get(&role).ok_or_else(|| {
+                ExportError::Invalid(format!("{name}: no {} tensor", role.suffix()))
+            })?;
+            let w = graph.constant_f32(
+                &format!("{name}.{}", role.suffix()),
+                &weight.shape,
+                &weight.values,
+            );
+            let convolved = graph.fresh(&format!("{name}.{part}"));
+            graph.node(
+                "Conv",
+                &format!("{name}.{part}"),
+                &[&value, &w],
+                &convolved,
+                conv_attributes(&conv),
+            );
+            value = convolved;
+            if k == 0 {
+                let rectified = graph.fresh(&format!("{name}.rectified"));
+                let alpha = attr_float("alpha", Excite::SLOPE as f32);
+                graph.node("LeakyRelu", &format!("{name}.rectify"), &[&value], &rectified, vec![alpha]);
+                value = rectified;
+            }
+        }
+        let gate = graph.fresh(&format!("{name}.gate"));
+        graph.node("Sigmoid", &format!("{name}.sigmoid"), &[&value], &gate, vec![]);
+        graph.node("Mul", &format!("{name}.excite"), &[input, &gate], output, vec![]);
+        Ok(())
+    }
+}
+
+/// Nearest upsampling as `Resize` (PyTorch's `nn.Upsample(mode="nearest")` export: asymmetric
+/// coordinates, floor).
+fn lower_upsample(graph: &mut GraphBuilder, name: &str, factor: usize, input: &str, output: &str) {
+    let f = factor as f32;
+    let scales = graph.constant_f32(&format!("{name}.scales"), &[4], &[1.0, 1.0, f, f]);
+    let attributes = vec![
+        attr_string("mode", "nearest"),
+        attr_string("coordinate_transformation_mode", "asymmetric"),
+        attr_string("nearest_mode", "floor"),
+    ];
+    graph.node("Resize", name, &[input, "", &scales], output, attributes);
+}
+
+/// A GLU over channels as `Split` into halves, `Sigmoid` of the second and `Mul`.
+fn lower_glu(graph: &mut GraphBuilder, name: &str, channels: usize, input: &str, output: &str) {
+    let half = (channels / 2) as i64;
+    let split = graph.constant_i64(&format!("{name}.split"), &[half, half]);
+    let (value, gate) = (
+        graph.fresh(&format!("{name}.value")),
+        graph.fresh(&format!("{name}.gate")),
+    );
+    graph.node_with_outputs(
+        "Split",
+        &format!("{name}.halves"),
+        &[input, &split],
+        &[&value, &gate],
+        vec![attr_int("axis", 1)],
+    );
+    let sigmoid = graph.fresh(&format!("{name}.sigmoid"));
+    graph.node("Sigmoid", &format!("{name}.sigmoid"), &[&gate], &sigmoid, vec![]);
+    graph.node("Mul", name, &[&value, &sigmoid], output, vec![]);
 }
 
 fn lower_layer(
@@ -194,6 +326,9 @@ fn operator(layer: &Layer) -> (&'static str, &'static [ParamRole], Vec<Attribute
         Layer::Activation(Activation::Tanh) => ("Tanh", &[], vec![]),
         Layer::Activation(Activation::Sigmoid) => ("Sigmoid", &[], vec![]),
         Layer::Reshape { .. } => ("Reshape", &[], vec![]),
+        Layer::Upsample { .. } | Layer::Glu | Layer::Excite(_) => {
+            unreachable!("lowered to several nodes by lower_network")
+        }
     }
 }
 

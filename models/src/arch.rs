@@ -3,7 +3,10 @@
 use gan_contract::metadata::role;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, Conv, LabelInput, LabelSite, Layer, ModelError, Network, SpectralNorm};
+use crate::{
+    Activation, Conv, Decoder, Excite, LabelInput, LabelSite, Layer, ModelError, Network,
+    SpectralNorm,
+};
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 const BN_EPS: f64 = 1e-5;
@@ -30,6 +33,9 @@ pub enum ArchConfig {
     Mlp(Mlp),
     /// DCGAN for square images of a power-of-two size.
     Dcgan(Dcgan),
+    /// The few-shot GAN (FastGAN, Liu et al. 2021) for small image sets: see [`FastGan`].
+    #[serde(rename = "fastgan")]
+    FastGan(FastGan),
 }
 
 /// What every architecture but the toy one has: the classes of a conditional GAN and which
@@ -94,6 +100,40 @@ impl Default for Dcgan {
     }
 }
 
+/// FastGAN's hyper-parameters (Liu et al. 2021, "Towards Faster and Stabilized GAN Training
+/// for High-fidelity Few-shot Image Synthesis"), at the scale of small sprite sets.
+///
+/// The generator grows a 4×4 seed by blocks of nearest upsampling, a 3×3 convolution,
+/// BatchNorm and a GLU, and each map from 32 px up is gated by skip-layer excitation from the
+/// map of an eighth of its size. The discriminator is DCGAN's (strided 4×4 convolutions,
+/// BatchNorm, LeakyReLU) down to 4×4 and one logit, with two decoders that rebuild the real
+/// image from its 8×8 features and a quarter of it from its 16×16 features (the paper's
+/// self-supervision). Widths: `ngf·64/r` channels at side `r` in the generator (between 8 and
+/// `16·ngf`), `ndf·2^k` after the discriminator's k-th block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FastGan {
+    pub image_size: usize,
+    pub channels: usize,
+    pub nz: usize,
+    pub ngf: usize,
+    pub ndf: usize,
+    #[serde(flatten)]
+    pub shared: Shared,
+}
+
+impl Default for FastGan {
+    fn default() -> Self {
+        FastGan {
+            image_size: 64,
+            channels: 3,
+            nz: 128,
+            ngf: 16,
+            ndf: 32,
+            shared: Shared::default(),
+        }
+    }
+}
+
 /// One network of a run: a GAN has a generator and a discriminator, a classifier run one
 /// classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,6 +170,7 @@ impl ArchConfig {
             ArchConfig::Toy2d => "toy2d",
             ArchConfig::Mlp(_) => "mlp",
             ArchConfig::Dcgan(_) => "dcgan",
+            ArchConfig::FastGan(_) => "fastgan",
         }
     }
 
@@ -139,6 +180,7 @@ impl ArchConfig {
             ArchConfig::Toy2d => 2,
             ArchConfig::Mlp(m) => m.nz,
             ArchConfig::Dcgan(d) => d.nz,
+            ArchConfig::FastGan(f) => f.nz,
         }
     }
 
@@ -148,6 +190,7 @@ impl ArchConfig {
             ArchConfig::Toy2d => vec![2],
             ArchConfig::Mlp(_) => vec![1, 28, 28],
             ArchConfig::Dcgan(d) => vec![d.channels, d.image_size, d.image_size],
+            ArchConfig::FastGan(f) => vec![f.channels, f.image_size, f.image_size],
         }
     }
 
@@ -167,6 +210,7 @@ impl ArchConfig {
             ArchConfig::Toy2d => None,
             ArchConfig::Mlp(m) => Some(&m.shared),
             ArchConfig::Dcgan(d) => Some(&d.shared),
+            ArchConfig::FastGan(f) => Some(&f.shared),
         }
     }
 
@@ -175,6 +219,7 @@ impl ArchConfig {
             ArchConfig::Toy2d => None,
             ArchConfig::Mlp(m) => Some(&mut m.shared),
             ArchConfig::Dcgan(d) => Some(&mut d.shared),
+            ArchConfig::FastGan(f) => Some(&mut f.shared),
         }
     }
 
@@ -265,18 +310,33 @@ impl ArchConfig {
                         "image size {image_size} is not a power of two from 16 to 256"
                     ));
                 }
-                if channels != 1 && channels != 3 {
-                    return bad(format!("channels must be 1 or 3, not {channels}"));
-                }
-                if nz == 0 || nz > MAX_LATENT {
-                    return bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"));
-                }
-                if ngf == 0 || ndf == 0 || ngf > MAX_WIDTH || ndf > MAX_WIDTH {
+                check_image_gan(channels, nz, ngf, ndf)
+            }
+            ArchConfig::FastGan(FastGan {
+                image_size,
+                channels,
+                nz,
+                ngf,
+                ndf,
+                ref shared,
+            }) => {
+                if !(32..=256).contains(&image_size) || !image_size.is_power_of_two() {
                     return bad(format!(
-                        "ngf and ndf must be from 1 to {MAX_WIDTH}, not {ngf} and {ndf}"
+                        "image size {image_size} is not a power of two from 32 to 256 \
+                         (fastgan's excitation gates need 32 px at least)"
                     ));
                 }
-                Ok(())
+                if !shared.spectral_norm.is_off() {
+                    return bad(
+                        "fastgan has no spectral normalisation (its discriminator is \
+                         steadied by its reconstruction task)"
+                            .into(),
+                    );
+                }
+                if !shared.classes.is_empty() {
+                    return bad("fastgan has no conditional form yet (use dcgan)".into());
+                }
+                check_image_gan(channels, nz, ngf, ndf)
             }
         }
     }
@@ -330,12 +390,14 @@ impl ArchConfig {
                 layers.push(Layer::Activation(Activation::Tanh));
                 layers
             }
+            ArchConfig::FastGan(ref fastgan) => fastgan.generator_layers(input),
         };
         checked(Network {
             input_shape: vec![self.latent_dim()],
             layers,
             label,
             spectral_norm: self.spectral_norm().applies_to(Role::Generator),
+            decoders: Vec::new(),
         })
     }
 
@@ -376,6 +438,7 @@ impl ArchConfig {
                 layers.push(Layer::Reshape { shape: vec![1] });
                 layers
             }
+            ArchConfig::FastGan(ref fastgan) => return checked(fastgan.discriminator()),
         };
         let label = match self.classes().len() {
             0 => None,
@@ -386,7 +449,139 @@ impl ArchConfig {
             layers,
             label,
             spectral_norm,
+            decoders: Vec::new(),
         })
+    }
+}
+
+/// What every image GAN checks: the channels a picture can have, the latent size, the widths.
+fn check_image_gan(channels: usize, nz: usize, ngf: usize, ndf: usize) -> Result<(), ModelError> {
+    let bad = |m: String| Err(ModelError::InvalidConfig(m));
+    if channels != 1 && channels != 3 {
+        return bad(format!("channels must be 1 or 3, not {channels}"));
+    }
+    if nz == 0 || nz > MAX_LATENT {
+        return bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"));
+    }
+    if ngf == 0 || ndf == 0 || ngf > MAX_WIDTH || ndf > MAX_WIDTH {
+        return bad(format!(
+            "ngf and ndf must be from 1 to {MAX_WIDTH}, not {ngf} and {ndf}"
+        ));
+    }
+    Ok(())
+}
+
+impl FastGan {
+    /// The generator's width at side `side`.
+    fn width(&self, side: usize) -> usize {
+        (self.ngf * 64 / side).clamp(8, 16 * self.ngf)
+    }
+
+    /// `[input]` → 4×4 seed → blocks to `image_size` → image in [-1, 1].
+    fn generator_layers(&self, input: usize) -> Vec<Layer> {
+        let seed = self.width(4);
+        let mut layers = vec![
+            Layer::Reshape {
+                shape: vec![input, 1, 1],
+            },
+            conv4(input, 2 * seed, 1, 0, false, true),
+            batch_norm(2 * seed),
+            Layer::Glu,
+        ];
+        // The index of the layer whose output is the map at each side.
+        let mut map_at = vec![(4, layers.len() - 1)];
+        let mut side = 4;
+        while side < self.image_size {
+            let (from, to) = (self.width(side), self.width(side * 2));
+            side *= 2;
+            layers.extend([
+                Layer::Upsample { factor: 2 },
+                conv3(from, 2 * to, false),
+                batch_norm(2 * to),
+                Layer::Glu,
+            ]);
+            // Each map from 32 px is gated by the map an eighth its size (FastGAN gates 128 px
+            // by 8 px, and so on up).
+            if let Some(&(_, source)) = map_at.iter().find(|&&(s, _)| s * 8 == side) {
+                layers.push(Layer::Excite(Excite {
+                    from: source,
+                    in_channels: self.width(side / 8),
+                    out_channels: to,
+                }));
+            }
+            map_at.push((side, layers.len() - 1));
+        }
+        layers.push(conv3(self.width(side), self.channels, true));
+        layers.push(Layer::Activation(Activation::Tanh));
+        layers
+    }
+
+    /// DCGAN's discriminator with BatchNorm in every block, and the two decoders.
+    fn discriminator(&self) -> Network {
+        let mut layers = vec![conv(self.channels, self.ndf, 2, 1, true), Layer::Activation(LEAKY)];
+        let (mut side, mut width) = (self.image_size / 2, self.ndf);
+        // The layer whose output is the feature map at each side.
+        let mut map_at = vec![(side, layers.len() - 1, width)];
+        while side > 4 {
+            layers.extend([
+                conv(width, width * 2, 2, 1, false),
+                batch_norm(width * 2),
+                Layer::Activation(LEAKY),
+            ]);
+            side /= 2;
+            width *= 2;
+            map_at.push((side, layers.len() - 1, width));
+        }
+        layers.push(conv(width, 1, 1, 0, true));
+        layers.push(Layer::Reshape { shape: vec![1] });
+        let tap = |at: usize| {
+            map_at
+                .iter()
+                .find(|&&(s, _, _)| s == at)
+                .map(|&(_, layer, width)| (layer, width))
+                .expect("a 32 px or larger discriminator passes 16 and 8 px")
+        };
+        // The whole image from the 8×8 map, a quarter of it from the 16×16 map's quarter (also
+        // 8×8), each rebuilt at up to 32 px.
+        let (whole, whole_width) = tap(8);
+        let (part, part_width) = tap(16);
+        let whole_size = self.image_size.min(32);
+        let part_size = (self.image_size / 2).min(32);
+        Network {
+            input_shape: vec![self.channels, self.image_size, self.image_size],
+            layers,
+            label: None,
+            spectral_norm: false,
+            decoders: vec![
+                self.decoder(whole, whole_width, whole_size, false),
+                self.decoder(part, part_width, part_size, true),
+            ],
+        }
+    }
+
+    /// A decoder from an 8×8 map of `width` channels to an image of side `size`: upsampling
+    /// blocks as the generator's, then a 3×3 convolution and tanh.
+    fn decoder(&self, tap: usize, width: usize, size: usize, quarter: bool) -> Decoder {
+        let mut layers = Vec::new();
+        let (mut side, mut from) = (8, width);
+        while side < size {
+            let to = (from / 2).max(8).min(self.ndf);
+            layers.extend([
+                Layer::Upsample { factor: 2 },
+                conv3(from, 2 * to, false),
+                batch_norm(2 * to),
+                Layer::Glu,
+            ]);
+            side *= 2;
+            from = to;
+        }
+        layers.push(conv3(from, self.channels, true));
+        layers.push(Layer::Activation(Activation::Tanh));
+        Decoder {
+            tap,
+            quarter,
+            layers,
+        }
     }
 }
 
@@ -402,6 +597,7 @@ fn projection(layers: &[Layer], input: &[usize], classes: usize) -> Result<Label
         layers: layers.to_vec(),
         label: None,
         spectral_norm: false,
+        decoders: Vec::new(),
     };
     let dim = unlabelled.shapes()?[head].iter().product();
     Ok(LabelInput {
@@ -506,6 +702,27 @@ fn normalised_linear(
             shape: vec![out_features],
         },
     ]
+}
+
+/// A 3×3 convolution that keeps the size.
+fn conv3(in_channels: usize, out_channels: usize, bias: bool) -> Layer {
+    Layer::Conv(Conv {
+        in_channels,
+        out_channels,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+        bias,
+        transposed: false,
+    })
+}
+
+fn batch_norm(channels: usize) -> Layer {
+    Layer::BatchNorm2d {
+        channels,
+        eps: BN_EPS,
+        momentum: BN_MOMENTUM,
+    }
 }
 
 fn deconv_bn_relu(

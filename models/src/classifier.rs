@@ -73,6 +73,7 @@ impl ClassifierArch {
             layers,
             label: None,
             spectral_norm: false,
+            decoders: Vec::new(),
         })
     }
 

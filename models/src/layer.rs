@@ -81,6 +81,46 @@ impl std::fmt::Display for Conv {
     }
 }
 
+/// Skip-layer excitation (FastGAN, Liu et al. 2021): the output of an earlier, low-resolution
+/// layer gates the current high-resolution activation channel by channel. The gate is the
+/// earlier map average-pooled to 4×4, a 4×4 convolution (`in_channels` → `out_channels`, no
+/// padding: one value per channel), a LeakyReLU of slope [`Excite::SLOPE`], a 1×1 convolution
+/// and a sigmoid; the current activation (`out_channels` wide) is multiplied by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Excite {
+    /// The layer whose output is the gate's source (an earlier index).
+    pub from: usize,
+    pub in_channels: usize,
+    pub out_channels: usize,
+}
+
+impl Excite {
+    /// The side the source is pooled to before the gate's first convolution.
+    pub const POOLED: usize = 4;
+    /// The negative slope of the rectifier between the gate's two convolutions.
+    pub const SLOPE: f64 = 0.1;
+
+    /// The gate's two convolutions: 4×4 without padding (4×4 → 1×1), then 1×1.
+    pub fn convolutions(&self) -> [Conv; 2] {
+        let conv = |in_channels, kernel| Conv {
+            in_channels,
+            out_channels: self.out_channels,
+            kernel,
+            stride: 1,
+            padding: 0,
+            bias: false,
+            transposed: false,
+        };
+        [conv(self.in_channels, Self::POOLED), conv(self.out_channels, 1)]
+    }
+
+    /// The average pooling's window (and stride) for a source of side `side`, if it pools to
+    /// exactly 4×4.
+    pub fn pool_window(side: usize) -> Option<usize> {
+        (side >= Self::POOLED && side.is_multiple_of(Self::POOLED)).then_some(side / Self::POOLED)
+    }
+}
+
 /// A layer. Shapes are per sample (the batch axis is implicit and always first).
 ///
 /// Parameter layouts follow PyTorch (and so ONNX): `Linear` weight is `[out, in]`; a
@@ -107,6 +147,14 @@ pub enum Layer {
     Reshape {
         shape: Vec<usize>,
     },
+    /// Nearest-neighbour upsampling of both spatial axes by an integer `factor` (each value
+    /// becomes a `factor × factor` block; ONNX `Resize`, mode nearest, asymmetric, floor).
+    Upsample { factor: usize },
+    /// Gated linear unit over channels (Dauphin et al. 2017): the first half of the channels
+    /// times the sigmoid of the second half, so the channel count halves.
+    Glu,
+    /// Skip-layer excitation: see [`Excite`].
+    Excite(Excite),
 }
 
 /// What a parameter is for; the exporter uses it to map tensors onto ONNX inputs.
@@ -125,6 +173,10 @@ pub enum ParamRole {
     Embedding,
     /// A spectrally normalised layer's power-iteration vector (see [`crate::spectral`]).
     SpectralU,
+    /// Skip-layer excitation's first (4×4) convolution weight.
+    ExciteSqueeze,
+    /// Skip-layer excitation's second (1×1) convolution weight.
+    ExciteExpand,
 }
 
 impl ParamRole {
@@ -136,6 +188,8 @@ impl ParamRole {
             ParamRole::RunningMean => "running_mean",
             ParamRole::RunningVar => "running_var",
             ParamRole::SpectralU => "weight_u",
+            ParamRole::ExciteSqueeze => "squeeze.weight",
+            ParamRole::ExciteExpand => "expand.weight",
         }
     }
 
@@ -211,7 +265,24 @@ impl Layer {
                 spec(ParamRole::RunningMean, vec![channels], Init::Constant(0.0)),
                 spec(ParamRole::RunningVar, vec![channels], Init::Constant(1.0)),
             ],
-            Layer::Activation(_) | Layer::Reshape { .. } => Vec::new(),
+            Layer::Excite(excite) => {
+                let [squeeze, expand] = excite.convolutions();
+                vec![
+                    spec(
+                        ParamRole::ExciteSqueeze,
+                        squeeze.weight_shape().to_vec(),
+                        WEIGHT_INIT,
+                    ),
+                    spec(
+                        ParamRole::ExciteExpand,
+                        expand.weight_shape().to_vec(),
+                        WEIGHT_INIT,
+                    ),
+                ]
+            }
+            Layer::Activation(_) | Layer::Reshape { .. } | Layer::Upsample { .. } | Layer::Glu => {
+                Vec::new()
+            }
         }
     }
 
@@ -227,11 +298,24 @@ impl Layer {
             Layer::BatchNorm2d { channels, .. } => format!("BatchNorm2d({channels})"),
             Layer::Activation(a) => format!("{a:?}"),
             Layer::Reshape { shape } => format!("Reshape({shape:?})"),
+            Layer::Upsample { factor } => format!("Upsample(x{factor})"),
+            Layer::Glu => "GLU".to_string(),
+            Layer::Excite(e) => format!(
+                "Excite(from layer {}, {}->{})",
+                e.from, e.in_channels, e.out_channels
+            ),
         }
     }
 
-    /// The per-sample output shape for a per-sample input shape.
-    pub fn output_shape(&self, index: usize, input: &[usize]) -> Result<Vec<usize>, ModelError> {
+    /// The per-sample output shape for a per-sample input shape; `earlier` holds the network's
+    /// shapes so far (its input, then each earlier layer's output), which a layer that reads an
+    /// earlier output ([`Layer::Excite`]) checks against.
+    pub fn output_shape(
+        &self,
+        index: usize,
+        input: &[usize],
+        earlier: &[Vec<usize>],
+    ) -> Result<Vec<usize>, ModelError> {
         let fail = |reason: String| ModelError::Shape {
             index,
             layer: self.name(),
@@ -272,6 +356,35 @@ impl Layer {
                     Err(fail(format!("element count differs from {shape:?}")))
                 }
             }
+            Layer::Upsample { factor } => match input {
+                [c, h, w] if factor > 0 => Ok(vec![*c, h * factor, w * factor]),
+                _ => Err(fail("expected [C, H, W] and a factor of at least 1".into())),
+            },
+            Layer::Glu => match input {
+                [c, h, w] if c % 2 == 0 => Ok(vec![c / 2, *h, *w]),
+                _ => Err(fail("expected [C, H, W] with an even C".into())),
+            },
+            Layer::Excite(e) => {
+                let source = (e.from < index).then(|| earlier.get(e.from + 1)).flatten();
+                match (source.map(Vec::as_slice), input) {
+                    (Some([c, h, w]), [out, _, _])
+                        if *c == e.in_channels
+                            && *out == e.out_channels
+                            && h == w
+                            && Excite::pool_window(*h).is_some() =>
+                    {
+                        Ok(input.to_vec())
+                    }
+                    _ => Err(fail(format!(
+                        "expected [{}, H, W] here and a square [{}, S, S] from an earlier layer \
+                         {} with S a multiple of {}",
+                        e.out_channels,
+                        e.in_channels,
+                        e.from,
+                        Excite::POOLED
+                    ))),
+                }
+            }
         }
     }
 
@@ -284,6 +397,11 @@ impl Layer {
                 ..
             } => (in_features * out_features) as u64,
             Layer::Conv(conv) => conv.macs(input, output),
+            // The gate: one 4×4 product per output channel and input channel, then 1×1.
+            Layer::Excite(e) => {
+                let [squeeze, expand] = e.convolutions();
+                squeeze.macs(&[], &[e.out_channels, 1, 1]) + expand.macs(&[], &[e.out_channels, 1, 1])
+            }
             _ => 0,
         }
     }

@@ -43,12 +43,14 @@ pub mod spectral;
 pub mod weights;
 
 pub use arch::{
-    ArchConfig, Dcgan, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Mlp, Role, Shared, TOY2D_A, TOY2D_B,
+    ArchConfig, Dcgan, FastGan, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Mlp, Role, Shared, TOY2D_A, TOY2D_B,
 };
 pub use classifier::{CLASSIFIER_FEATURES, ClassifierArch};
 pub use data_source::DataSource;
-pub use layer::{Activation, Conv, Init, Layer, ParamRole, ParamSpec};
-pub use network::{LABEL_EMBEDDING, LabelInput, LabelSite, Network, ParamEntry};
+pub use layer::{Activation, Conv, Excite, Init, Layer, ParamRole, ParamSpec};
+pub use network::{
+    Decoder, LABEL_EMBEDDING, LabelInput, LabelSite, Network, ParamEntry, ParamSite,
+};
 pub use run_model::RunModel;
 pub use spectral::SpectralNorm;
 

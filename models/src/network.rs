@@ -23,6 +23,33 @@ pub struct Network {
     /// Every layer with a weight matrix is spectrally normalised (see [`crate::spectral`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub spectral_norm: bool,
+    /// A self-supervised discriminator's decoders (FastGAN): trained with it to rebuild real
+    /// images from its features, never part of its output and never exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoders: Vec<Decoder>,
+}
+
+/// A decoder that rebuilds a real image from the features a discriminator computes: the output
+/// of layer `tap` (its top-left, top-right, bottom-left or bottom-right quarter when `quarter`),
+/// through `layers`, to an image that is compared with the real image scaled (or, for a quarter,
+/// the same quarter of it scaled) to the decoder's output size. Its tensors are named
+/// `decoders.{k}.layers.{i}.{suffix}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decoder {
+    pub tap: usize,
+    pub quarter: bool,
+    pub layers: Vec<Layer>,
+}
+
+/// Where a parameter belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamSite {
+    /// Layer `i` of [`Network::layers`].
+    Layer(usize),
+    /// Layer `layer` of decoder `decoder`.
+    Decoder { decoder: usize, layer: usize },
+    /// The class label's embedding.
+    LabelEmbedding,
 }
 
 /// How a conditional network takes its class label `y` (an integer in `0..classes`): through a
@@ -63,11 +90,11 @@ impl LabelInput {
     }
 }
 
-/// A parameter with its stable name and the layer it belongs to (`None`: the label embedding).
+/// A parameter with its stable name and where it belongs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamEntry {
     pub name: String,
-    pub layer_index: Option<usize>,
+    pub site: ParamSite,
     pub spec: ParamSpec,
 }
 
@@ -89,8 +116,19 @@ impl Network {
         }
         let mut shapes = vec![first];
         for (index, layer) in self.layers.iter().enumerate() {
-            let next = layer.output_shape(index, shapes.last().expect("starts non-empty"))?;
+            let next = layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
             shapes.push(next);
+        }
+        for (k, decoder) in self.decoders.iter().enumerate() {
+            self.decoder_shapes(&shapes, decoder).map_err(|e| match e {
+                ModelError::Shape { index, layer, input, reason } => ModelError::Shape {
+                    index,
+                    layer: format!("decoder {k}'s {layer}"),
+                    input,
+                    reason,
+                },
+                other => other,
+            })?;
         }
         if let Some(LabelInput {
             dim,
@@ -115,40 +153,93 @@ impl Network {
         Ok(shapes)
     }
 
+    /// A decoder's per-sample shapes (its input, then each layer's output), given the network's.
+    fn decoder_shapes(
+        &self,
+        network: &[Vec<usize>],
+        decoder: &Decoder,
+    ) -> Result<Vec<Vec<usize>>, ModelError> {
+        let bad = |reason: String| ModelError::InvalidConfig(format!("a decoder {reason}"));
+        let mut input = network
+            .get(decoder.tap + 1)
+            .filter(|s| s.len() == 3)
+            .cloned()
+            .ok_or_else(|| bad(format!("taps layer {}, which has no image output", decoder.tap)))?;
+        if decoder.quarter {
+            if input[1] % 2 != 0 || input[2] % 2 != 0 {
+                return Err(bad(format!("cannot take a quarter of {input:?}")));
+            }
+            input[1] /= 2;
+            input[2] /= 2;
+        }
+        let mut shapes = vec![input];
+        for (index, layer) in decoder.layers.iter().enumerate() {
+            let next = layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
+            shapes.push(next);
+        }
+        Ok(shapes)
+    }
+
+    /// Decoder `k`'s per-sample input (the tapped features, or their quarter) and output.
+    pub fn decoder_io(&self, k: usize) -> Result<(Vec<usize>, Vec<usize>), ModelError> {
+        let decoder = self
+            .decoders
+            .get(k)
+            .ok_or_else(|| ModelError::InvalidConfig(format!("no decoder {k}")))?;
+        let mut shapes = self.decoder_shapes(&self.shapes()?, decoder)?;
+        let output = shapes.pop().expect("starts non-empty");
+        Ok((shapes.swap_remove(0), output))
+    }
+
     /// Per-sample output shape.
     pub fn output_shape(&self) -> Result<Vec<usize>, ModelError> {
         Ok(self.shapes()?.pop().expect("starts non-empty"))
     }
 
-    /// Every parameter tensor, in layer order (a layer's own, then its spectral-norm vector).
+    /// Every parameter tensor: the layers' in order (a layer's own, then its spectral-norm
+    /// vector), the label embedding, then each decoder's layers'.
     pub fn params(&self) -> Vec<ParamEntry> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(layer_index, layer)| {
-                let spectral_u = layer
-                    .matrix_view()
-                    .filter(|_| self.spectral_norm)
-                    .map(|view| ParamSpec {
-                        role: ParamRole::SpectralU,
-                        shape: vec![view.rows],
-                        init: Init::UnitVector,
-                    });
-                layer
-                    .params()
-                    .into_iter()
-                    .chain(spectral_u)
-                    .map(move |spec| ParamEntry {
-                        name: format!("layers.{layer_index}.{}", spec.role.suffix()),
-                        layer_index: Some(layer_index),
-                        spec,
-                    })
+        let entries = |layer_index: usize, layer: &Layer, spectral_norm: bool| {
+            let spectral_u = layer
+                .matrix_view()
+                .filter(|_| spectral_norm)
+                .map(|view| ParamSpec {
+                    role: ParamRole::SpectralU,
+                    shape: vec![view.rows],
+                    init: Init::UnitVector,
+                });
+            layer
+                .params()
+                .into_iter()
+                .chain(spectral_u)
+                .map(move |spec| (layer_index, spec))
+        };
+        let layers = self.layers.iter().enumerate().flat_map(|(i, layer)| {
+            entries(i, layer, self.spectral_norm).map(|(i, spec)| ParamEntry {
+                name: format!("layers.{i}.{}", spec.role.suffix()),
+                site: ParamSite::Layer(i),
+                spec,
             })
+        });
+        let decoders = self.decoders.iter().enumerate().flat_map(|(k, decoder)| {
+            decoder.layers.iter().enumerate().flat_map(move |(i, layer)| {
+                entries(i, layer, false).map(move |(i, spec)| ParamEntry {
+                    name: format!("decoders.{k}.layers.{i}.{}", spec.role.suffix()),
+                    site: ParamSite::Decoder {
+                        decoder: k,
+                        layer: i,
+                    },
+                    spec,
+                })
+            })
+        });
+        layers
             .chain(self.label.map(|label| ParamEntry {
                 name: LABEL_EMBEDDING.to_string(),
-                layer_index: None,
+                site: ParamSite::LabelEmbedding,
                 spec: label.spec(),
             }))
+            .chain(decoders)
             .collect()
     }
 

@@ -78,7 +78,14 @@ impl Layer {
                 rows: conv.out_channels,
                 inner: conv.in_channels * conv.kernel * conv.kernel,
             }),
-            Layer::BatchNorm2d { .. } | Layer::Activation(_) | Layer::Reshape { .. } => None,
+            // The excitation gate's convolutions are never normalised (FastGAN's generator
+            // has no spectral normalisation here).
+            Layer::BatchNorm2d { .. }
+            | Layer::Activation(_)
+            | Layer::Reshape { .. }
+            | Layer::Upsample { .. }
+            | Layer::Glu
+            | Layer::Excite(_) => None,
         }
     }
 }

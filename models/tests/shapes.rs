@@ -1,5 +1,5 @@
 use gan_models::{ArchConfig, ClassifierArch, Layer, ModelError, ParamRole, Role, RunModel};
-use gan_models::{Dcgan, Mlp};
+use gan_models::{Dcgan, Excite, FastGan, Mlp, ParamSite};
 
 fn dcgan(image_size: usize, channels: usize) -> ArchConfig {
     ArchConfig::Dcgan(Dcgan {
@@ -30,6 +30,9 @@ fn every_architecture_chains_its_shapes() {
         (dcgan(64, 3), vec![3, 64, 64]),
         (dcgan(128, 1), vec![1, 128, 128]),
         (dcgan(256, 3), vec![3, 256, 256]),
+        (fastgan(32, 1), vec![1, 32, 32]),
+        (fastgan(64, 3), vec![3, 64, 64]),
+        (fastgan(256, 3), vec![3, 256, 256]),
     ];
     for (arch, sample) in cases {
         let g = arch.generator().unwrap();
@@ -39,6 +42,71 @@ fn every_architecture_chains_its_shapes() {
         assert_eq!(d.input_shape, sample, "{arch:?}");
         assert_eq!(d.output_shape().unwrap(), vec![1], "{arch:?} discriminator");
     }
+}
+
+fn fastgan(image_size: usize, channels: usize) -> ArchConfig {
+    ArchConfig::FastGan(FastGan {
+        image_size,
+        channels,
+        ..FastGan::default()
+    })
+}
+
+/// FastGAN's generator gates each map from 32 px by the map an eighth its size, and its
+/// discriminator's decoders rebuild 32 px images from its 8×8 and (a quarter of) 16×16 maps.
+#[test]
+fn fastgan_gates_large_maps_by_small_ones_and_decodes_from_d_features() {
+    let arch = fastgan(128, 3);
+    let g = arch.generator().unwrap();
+    let shapes = g.shapes().unwrap();
+    let gates: Vec<(usize, usize)> = g
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            Layer::Excite(Excite { from, .. }) => Some((shapes[from + 1][1], shapes[i][1])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gates, [(4, 32), (8, 64), (16, 128)], "(source side, gated side)");
+    let d = arch.discriminator().unwrap();
+    assert_eq!(d.decoders.len(), 2);
+    for (k, (input, quarter)) in [([128, 8, 8], false), ([64, 8, 8], true)].iter().enumerate() {
+        let (decoder_in, decoder_out) = d.decoder_io(k).unwrap();
+        assert_eq!(decoder_in, input.to_vec(), "decoder {k}");
+        assert_eq!(decoder_out, vec![3, 32, 32], "decoder {k}");
+        assert_eq!(d.decoders[k].quarter, *quarter);
+    }
+    let decoder_tensors = d
+        .params()
+        .iter()
+        .filter(|p| matches!(p.site, ParamSite::Decoder { .. }))
+        .inspect(|p| assert!(p.name.starts_with("decoders."), "{}", p.name))
+        .count();
+    assert!(decoder_tensors > 0);
+    // Too small for the gates, and no spectral norm or classes.
+    assert!(fastgan(16, 3).validate().is_err());
+    let sn = arch
+        .clone()
+        .with_spectral_norm(gan_models::SpectralNorm::D)
+        .and_then(|a| a.validate());
+    assert!(sn.is_err());
+}
+
+#[test]
+fn an_excitation_must_read_an_earlier_square_map_of_its_width() {
+    let mut g = fastgan(32, 3).generator().unwrap();
+    let at = g
+        .layers
+        .iter()
+        .position(|l| matches!(l, Layer::Excite(_)))
+        .unwrap();
+    let Layer::Excite(excite) = &mut g.layers[at] else {
+        unreachable!()
+    };
+    excite.from = at;
+    let error = g.shapes().unwrap_err().to_string();
+    assert!(error.contains("earlier layer"), "{error}");
 }
 
 #[test]
@@ -236,10 +304,13 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
             net.params()
                 .into_iter()
                 .find(|p| p.name == gan_models::LABEL_EMBEDDING)
-                .map(|p| (p.layer_index, p.spec.shape))
+                .map(|p| (p.site, p.spec.shape))
         };
-        assert_eq!(embedding(&g), Some((None, vec![10, 10])));
-        assert_eq!(embedding(&d), Some((None, vec![10, d_dim])));
+        assert_eq!(embedding(&g), Some((ParamSite::LabelEmbedding, vec![10, 10])));
+        assert_eq!(
+            embedding(&d),
+            Some((ParamSite::LabelEmbedding, vec![10, d_dim]))
+        );
         assert_eq!(embedding(&plain.generator().unwrap()), None);
         // The parameter count grows by exactly the embeddings and the wider first layer.
         let first_layer_growth = match plain {

@@ -1,6 +1,6 @@
 //! Fixtures for the end-to-end tests in `tests/`: small training runs made on the spot.
 
-use gan_models::{Dcgan, Mlp};
+use gan_models::{Dcgan, FastGan, Mlp};
 use std::path::Path;
 
 use gan_models::ArchConfig;
@@ -27,7 +27,21 @@ pub fn architectures() -> Vec<ArchConfig> {
         dcgan(32, 3, 8),
         dcgan(64, 3, 8),
         dcgan(128, 3, 4),
+        fastgan(32, 1),
+        fastgan(64, 3),
     ]
+}
+
+/// A small FastGAN (narrow generator and discriminator) at `image_size`.
+fn fastgan(image_size: usize, channels: usize) -> ArchConfig {
+    ArchConfig::FastGan(FastGan {
+        image_size,
+        channels,
+        nz: 16,
+        ngf: 4,
+        ndf: 8,
+        ..FastGan::default()
+    })
 }
 
 /// Small conditional versions of the MLP (with its BatchNorm generator) and the DCGAN (classes

@@ -41,6 +41,7 @@ pub mod loss;
 pub mod metrics;
 pub mod net;
 pub mod pictures;
+pub mod reconstruction;
 pub mod rng;
 pub mod tensor_file;
 mod trainer;

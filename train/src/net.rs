@@ -6,7 +6,7 @@ use std::path::Path;
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use gan_models::spectral::MatrixView;
-use gan_models::{Activation, Init, LabelSite, Layer, Network, ParamRole};
+use gan_models::{Activation, Excite, Init, LabelSite, Layer, Network, ParamRole, ParamSite};
 
 use crate::error::Result;
 use crate::kernels::{self, Kernels};
@@ -27,6 +27,8 @@ pub struct Net {
     layers: Vec<Vec<Param>>,
     /// A conditional network's class embedding.
     label_embedding: Option<Param>,
+    /// Per decoder (a self-supervised discriminator's), per layer, its parameters.
+    decoders: Vec<Vec<Vec<Param>>>,
     /// Which implementation convolutions, BatchNorm and activations run on.
     pub kernels: Kernels,
 }
@@ -67,6 +69,11 @@ impl Net {
         mut make: impl FnMut(&gan_models::ParamEntry) -> Result<Tensor>,
     ) -> Result<Self> {
         let mut layers: Vec<Vec<Param>> = desc.layers.iter().map(|_| Vec::new()).collect();
+        let mut decoders: Vec<Vec<Vec<Param>>> = desc
+            .decoders
+            .iter()
+            .map(|d| d.layers.iter().map(|_| Vec::new()).collect())
+            .collect();
         let mut label_embedding = None;
         for entry in desc.params() {
             let var = Var::from_tensor(&make(&entry)?)?;
@@ -75,15 +82,17 @@ impl Net {
                 role: entry.spec.role,
                 var,
             };
-            match entry.layer_index {
-                Some(index) => layers[index].push(param),
-                None => label_embedding = Some(param),
+            match entry.site {
+                ParamSite::Layer(index) => layers[index].push(param),
+                ParamSite::Decoder { decoder, layer } => decoders[decoder][layer].push(param),
+                ParamSite::LabelEmbedding => label_embedding = Some(param),
             }
         }
         Ok(Net {
             desc,
             layers,
             label_embedding,
+            decoders,
             kernels: Kernels::default_for(device),
         })
     }
@@ -107,8 +116,13 @@ impl Net {
             .map_or(Device::Cpu, |p| p.var.device().clone())
     }
 
+    /// Every parameter, in [`Network::params`] order.
     pub fn params(&self) -> impl Iterator<Item = &Param> {
-        self.layers.iter().flatten().chain(&self.label_embedding)
+        self.layers
+            .iter()
+            .flatten()
+            .chain(&self.label_embedding)
+            .chain(self.decoders.iter().flatten().flatten())
     }
 
     /// The parameters the optimiser updates (not BatchNorm running statistics).
@@ -194,63 +208,163 @@ impl Net {
         train: bool,
         frozen: bool,
     ) -> Result<Tensor> {
-        let fused = self.kernels != Kernels::Candle;
-        let pass = Pass {
+        Ok(self.forward_tapped(x, labels, train, frozen, &[])?.0)
+    }
+
+    /// [`Self::forward`] that also returns the outputs of the layers `taps` (in that order):
+    /// a self-supervised discriminator's features for its decoders.
+    pub fn forward_with_taps(
+        &self,
+        x: &Tensor,
+        labels: Option<&Tensor>,
+        train: bool,
+        taps: &[usize],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        self.forward_tapped(x, labels, train, false, taps)
+    }
+
+    /// Decoder `k` of a self-supervised discriminator on `features` (the tapped map, or the
+    /// quarter of it the decoder takes).
+    pub fn decode(&self, k: usize, features: &Tensor, train: bool) -> Result<Tensor> {
+        let (decoder, params) = match (self.desc.decoders.get(k), self.decoders.get(k)) {
+            (Some(d), Some(p)) => (d, p),
+            _ => {
+                return Err(crate::error::TrainError::invalid(
+                    "model",
+                    format!("the discriminator has no decoder {k}"),
+                ));
+            }
+        };
+        let pass = self.pass(train, false);
+        Ok(walk(&decoder.layers, params, features.clone(), pass, &[], |_, _| Ok(()))?.0)
+    }
+
+    fn pass(&self, train: bool, frozen: bool) -> Pass {
+        Pass {
             train,
             kernels: self.kernels,
             frozen,
-        };
+        }
+    }
+
+    fn forward_tapped(
+        &self,
+        x: &Tensor,
+        labels: Option<&Tensor>,
+        train: bool,
+        frozen: bool,
+        taps: &[usize],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
         let embedded = self.embed(labels, frozen)?;
         let site = self.desc.label.map(|l| l.site);
-        let mut x = match (&embedded, site) {
+        let x = match (&embedded, site) {
             (Some(e), Some(LabelSite::Joined)) => Tensor::cat(&[x, e], 1)?,
             _ => x.clone(),
         };
         // The projection term ⟨embed(y), h⟩ of a projection discriminator, `[batch, 1]`.
         let mut projection = None;
-        let mut i = 0;
-        while i < self.desc.layers.len() {
-            if let (Some(e), Some(LabelSite::Projection { head })) = (&embedded, site)
-                && head == i
-            {
-                projection = Some((e * x.flatten_from(1)?)?.sum_keepdim(1)?);
-            }
-            let (layer, params) = (&self.desc.layers[i], &self.layers[i]);
-            // Training-mode BatchNorm and the activation after it run as one fused op.
-            let fused_slope = match (layer, self.desc.layers.get(i + 1)) {
-                (Layer::BatchNorm2d { .. }, Some(Layer::Activation(a))) if fused && train => {
-                    rectifier_slope(*a)
+        let (y, tapped) = walk(
+            &self.desc.layers,
+            &self.layers,
+            x,
+            self.pass(train, frozen),
+            taps,
+            |i, x| {
+                if let (Some(e), Some(LabelSite::Projection { head })) = (&embedded, site)
+                    && head == i
+                {
+                    projection = Some((e * x.flatten_from(1)?)?.sum_keepdim(1)?);
                 }
-                _ => None,
-            };
-            x = match (layer, fused_slope) {
-                (
-                    &Layer::BatchNorm2d {
-                        eps,
-                        momentum,
-                        channels,
-                    },
-                    Some(slope),
-                ) => {
-                    i += 1;
-                    let norm = FusedNorm {
-                        channels,
-                        eps,
-                        momentum,
-                        slope,
-                        frozen,
-                    };
-                    norm.forward(self.kernels, params, &x)?
-                }
-                _ => forward_layer(layer, params, &x, pass)?,
-            };
-            i += 1;
-        }
-        match projection {
-            Some(p) => Ok((x + p)?),
-            None => Ok(x),
-        }
+                Ok(())
+            },
+        )?;
+        let y = match projection {
+            Some(p) => (y + p)?,
+            None => y,
+        };
+        Ok((y, tapped))
     }
+}
+
+/// `layers` (with their `params`) on `x`; `before(i, x)` sees the input of layer `i` before it
+/// runs. Returns the output and the outputs of the layers `taps`, in that order.
+fn walk(
+    layers: &[Layer],
+    params: &[Vec<Param>],
+    mut x: Tensor,
+    pass: Pass,
+    taps: &[usize],
+    mut before: impl FnMut(usize, &Tensor) -> Result<()>,
+) -> Result<(Tensor, Vec<Tensor>)> {
+    let fused = pass.kernels != Kernels::Candle;
+    // Outputs a later layer reads (an excitation's source) or the caller asked for.
+    let sources: Vec<usize> = layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Excite(e) => Some(e.from),
+            _ => None,
+        })
+        .chain(taps.iter().copied())
+        .collect();
+    let mut kept: Vec<Option<Tensor>> = vec![None; layers.len()];
+    let mut i = 0;
+    while i < layers.len() {
+        before(i, &x)?;
+        let (layer, own) = (&layers[i], &params[i]);
+        // Training-mode BatchNorm runs as one fused op, with the rectifier after it if there is
+        // one (which it then consumes), or alone (a rectifier of slope 1).
+        let fused_slope = match (layer, layers.get(i + 1)) {
+            (Layer::BatchNorm2d { .. }, next) if fused && pass.train => {
+                match next.and_then(|l| match l {
+                    Layer::Activation(a) => rectifier_slope(*a),
+                    _ => None,
+                }) {
+                    Some(slope) => {
+                        i += 1;
+                        Some(slope)
+                    }
+                    None => Some(1.0),
+                }
+            }
+            _ => None,
+        };
+        x = match (layer, fused_slope) {
+            (
+                &Layer::BatchNorm2d {
+                    eps,
+                    momentum,
+                    channels,
+                },
+                Some(slope),
+            ) => {
+                let norm = FusedNorm {
+                    channels,
+                    eps,
+                    momentum,
+                    slope,
+                    frozen: pass.frozen,
+                };
+                norm.forward(pass.kernels, own, &x)?
+            }
+            _ => forward_layer(layer, own, &x, pass, &kept)?,
+        };
+        if sources.contains(&i) {
+            kept[i] = Some(x.clone());
+        }
+        i += 1;
+    }
+    let tapped = taps
+        .iter()
+        .map(|&t| {
+            kept.get(t).cloned().flatten().ok_or_else(|| {
+                crate::error::TrainError::invalid(
+                    "model",
+                    format!("layer {t}'s output is not a value of its own (it is fused)"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((x, tapped))
 }
 
 /// The negative-side slope of ReLU (0) and LeakyReLU; `None` for other activations.
@@ -284,7 +398,14 @@ impl Param {
     }
 }
 
-fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Result<Tensor> {
+/// One layer on `x`; `earlier` holds the outputs of earlier layers that later ones read.
+fn forward_layer(
+    layer: &Layer,
+    params: &[Param],
+    x: &Tensor,
+    pass: Pass,
+    earlier: &[Option<Tensor>],
+) -> Result<Tensor> {
     let Pass {
         train,
         kernels: which,
@@ -330,7 +451,71 @@ fn forward_layer(layer: &Layer, params: &[Param], x: &Tensor, pass: Pass) -> Res
                 .collect();
             x.reshape(dims)?
         }
+        Layer::Upsample { factor } => kernels::upsample_nearest(which, x, factor)?,
+        Layer::Glu => glu(x)?,
+        Layer::Excite(excite) => {
+            let source = earlier.get(excite.from).cloned().flatten().ok_or_else(|| {
+                crate::error::TrainError::invalid(
+                    "model",
+                    format!("excitation source layer {} has no output", excite.from),
+                )
+            })?;
+            let gate = excitation_gate(&excite, &source, params, pass)?;
+            x.broadcast_mul(&gate)?
+        }
     })
+}
+
+/// The first half of the channels times the sigmoid of the second half.
+fn glu(x: &Tensor) -> candle_core::Result<Tensor> {
+    let half = x.dim(1)? / 2;
+    x.narrow(1, 0, half)?
+        .mul(&candle_nn::ops::sigmoid(&x.narrow(1, half, half)?)?)
+}
+
+/// Skip-layer excitation's gate `[n, out, 1, 1]` from its `source` map.
+fn excitation_gate(
+    excite: &Excite,
+    source: &Tensor,
+    params: &[Param],
+    pass: Pass,
+) -> Result<Tensor> {
+    let side = source.dim(2)?;
+    let window = Excite::pool_window(side).ok_or_else(|| {
+        crate::error::TrainError::invalid("model", format!("cannot pool a {side} px map to 4×4"))
+    })?;
+    let pooled = if window == 1 {
+        source.clone()
+    } else {
+        source.avg_pool2d(window)?
+    };
+    let [squeeze, expand] = excite.convolutions();
+    let weight = |role| {
+        find(params, role)
+            .map(|p| p.value(pass.frozen))
+            .expect("an excitation has both weights")
+    };
+    let hidden = kernels::convolution(
+        pass.kernels,
+        &pooled,
+        &weight(ParamRole::ExciteSqueeze),
+        None,
+        &squeeze,
+    )?;
+    let hidden = activate(
+        Activation::LeakyRelu {
+            slope: Excite::SLOPE,
+        },
+        &hidden,
+    )?;
+    let logits = kernels::convolution(
+        pass.kernels,
+        &hidden,
+        &weight(ParamRole::ExciteExpand),
+        None,
+        &expand,
+    )?;
+    Ok(candle_nn::ops::sigmoid(&logits)?)
 }
 
 /// The parameter of `role` among a layer's.
@@ -473,6 +658,7 @@ mod tests {
             }],
             label: None,
             spectral_norm: true,
+            decoders: Vec::new(),
         };
         let mut rng = SeededRng::new(5, Stream::Init);
         let net = Net::init(desc, &mut rng, &Device::Cpu).unwrap();
@@ -507,6 +693,94 @@ mod tests {
         );
         let top = (a + d) / 2.0 + (((a - d) / 2.0).powi(2) + b * b).sqrt();
         top.sqrt()
+    }
+
+    /// A network of `layers` on a per-sample `input` shape, with fresh parameters.
+    fn plain_net(input: &[usize], layers: Vec<Layer>) -> Net {
+        let desc = Network {
+            input_shape: input.to_vec(),
+            layers,
+            label: None,
+            spectral_norm: false,
+            decoders: Vec::new(),
+        };
+        Net::init(desc, &mut SeededRng::new(1, Stream::Init), &Device::Cpu).unwrap()
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn nearest_upsampling_repeats_each_value_as_a_block() {
+        let net = plain_net(&[1, 2, 2], vec![Layer::Upsample { factor: 2 }]);
+        let x = Tensor::from_slice(&[1f32, 2.0, 3.0, 4.0], (1, 1, 2, 2), &Device::Cpu).unwrap();
+        let y = net.forward(&x, None, false).unwrap();
+        assert_eq!(y.dims(), [1, 1, 4, 4]);
+        #[rustfmt::skip]
+        let expected = [
+            1.0, 1.0, 2.0, 2.0,
+            1.0, 1.0, 2.0, 2.0,
+            3.0, 3.0, 4.0, 4.0,
+            3.0, 3.0, 4.0, 4.0,
+        ];
+        assert_eq!(values(&y), expected);
+        // Its gradient sums each block.
+        let var = Var::from_tensor(&x).unwrap();
+        let weights = Tensor::arange(0f32, 16.0, &Device::Cpu)
+            .unwrap()
+            .reshape((1, 1, 4, 4))
+            .unwrap();
+        let y = net.forward(var.as_tensor(), None, false).unwrap();
+        let grads = (y * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = values(grads.get(var.as_tensor()).unwrap());
+        assert_eq!(g, [0.0 + 1.0 + 4.0 + 5.0, 2.0 + 3.0 + 6.0 + 7.0, 8.0 + 9.0 + 12.0 + 13.0, 10.0 + 11.0 + 14.0 + 15.0]);
+    }
+
+    #[test]
+    fn glu_gates_the_first_half_of_the_channels_by_the_second() {
+        let net = plain_net(&[4, 1, 1], vec![Layer::Glu]);
+        // Channels (a₁, a₂, b₁, b₂) = (2, -4, 0, ln 3): a·σ(b) = (2·½, -4·¾).
+        let x = Tensor::from_slice(&[2f32, -4.0, 0.0, 3f32.ln()], (1, 4, 1, 1), &Device::Cpu)
+            .unwrap();
+        let y = values(&net.forward(&x, None, false).unwrap());
+        assert!((y[0] - 1.0).abs() < 1e-6 && (y[1] + 3.0).abs() < 1e-5, "{y:?}");
+    }
+
+    /// An 8×8 map gating itself: pooled to 4×4 (2×2 means), the squeeze weight picks the
+    /// top-left mean (of 0, 1, 8, 9: 4.5) negated, LeakyReLU(0.1) gives -0.45, the expand weight
+    /// 2 gives -0.9, so every value is multiplied by σ(-0.9), on both kernel sets.
+    #[test]
+    fn excitation_multiplies_by_the_sigmoid_of_the_pooled_source() {
+        let excite = Excite {
+            from: 0,
+            in_channels: 1,
+            out_channels: 1,
+        };
+        for kernels in [Kernels::Fast, Kernels::Candle] {
+            let mut net = plain_net(
+                &[1, 8, 8],
+                vec![Layer::Reshape { shape: vec![1, 8, 8] }, Layer::Excite(excite)],
+            );
+            net.kernels = kernels;
+            let mut squeeze = vec![0f32; 16];
+            squeeze[0] = -1.0;
+            let cpu = &Device::Cpu;
+            net.layers[1][0]
+                .var
+                .set(&Tensor::from_vec(squeeze, (1, 1, 4, 4), cpu).unwrap())
+                .unwrap();
+            net.layers[1][1]
+                .var
+                .set(&Tensor::from_slice(&[2f32], (1, 1, 1, 1), cpu).unwrap())
+                .unwrap();
+            let x = Tensor::arange(0f32, 64.0, cpu).unwrap().reshape((1, 1, 8, 8)).unwrap();
+            let y = values(&net.forward(&x, None, true).unwrap());
+            let gate = 1.0 / (1.0 + 0.9f32.exp());
+            for (k, v) in y.iter().enumerate() {
+                assert!((v - k as f32 * gate).abs() < 1e-5, "{kernels:?} value {k}: {v}");
+            }
+        }
     }
 
     #[test]

@@ -327,16 +327,22 @@ impl Trainer {
         let policy = &self.config.augment;
         let real = augment(&real, policy, &mut self.rng)?;
         let real = add_noise(&mut self.rng, &real, sigma)?;
-        let d_real = phase(device, "D forward", || d.forward(&real, real_labels, true))?;
+        let rng = &mut self.rng;
+        let (d_real, reconstruction) = phase(device, "D forward", || {
+            crate::reconstruction::real_pass(d, &real, real_labels, rng)
+        })?;
         let detached = augment(&fake.detach(), policy, &mut self.rng)?;
         let detached = add_noise(&mut self.rng, &detached, sigma)?;
         let d_fake = phase(device, "D forward", || {
             d.forward(&detached, fake_labels, true)
         })?;
-        let loss_d =
+        let mut loss_d =
             self.config
                 .loss
                 .discriminator(&d_real, &d_fake, self.config.label_smoothing)?;
+        if let Some(term) = reconstruction {
+            loss_d = (loss_d + term)?;
+        }
         let loss_d_value = loss_d.to_scalar::<f32>()?;
         if !loss_d_value.is_finite() {
             return Err(diverged(i + 1, loss_d_value, f32::NAN));

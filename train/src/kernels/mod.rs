@@ -16,6 +16,7 @@ mod norm;
 mod ops;
 pub mod profile;
 mod scratch;
+mod upsample;
 
 use std::sync::{Arc, Mutex};
 
@@ -168,6 +169,18 @@ pub fn batch_norm_act(
     let mean = Tensor::from_vec(stats.mean, channels, x.device())?;
     let var = Tensor::from_vec(stats.var, channels, x.device())?;
     Ok((y, mean, var))
+}
+
+/// Nearest-neighbour upsampling of `[n, c, h, w]` by `factor`: the CPU kernel with the fast
+/// kernels, otherwise a broadcast (whose backward is a sum).
+pub fn upsample_nearest(kernels: Kernels, x: &Tensor, factor: usize) -> Result<Tensor> {
+    if kernels == Kernels::Fast {
+        return x.contiguous()?.apply_op1(ops::Upsample { factor });
+    }
+    let (n, c, h, w) = x.dims4()?;
+    x.reshape((n, c, h, 1, w, 1))?
+        .broadcast_as((n, c, h, factor, w, factor))?
+        .reshape((n, c, h * factor, w * factor))
 }
 
 /// `x > 0 ? x : slope·x`.

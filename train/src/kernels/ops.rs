@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use super::conv::{self, Geometry};
 use super::gemm::{Mat, matmul};
 use super::norm::{self, BatchStats, Dims};
+use super::upsample;
 
 fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     let data = storage.as_slice::<f32>()?;
@@ -413,6 +414,35 @@ impl CustomOp1 for Activation {
                 norm::activate_backward(yv, dyv, self.slope, &mut dx);
                 tensor(dx, y.dims()).map(Some)
             })
+        })
+    }
+}
+
+/// Nearest-neighbour upsampling of an `[n, c, h, w]` tensor by `factor` (see `upsample.rs`).
+pub struct Upsample {
+    pub factor: usize,
+}
+
+impl CustomOp1 for Upsample {
+    fn name(&self) -> &'static str {
+        "fast-upsample"
+    }
+
+    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = slice(xs, xl)?;
+        let (n, c, h, w) = xl.shape().dims4()?;
+        let f = self.factor;
+        let mut y = zeroed(x.len() * f * f);
+        upsample::forward(x, (h, w), f, &mut y);
+        Ok((CpuStorage::F32(y), Shape::from((n, c, h * f, w * f))))
+    }
+
+    fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        let (_, _, h, w) = x.dims4()?;
+        with_values(dy, |g| {
+            let mut dx = zeroed(x.elem_count());
+            upsample::backward(g, (h, w), self.factor, &mut dx);
+            tensor(dx, x.dims()).map(Some)
         })
     }
 }
