@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use gan_models::run_layout::read_manifest;
 use gan_models::{ArchConfig, Dcgan, FastGan, Mlp, RunModel, SpectralNorm};
-use gan_train::augment::Augment;
+use gan_train::augment::{Augment, AugmentChance};
 use gan_train::config::{Loss, Recipe};
 use gan_train::{
     ClassifierConfig, ClassifierTask, Event, Observer, TrainConfig, TrainDevice, Trainer,
@@ -143,6 +143,11 @@ pub struct TrainArgs {
     /// `color,translation,cutout` (default: none).
     #[arg(long, value_delimiter = ',')]
     augment: Option<Vec<Augment>>,
+    /// How often each augment transform applies to a sample: a probability in [0, 1], or
+    /// `auto` (adapts so that D's sign on real images stays near 0.6, as StyleGAN2-ADA;
+    /// starts at 0). Default: every time.
+    #[arg(long)]
+    augment_p: Option<AugmentChance>,
     /// Skip unreadable images with a warning instead of stopping.
     #[arg(long)]
     skip_bad: bool,
@@ -462,6 +467,7 @@ fn config_from(args: &TrainArgs) -> Result<(TrainConfig, PathBuf)> {
     set(&mut config.instance_noise_steps, args.instance_noise_steps);
     config.flip = args.flip;
     set(&mut config.augment, args.augment.clone());
+    config.augment_p = args.augment_p.or(config.augment_p);
     config.ema_decay = args.ema_decay.or(config.ema_decay);
     set(&mut config.loss, args.loss);
     config.skip_bad = args.skip_bad;

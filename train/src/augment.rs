@@ -39,24 +39,70 @@ impl std::str::FromStr for Augment {
     }
 }
 
-/// `x` (`[N, C, H, W]`) through every transform of `policy`, in order.
-pub fn augment(x: &Tensor, policy: &[Augment], rng: &mut SeededRng) -> Result<Tensor> {
+/// How often each transform applies (`--augment-p`): to every sample (the default, as in
+/// DiffAugment), to each sample with a fixed probability, or with a probability that adapts to
+/// how much the discriminator overfits (StyleGAN2-ADA's heuristic, see [`adapt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AugmentChance {
+    Fixed(f64),
+    Auto,
+}
+
+impl std::str::FromStr for AugmentChance {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "auto" {
+            return Ok(AugmentChance::Auto);
+        }
+        match s.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(AugmentChance::Fixed(p)),
+            _ => Err(format!(
+                "{s:?} is not a probability in [0, 1] or \"auto\""
+            )),
+        }
+    }
+}
+
+/// The sign of D's output on real images that adaptive augmentation steers to (ADA's r_t).
+pub const ADAPT_TARGET: f64 = 0.6;
+/// Images over which adaptive augmentation can move p from 0 to 1 (ADA uses 500k; these runs
+/// see about 100k in all).
+pub const ADAPT_IMAGES: f64 = 20_000.0;
+
+/// The next adaptive probability after a real batch on which D's logits had mean sign
+/// `real_sign` (r_t): up when D is too sure of the real images, down otherwise.
+pub fn adapt(p: f64, real_sign: f64, batch: usize) -> f64 {
+    let step = batch as f64 / ADAPT_IMAGES;
+    (p + (real_sign - ADAPT_TARGET).signum() * step).clamp(0.0, 1.0)
+}
+
+/// `x` (`[N, C, H, W]`) through every transform of `policy`, in order, each applied to a
+/// sample with probability `p` (at 1, to every sample, drawing nothing for the choice).
+pub fn augment(x: &Tensor, policy: &[Augment], p: f64, rng: &mut SeededRng) -> Result<Tensor> {
     let mut x = x.clone();
     for transform in policy {
         let (n, _, h, w) = x.dims4().map_err(|_| {
             TrainError::invalid("augment", "augmentation needs images ([N, C, H, W])")
         })?;
+        // Which samples this transform applies to.
+        let on: Vec<bool> = if p >= 1.0 {
+            vec![true; n]
+        } else {
+            rng.uniform(n).into_iter().map(|u| f64::from(u) < p).collect()
+        };
         x = match transform {
             Augment::Color => {
-                let draws = |rng: &mut SeededRng, scale: f32, offset: f32| -> Vec<f32> {
+                let draws = |rng: &mut SeededRng, scale: f32, offset: f32, off: f32| -> Vec<f32> {
                     rng.uniform(n)
                         .into_iter()
-                        .map(|u| u * scale + offset)
+                        .zip(&on)
+                        .map(|(u, &on)| if on { u * scale + offset } else { off })
                         .collect()
                 };
-                let brightness = draws(rng, 1.0, -0.5);
-                let saturation = draws(rng, 2.0, 0.0);
-                let contrast = draws(rng, 1.0, 0.5);
+                let brightness = draws(rng, 1.0, -0.5, 0.0);
+                let saturation = draws(rng, 2.0, 0.0, 1.0);
+                let contrast = draws(rng, 1.0, 0.5, 1.0);
                 color(&x, &brightness, &saturation, &contrast)?
             }
             Augment::Translation => {
@@ -64,7 +110,14 @@ pub fn augment(x: &Tensor, policy: &[Augment], rng: &mut SeededRng) -> Result<Te
                     let reach = (size as f32 * 0.125 + 0.5) as i64;
                     rng.uniform(n)
                         .into_iter()
-                        .map(|u| ((u * (2 * reach + 1) as f32) as i64 - reach).min(reach))
+                        .zip(&on)
+                        .map(|(u, &on)| {
+                            if on {
+                                ((u * (2 * reach + 1) as f32) as i64 - reach).min(reach)
+                            } else {
+                                0
+                            }
+                        })
                         .collect()
                 };
                 let dy = shift(rng, h);
@@ -86,7 +139,7 @@ pub fn augment(x: &Tensor, policy: &[Augment], rng: &mut SeededRng) -> Result<Te
                 };
                 let cy = place(rng, h, ch);
                 let cx = place(rng, w, cw);
-                cutout(&x, &cy, &cx, (ch, cw))?
+                cutout(&x, &cy, &cx, (ch, cw), &on)?
             }
         };
     }
@@ -142,10 +195,17 @@ fn translate(x: &Tensor, dy: &[i64], dx: &[i64]) -> Result<Tensor> {
 }
 
 /// Sample i with the `size` box centred at (`cy[i]`, `cx[i]`) (clipped at the border) set to 0.
-fn cutout(x: &Tensor, cy: &[usize], cx: &[usize], (ch, cw): (usize, usize)) -> Result<Tensor> {
+/// Samples whose `on` is false are left whole.
+fn cutout(
+    x: &Tensor,
+    cy: &[usize],
+    cx: &[usize],
+    (ch, cw): (usize, usize),
+    on: &[bool],
+) -> Result<Tensor> {
     let (n, _, h, w) = x.dims4()?;
     let mut mask = vec![1f32; n * h * w];
-    for i in 0..n {
+    for i in (0..n).filter(|&i| on[i]) {
         let (top, left) = (cy[i].saturating_sub(ch / 2), cx[i].saturating_sub(cw / 2));
         for y in top..(cy[i] + ch - ch / 2).min(h) {
             for x in left..(cx[i] + cw - cw / 2).min(w) {
@@ -184,7 +244,7 @@ mod tests {
     fn cutout_zeroes_a_clipped_square() {
         let x = image(&[1.0; 16], (1, 1, 4, 4));
         // A 2×2 box centred at (0, 3): rows 0 only (clipped above), columns 2 and 3.
-        let cut = cutout(&x, &[0], &[3], (2, 2)).unwrap();
+        let cut = cutout(&x, &[0], &[3], (2, 2), &[true]).unwrap();
         assert_eq!(
             flat(&cut),
             [
@@ -221,7 +281,7 @@ mod tests {
         // Every draw comes from a generator restarted at the same seed: the same transform.
         let loss = |x: &Tensor| -> Tensor {
             let mut rng = SeededRng::new(7, Stream::Training);
-            (augment(x, &policy, &mut rng).unwrap() * &weights)
+            (augment(x, &policy, 1.0, &mut rng).unwrap() * &weights)
                 .unwrap()
                 .sum_all()
                 .unwrap()
@@ -253,9 +313,50 @@ mod tests {
         let err = augment(
             &points,
             &[Augment::Cutout],
+            1.0,
             &mut SeededRng::new(0, Stream::Training),
         )
         .unwrap_err();
         assert!(err.to_string().contains("needs images"), "{err}");
+    }
+
+    #[test]
+    fn at_probability_zero_nothing_changes_and_at_one_everything_does() {
+        let values: Vec<f32> = (0..2 * 3 * 8 * 8).map(|v| (v % 13) as f32 / 13.0).collect();
+        let x = image(&values, (2, 3, 8, 8));
+        let policy = [Augment::Color, Augment::Translation, Augment::Cutout];
+        let run = |p| {
+            let mut rng = SeededRng::new(3, Stream::Training);
+            flat(&augment(&x, &policy, p, &mut rng).unwrap())
+        };
+        assert_eq!(run(0.0), values);
+        assert_ne!(run(1.0), values);
+    }
+
+    #[test]
+    fn adaptive_probability_rises_when_d_is_sure_of_real_images_and_falls_otherwise() {
+        let batch = 16;
+        let mut p = 0.0;
+        for _ in 0..100 {
+            p = adapt(p, 1.0, batch);
+        }
+        assert!((p - 100.0 * batch as f64 / ADAPT_IMAGES).abs() < 1e-9, "{p}");
+        let high = p;
+        for _ in 0..10 {
+            p = adapt(p, 0.0, batch);
+        }
+        assert!(p < high);
+        assert_eq!(adapt(1.0, 1.0, batch), 1.0, "p stays a probability");
+        assert_eq!(adapt(0.0, -1.0, batch), 0.0);
+    }
+
+    #[test]
+    fn augment_p_parses_probabilities_and_auto_only() {
+        assert_eq!("auto".parse(), Ok(AugmentChance::Auto));
+        assert_eq!("0.3".parse(), Ok(AugmentChance::Fixed(0.3)));
+        for bad in ["1.5", "-0.1", "NaN", "often"] {
+            let err = bad.parse::<AugmentChance>().unwrap_err();
+            assert!(err.contains("not a probability in [0, 1]"), "{err}");
+        }
     }
 }

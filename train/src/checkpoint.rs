@@ -26,6 +26,9 @@ pub struct TrainState {
     pub rng_position: String,
     pub adam_steps_g: u64,
     pub adam_steps_d: u64,
+    /// The augmentation probability, where it adapts (`augment_p: auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment_p: Option<f64>,
 }
 
 /// Everything a checkpoint restores.
@@ -62,6 +65,8 @@ impl Checkpoint {
                 rng_position: rng_position.to_string(),
                 adam_steps_g: 0,
                 adam_steps_d: 0,
+                augment_p: (config.augment_p == Some(crate::augment::AugmentChance::Auto))
+                    .then(|| config.initial_augment_p()),
             },
             opt_g: Adam::new(&generator, config.lr_g, config.beta1, config.beta2)?,
             opt_d: Adam::new(&discriminator, config.lr_d, config.beta1, config.beta2)?,

@@ -5,7 +5,7 @@ use gan_models::run_layout;
 use gan_models::{ArchConfig, DataSource, SpectralNorm};
 use serde::{Deserialize, Serialize};
 
-use crate::augment::Augment;
+use crate::augment::{Augment, AugmentChance};
 use crate::error::{Result, TrainError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +56,9 @@ pub struct TrainConfig {
     /// DiffAugment's transforms, applied to everything D sees ([`crate::augment`]).
     #[serde(default)]
     pub augment: Vec<crate::augment::Augment>,
+    /// How often each transform applies: every time when `None`, else [`AugmentChance`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment_p: Option<AugmentChance>,
     pub skip_bad: bool,
     pub sample_every: u64,
     pub checkpoint_every: u64,
@@ -197,6 +200,7 @@ impl TrainConfig {
             mode_seeking: 0.0,
             flip: false,
             augment: Vec::new(),
+            augment_p: None,
             skip_bad: false,
             sample_every: 500,
             checkpoint_every: 1000,
@@ -280,8 +284,18 @@ impl TrainConfig {
     }
 
     /// Settings that only make sense together.
-    fn combination_checks(&self) -> [Check; 5] {
+    fn combination_checks(&self) -> [Check; 7] {
         [
+            (
+                self.augment_p.is_none() || !self.augment.is_empty(),
+                "augment_p",
+                "sets how often the augment transforms apply, and none are set",
+            ),
+            (
+                !matches!(self.augment_p, Some(AugmentChance::Fixed(p)) if !(0.0..=1.0).contains(&p)),
+                "augment_p",
+                "must be a probability in [0, 1]",
+            ),
             (
                 self.mode_seeking == 0.0 || self.batch_size >= 2,
                 "mode_seeking",
@@ -309,6 +323,15 @@ impl TrainConfig {
                  conditional GANs are mlp and dcgan",
             ),
         ]
+    }
+
+    /// The augmentation probability a run starts with: adaptive starts at 0.
+    pub fn initial_augment_p(&self) -> f64 {
+        match self.augment_p {
+            None => 1.0,
+            Some(AugmentChance::Fixed(p)) => p,
+            Some(AugmentChance::Auto) => 0.0,
+        }
     }
 
     /// Instance-noise standard deviation at `step` (0-based) of a run of `total_steps`: the

@@ -20,15 +20,20 @@ pub struct StepMetrics {
     pub d_fake_before: f32,
     /// Mean D(G(z)) during the generator step (after the discriminator's update).
     pub d_fake_after: f32,
+    /// The augmentation probability of the step, in runs that set one (`augment_p`).
+    pub augment_p: Option<f32>,
 }
 
 const HEADER: &str = "step,epoch,loss_d,loss_g,d_real,d_fake_before,d_fake_after";
+/// The column runs with an augmentation probability add.
+const AUGMENT_P_COLUMN: &str = ",augment_p";
 
 impl StepMetrics {
     fn to_csv(self) -> String {
         let s = self;
+        let p = s.augment_p.map_or(String::new(), |p| format!(",{p}"));
         format!(
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}{p}",
             s.step, s.epoch, s.loss_d, s.loss_g, s.d_real, s.d_fake_before, s.d_fake_after
         )
     }
@@ -44,6 +49,7 @@ impl StepMetrics {
             d_real: float(4)?,
             d_fake_before: float(5)?,
             d_fake_after: float(6)?,
+            augment_p: f.get(7).map(|p| p.parse::<f32>().ok()).unwrap_or(None),
         })
     }
 }
@@ -56,14 +62,15 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    pub fn create(path: &Path) -> Result<Self> {
-        Self::with_rows(path, Vec::new())
+    /// A new log; `augment_p` adds that column.
+    pub fn create(path: &Path, augment_p: bool) -> Result<Self> {
+        Self::with_rows(path, Vec::new(), augment_p)
     }
 
     /// Reopen after a resume from `step`: rows past it (written after the checkpoint) are
     /// dropped, and so is a last row torn by a kill mid-write (the file does not end in a
     /// newline).
-    pub fn resume(path: &Path, step: u64) -> Result<Self> {
+    pub fn resume(path: &Path, step: u64, augment_p: bool) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
         let torn = !text.is_empty() && !text.ends_with('\n');
         let last = text.lines().count().saturating_sub(1);
@@ -82,11 +89,12 @@ impl MetricsLog {
                 rows.push(row);
             }
         }
-        Self::with_rows(path, rows)
+        Self::with_rows(path, rows, augment_p)
     }
 
-    fn with_rows(path: &Path, rows: Vec<StepMetrics>) -> Result<Self> {
-        let mut text = format!("{HEADER}\n");
+    fn with_rows(path: &Path, rows: Vec<StepMetrics>, augment_p: bool) -> Result<Self> {
+        let extra = if augment_p { AUGMENT_P_COLUMN } else { "" };
+        let mut text = format!("{HEADER}{extra}\n");
         for row in &rows {
             text.push_str(&row.to_csv());
             text.push('\n');
@@ -125,6 +133,7 @@ mod tests {
             d_real: 0.5,
             d_fake_before: 0.4,
             d_fake_after: 0.3,
+            augment_p: None,
         }
     }
 
@@ -132,7 +141,7 @@ mod tests {
     fn a_torn_last_row_is_dropped_on_resume_and_other_damage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        let mut log = MetricsLog::create(&path).unwrap();
+        let mut log = MetricsLog::create(&path, false).unwrap();
         for step in 1..=3 {
             log.append(row(step)).unwrap();
         }
@@ -140,9 +149,9 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("4,0,1.0,2"); // killed mid-row
         std::fs::write(&path, &text).unwrap();
-        assert_eq!(MetricsLog::resume(&path, 2).unwrap().rows, [row(1), row(2)]);
+        assert_eq!(MetricsLog::resume(&path, 2, false).unwrap().rows, [row(1), row(2)]);
         std::fs::write(&path, text.replace("2,0,", "2,x,") + "\n").unwrap();
-        let err = MetricsLog::resume(&path, 2).err().unwrap().to_string();
+        let err = MetricsLog::resume(&path, 2, false).err().unwrap().to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 }

@@ -106,7 +106,7 @@ impl Trainer {
         let rng = SeededRng::new(config.seed, Stream::Training);
         let ck = Checkpoint::fresh(&config, &mut init, rng.position(), &device)?;
         save_config(&config, run_dir)?;
-        let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE))?;
+        let metrics = MetricsLog::create(&run_dir.join(METRICS_FILE), config.augment_p.is_some())?;
         Self::assemble(config, run_dir, data, ck, rng, metrics, device)
     }
 
@@ -161,7 +161,11 @@ impl Trainer {
         adopt_classes(&mut config, &data)?;
         check_batch_fits(&config, &data.samples)?;
         save_config(&config, run_dir)?;
-        let metrics = MetricsLog::resume(&run_dir.join(METRICS_FILE), ck.state.step)?;
+        let metrics = MetricsLog::resume(
+            &run_dir.join(METRICS_FILE),
+            ck.state.step,
+            config.augment_p.is_some(),
+        )?;
         Self::assemble(config, run_dir, data, ck, rng, metrics, device)
     }
 
@@ -325,13 +329,14 @@ impl Trainer {
         let mut z_of_fake = z;
 
         let policy = &self.config.augment;
-        let real = augment(&real, policy, &mut self.rng)?;
+        let p = self.augment_p();
+        let real = augment(&real, policy, p, &mut self.rng)?;
         let real = add_noise(&mut self.rng, &real, sigma)?;
         let rng = &mut self.rng;
         let (d_real, reconstruction) = phase(device, "D forward", || {
             crate::reconstruction::real_pass(d, &real, real_labels, rng)
         })?;
-        let detached = augment(&fake.detach(), policy, &mut self.rng)?;
+        let detached = augment(&fake.detach(), policy, p, &mut self.rng)?;
         let detached = add_noise(&mut self.rng, &detached, sigma)?;
         let d_fake = phase(device, "D forward", || {
             d.forward(&detached, fake_labels, true)
@@ -358,7 +363,7 @@ impl Trainer {
                     g.forward(&z_of_fake, fake_labels, true)
                 })?;
             }
-            let seen = augment(&fake, policy, &mut self.rng)?;
+            let seen = augment(&fake, policy, p, &mut self.rng)?;
             let noisy = add_noise(&mut self.rng, &seen, sigma)?;
             let logits = phase(device, "D forward", || {
                 d.forward_frozen(&noisy, fake_labels, true)
@@ -381,6 +386,9 @@ impl Trainer {
             d_fake_after = mean_probability(&logits)?;
         }
         let state = &mut self.ck.state;
+        if let Some(p) = &mut state.augment_p {
+            *p = crate::augment::adapt(*p, mean_sign(&d_real)?, batch);
+        }
         state.step = i + 1;
         state.epoch = (i + 1) / self.steps_per_epoch;
         state.rng_position = self.rng.position().to_string();
@@ -394,7 +402,16 @@ impl Trainer {
             d_real: mean_probability(&d_real)?,
             d_fake_before: mean_probability(&d_fake)?,
             d_fake_after,
+            augment_p: self.config.augment_p.map(|_| p as f32),
         })
+    }
+
+    /// The probability each augmentation applies with at this step.
+    fn augment_p(&self) -> f64 {
+        self.ck
+            .state
+            .augment_p
+            .unwrap_or_else(|| self.config.initial_augment_p())
     }
 
     /// A conditional run's classes for step `step`'s generated batch: balanced (each class
@@ -535,6 +552,12 @@ impl Trainer {
             ("D(x)", rows.iter().map(|r| r.d_real).collect()),
             ("D(G(z))", rows.iter().map(|r| r.d_fake_after).collect()),
         ];
+        let p: Vec<f32> = rows.iter().filter_map(|r| r.augment_p).collect();
+        let series: Vec<(&str, Vec<f32>)> = if p.len() == rows.len() {
+            series.into_iter().chain([("augment p", p)]).collect()
+        } else {
+            series.into()
+        };
         pictures::plot_losses(&self.run_dir.join("losses.png"), &steps, &series)
     }
 
@@ -559,6 +582,13 @@ fn diverged(step: u64, loss_d: f32, loss_g: f32) -> TrainError {
         loss_g,
         last_checkpoint: None,
     }
+}
+
+/// The mean sign of D's logits (ADA's r_t: +1 when D calls every image real).
+fn mean_sign(logits: &Tensor) -> Result<f64> {
+    let signs: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+    let sum: f64 = signs.iter().map(|&v| f64::from(v.signum() * f32::from(v != 0.0))).sum();
+    Ok(sum / signs.len().max(1) as f64)
 }
 
 /// `batch` standard-normal latents of size `nz`.
