@@ -143,6 +143,10 @@ pub struct TrainArgs {
     /// `color,translation,cutout` (default: none).
     #[arg(long, value_delimiter = ',')]
     augment: Option<Vec<Augment>>,
+    /// What a feature network (--model features) learns: `rotation` (which way is up) or
+    /// `contrastive` (two views of one image among a batch's; SimCLR).
+    #[arg(long, value_enum)]
+    task: Option<ClassifierTask>,
     /// How often each augment transform applies to a sample: a probability in [0, 1], or
     /// `auto` (adapts so that D's sign on real images stays near 0.6, as StyleGAN2-ADA;
     /// starts at 0). Default: every time.
@@ -178,7 +182,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.resume.is_none() {
         match args.model {
             Some(Model::Classifier) => return run_classifier(&args, ClassifierTask::Classes),
-            Some(Model::Features) => return run_classifier(&args, ClassifierTask::Rotation),
+            Some(Model::Features) => {
+                let task = args.task.unwrap_or(ClassifierTask::Rotation);
+                if task == ClassifierTask::Classes {
+                    bail!("--task classes is what --model classifier trains; --model features learns rotation or contrastive");
+                }
+                return run_classifier(&args, task);
+            }
             _ => {}
         }
     }
@@ -380,7 +390,7 @@ fn run_classifier(args: &TrainArgs, task: ClassifierTask) -> Result<()> {
     // A feature network is for sprites and photos: RGB at 32 px unless told otherwise.
     let (size, channels) = match task {
         ClassifierTask::Classes => (28, 1),
-        ClassifierTask::Rotation => (32, 3),
+        ClassifierTask::Rotation | ClassifierTask::Contrastive => (32, 3),
     };
     let mut config = ClassifierConfig::new(
         args.image_size.unwrap_or(size),
@@ -397,6 +407,7 @@ fn run_classifier(args: &TrainArgs, task: ClassifierTask) -> Result<()> {
     let what = match task {
         ClassifierTask::Classes => "the classifier",
         ClassifierTask::Rotation => "the feature network (which way is up)",
+        ClassifierTask::Contrastive => "the feature network (contrastive views)",
     };
     eprintln!(
         "training {what} on {} for {} epochs, batch {}",

@@ -103,7 +103,8 @@ pub fn augment(x: &Tensor, policy: &[Augment], p: f64, rng: &mut SeededRng) -> R
                 let brightness = draws(rng, 1.0, -0.5, 0.0);
                 let saturation = draws(rng, 2.0, 0.0, 1.0);
                 let contrast = draws(rng, 1.0, 0.5, 1.0);
-                color(&x, &brightness, &saturation, &contrast)?
+                let coloured = color(&x, &brightness, &saturation, &contrast)?;
+                only_where(&on, &coloured, &x)?
             }
             Augment::Translation => {
                 let shift = |rng: &mut SeededRng, size: usize| -> Vec<i64> {
@@ -144,6 +145,16 @@ pub fn augment(x: &Tensor, policy: &[Augment], p: f64, rng: &mut SeededRng) -> R
         };
     }
     Ok(x)
+}
+
+/// `changed` for the samples `on`, `x` exactly for the others.
+fn only_where(on: &[bool], changed: &Tensor, x: &Tensor) -> Result<Tensor> {
+    if on.iter().all(|&o| o) {
+        return Ok(changed.clone());
+    }
+    let mask: Vec<u8> = on.iter().map(|&o| u8::from(o)).collect();
+    let mask = Tensor::from_vec(mask, (on.len(), 1, 1, 1), x.device())?.broadcast_as(x.dims())?;
+    Ok(mask.where_cond(changed, x)?)
 }
 
 fn per_sample(values: &[f32], x: &Tensor) -> Result<Tensor> {

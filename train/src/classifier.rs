@@ -44,6 +44,7 @@ pub struct ClassifierConfig {
 /// What a classifier learns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ClassifierTask {
     /// The data's classes (MNIST labels, class folders, the shapes' disc/square).
     #[default]
@@ -51,6 +52,10 @@ pub enum ClassifierTask {
     /// How far each image was turned ([`crate::data::rotation`]): a feature network for data
     /// without labels (`gan train --model features`).
     Rotation,
+    /// Which of all the views of a batch is the other view of the same image
+    /// ([`crate::contrastive`]): a feature network for data without labels
+    /// (`gan train --model features --task contrastive`).
+    Contrastive,
 }
 
 impl ClassifierConfig {
@@ -124,17 +129,24 @@ pub fn train_classifier(
     let mut metrics = String::from("epoch,step,train_loss,validation_accuracy\n");
     let started = Instant::now();
     let (mut step, mut train_loss, mut accuracy) = (0u64, f64::NAN, 0.0);
+    // The contrastive task's views (each epoch's draws follow the last's).
+    let mut views_rng = SeededRng::new(config.seed, Stream::Training);
     for epoch in 0..config.epochs {
         let order = SeededRng::new(config.seed, Stream::Shuffle(epoch)).permutation(train.len());
         let mut loss_sum = 0.0;
         for chunk in order.chunks_exact(config.batch_size) {
             let indices: Vec<usize> = chunk.iter().map(|&k| train[k]).collect();
-            loss_sum += train_step(&net, &mut adam, &labelled, &indices, step, &device)?;
+            let batch = Batch {
+                labelled: &labelled,
+                indices: &indices,
+                task: config.task,
+            };
+            loss_sum += train_step(&net, &mut adam, &batch, step, &mut views_rng)?;
             step += 1;
             observer.event(Event::ClassifierStep { step });
         }
         train_loss = loss_sum / steps_per_epoch as f64;
-        accuracy = evaluate(&net, &labelled, &validation, &device)?;
+        accuracy = evaluate(&net, &labelled, &validation, config.task, &device)?;
         observer.event(Event::ClassifierEpoch {
             epoch: epoch + 1,
             train_loss,
@@ -201,22 +213,53 @@ fn prepare(
             let (images, report) = data::load(&source, &options)?;
             data::rotation::rotation_task(&images, report)?
         }
+        ClassifierTask::Contrastive => {
+            let options = data::LoadOptions {
+                shape,
+                skip_bad: false,
+                seed: config.seed,
+            };
+            let (images, report) = data::load(&source, &options)?;
+            // No labels: the outputs are the projection the loss compares.
+            LabelledDataset {
+                labels: vec![0; images.len()],
+                data: images,
+                class_names: (0..crate::contrastive::PROJECTION)
+                    .map(|k| format!("z{k}"))
+                    .collect(),
+                report,
+            }
+        }
     };
     config.model.classes = labelled.classes();
     Ok((config, labelled))
 }
 
-/// One cross-entropy step on the samples `indices`; returns the loss.
+/// The samples of one step and the task they are learnt for.
+struct Batch<'a> {
+    labelled: &'a LabelledDataset,
+    indices: &'a [usize],
+    task: ClassifierTask,
+}
+
+/// One step on a batch (cross-entropy on the labels, or NT-Xent on two views of each image);
+/// returns the loss.
 fn train_step(
     net: &Net,
     adam: &mut Adam,
-    labelled: &LabelledDataset,
-    indices: &[usize],
+    batch: &Batch,
     step: u64,
-    device: &Device,
+    rng: &mut SeededRng,
 ) -> Result<f64> {
-    let (x, y) = batch(labelled, indices, device)?;
-    let loss = candle_nn::loss::cross_entropy(&net.forward(&x, None, true)?, &y)?;
+    let (x, y) = samples(batch.labelled, batch.indices, &net.device())?;
+    let loss = match batch.task {
+        ClassifierTask::Contrastive => {
+            crate::contrastive::loss(net, &crate::contrastive::two_views(&x, rng)?)?
+        }
+        ClassifierTask::Classes | ClassifierTask::Rotation => {
+            candle_nn::loss::cross_entropy(&net.forward(&x, None, true)?, &y)?
+        }
+    };
     let value = f64::from(loss.to_scalar::<f32>()?);
     if !value.is_finite() {
         return Err(TrainError::NonFiniteLoss {
@@ -239,7 +282,11 @@ fn split(data: &LabelledDataset, fraction: f64, seed: u64) -> (Vec<usize>, Vec<u
     (order, validation)
 }
 
-fn batch(data: &LabelledDataset, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
+fn samples(
+    data: &LabelledDataset,
+    indices: &[usize],
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let values: Vec<f32> = indices
         .iter()
         .flat_map(|&k| data.data.sample(k).iter().copied())
@@ -249,11 +296,30 @@ fn batch(data: &LabelledDataset, indices: &[usize], device: &Device) -> Result<(
     Ok((x, Tensor::from_vec(labels, indices.len(), device)?))
 }
 
-/// Fraction of `indices` whose arg-max logit (eval mode) is the label.
-fn evaluate(net: &Net, data: &LabelledDataset, indices: &[usize], device: &Device) -> Result<f64> {
+/// Fraction of `indices` whose arg-max logit (eval mode) is the label; for the contrastive
+/// task, of their views whose nearest other view is their partner (in chunks of 250 images,
+/// views drawn from a fixed seed).
+fn evaluate(
+    net: &Net,
+    data: &LabelledDataset,
+    indices: &[usize],
+    task: ClassifierTask,
+    device: &Device,
+) -> Result<f64> {
+    if task == ClassifierTask::Contrastive {
+        let mut rng = SeededRng::new(0, Stream::ValidationSplit);
+        let (mut hits, mut total) = (0.0, 0usize);
+        for chunk in indices.chunks(250) {
+            let (x, _) = samples(data, chunk, device)?;
+            let views = crate::contrastive::two_views(&x, &mut rng)?;
+            hits += crate::contrastive::retrieval_accuracy(net, &views)? * (2 * chunk.len()) as f64;
+            total += 2 * chunk.len();
+        }
+        return Ok(hits / total.max(1) as f64);
+    }
     let mut correct = 0usize;
     for chunk in indices.chunks(500) {
-        let (x, y) = batch(data, chunk, device)?;
+        let (x, y) = samples(data, chunk, device)?;
         let predicted = net.forward(&x, None, false)?.argmax(D::Minus1)?;
         correct += predicted
             .eq(&y)?

@@ -31,6 +31,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;
+pub mod contrastive;
 pub mod data;
 pub mod device;
 pub mod ema;
