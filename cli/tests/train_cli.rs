@@ -151,6 +151,51 @@ fn missing_or_empty_data_is_a_clear_error() {
     }
 }
 
+/// `gan train --model fastgan` with nothing else gets the few-shot recipe and the default
+/// length; bad sizes and probabilities are refused by name.
+#[test]
+fn fastgan_defaults_to_the_few_shot_recipe_and_refuses_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sprites");
+    gan_models::fixtures::write_image_folder(&data, 20, 16);
+    let run = dir.path().join("run");
+    // The default length and batch, cut short here only by --max-steps.
+    let out = train(
+        "fastgan",
+        path(&data),
+        &run,
+        &["--image-size", "32", "--ngf", "4", "--ndf", "8", "--max-steps", "2"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["arch"], "fastgan");
+    assert_eq!(config["recipe"], "fewshot");
+    assert_eq!(config["loss"], "hinge");
+    assert_eq!(config["augment"], serde_json::json!(["color", "translation"]));
+    assert_eq!(config["batch_size"], 16);
+    let bad = dir.path().join("bad");
+    let fastgan = |extra: &[&str]| {
+        let mut args = vec!["train", "--model", "fastgan", "--data", path(&data)];
+        args.extend_from_slice(&["--out", path(&bad)]);
+        args.extend_from_slice(extra);
+        gan(&args)
+    };
+    let cases: [(&[&str], &str); 3] = [
+        (&["--image-size", "16"], "image size 16"),
+        (&["--spectral-norm", "d"], "fastgan has no spectral normalisation"),
+        (&["--channels", "2"], "channels must be"),
+    ];
+    for (extra, needle) in cases {
+        assert_refused(&fastgan(extra), needle);
+    }
+    // A value the parser refuses is a usage error (exit 2), with the reason.
+    let out = fastgan(&["--augment-p", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a probability in [0, 1]"));
+    assert!(!bad.exists(), "nothing is written for a refused run");
+}
+
 /// The classifier trains on class folders (two classes here) and reports them.
 #[test]
 fn the_classifier_trains_on_class_folders() {

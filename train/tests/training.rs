@@ -5,8 +5,8 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use gan_models::fixtures::tiny_dcgan;
-use gan_models::{ArchConfig, TOY2D_A, TOY2D_B, run_layout};
-use gan_train::augment::Augment;
+use gan_models::{ArchConfig, FastGan, TOY2D_A, TOY2D_B, run_layout};
+use gan_train::augment::{Augment, AugmentChance};
 use gan_train::net::{Net, batch_tensor};
 use gan_train::rng::{SeededRng, Stream};
 use gan_train::{TrainConfig, TrainError, Trainer};
@@ -171,42 +171,18 @@ fn resume_continues_exactly() {
     config.ema_decay = Some(0.9);
     config.augment = vec![Augment::Color, Augment::Translation, Augment::Cutout];
     config.seed = 11;
-
-    let straight = tempfile::tempdir().unwrap();
-    let mut ten = config.clone();
-    ten.max_steps = Some(10);
-    let mut trainer = Trainer::create(ten, straight.path()).unwrap();
-    trainer.run(&mut ()).unwrap();
-
-    let split = tempfile::tempdir().unwrap();
-    let mut five = config.clone();
-    five.max_steps = Some(5);
-    Trainer::create(five, split.path())
-        .unwrap()
-        .run(&mut ())
-        .unwrap();
-    let mut resumed = Trainer::resume(split.path(), Some(10), None).unwrap();
-    assert_eq!(resumed.step(), 5);
-    resumed.run(&mut ()).unwrap();
-
-    assert_eq!(tensors(trainer.generator()), tensors(resumed.generator()));
-    assert_eq!(
-        tensors(trainer.discriminator()),
-        tensors(resumed.discriminator())
-    );
-    let csv = |dir: &Path| std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    assert_eq!(csv(straight.path()), csv(split.path()));
-    assert_eq!(csv(split.path()).lines().count(), 11);
+    let (straight, split, resumed) = ten_steps_straight_and_resumed(&config);
+    let (straight, split) = (straight.path(), split.path());
     // The EMA generator resumes exactly too, and is not the raw generator.
     let load = |dir: &Path, file: &str| {
         let path = dir.join("checkpoints/step_000010").join(file);
         tensors(&Net::load(config.model.generator().unwrap(), &path, &Device::Cpu).unwrap())
     };
-    let ema = load(straight.path(), run_layout::GENERATOR_EMA_FILE);
-    assert_eq!(ema, load(split.path(), run_layout::GENERATOR_EMA_FILE));
-    assert_ne!(ema, load(straight.path(), run_layout::GENERATOR_FILE));
+    let ema = load(straight, run_layout::GENERATOR_EMA_FILE);
+    assert_eq!(ema, load(split, run_layout::GENERATOR_EMA_FILE));
+    assert_ne!(ema, load(straight, run_layout::GENERATOR_FILE));
     // And a checkpoint on disk restores the same weights the trainer holds.
-    let (step, dir) = run_layout::latest_checkpoint(split.path())
+    let (step, dir) = run_layout::latest_checkpoint(split)
         .unwrap()
         .unwrap();
     assert_eq!(step, 10);
@@ -238,6 +214,91 @@ fn resume_continues_exactly() {
     assert_ne!(*moved, fresh);
 }
 
+/// `config` trained 10 steps in one go, and 5 then resumed to 10: the two folders (which must
+/// hold the same weights and metrics) and the resumed trainer.
+fn ten_steps_straight_and_resumed(
+    config: &TrainConfig,
+) -> (tempfile::TempDir, tempfile::TempDir, Trainer) {
+    let straight = tempfile::tempdir().unwrap();
+    let mut ten = config.clone();
+    ten.max_steps = Some(10);
+    let mut trainer = Trainer::create(ten, straight.path()).unwrap();
+    trainer.run(&mut ()).unwrap();
+
+    let split = tempfile::tempdir().unwrap();
+    let mut five = config.clone();
+    five.max_steps = Some(5);
+    Trainer::create(five, split.path())
+        .unwrap()
+        .run(&mut ())
+        .unwrap();
+    let mut resumed = Trainer::resume(split.path(), Some(10), None).unwrap();
+    assert_eq!(resumed.step(), 5);
+    resumed.run(&mut ()).unwrap();
+
+    assert_eq!(tensors(trainer.generator()), tensors(resumed.generator()));
+    assert_eq!(
+        tensors(trainer.discriminator()),
+        tensors(resumed.discriminator())
+    );
+    let csv = |dir: &Path| std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv(straight.path()), csv(split.path()));
+    assert_eq!(csv(split.path()).lines().count(), 11);
+    (straight, split, resumed)
+}
+
+fn tiny_fastgan() -> ArchConfig {
+    ArchConfig::FastGan(FastGan {
+        image_size: 32,
+        channels: 3,
+        nz: 8,
+        ngf: 4,
+        ndf: 8,
+        ..FastGan::default()
+    })
+}
+
+/// fastgan with its few-shot recipe (EMA, DiffAugment), the decoders' random quarters and an
+/// adaptive augmentation probability resumes bit for bit too, and logs p.
+#[test]
+fn fastgan_with_adaptive_augmentation_resumes_exactly() {
+    let data = tempfile::tempdir().unwrap();
+    image_folder(data.path(), 12);
+    let mut config = TrainConfig::new(tiny_fastgan(), data.path().to_str().unwrap());
+    config.batch_size = 4;
+    config.augment_p = Some(AugmentChance::Auto);
+    config.seed = 5;
+    let (_, split, _) = ten_steps_straight_and_resumed(&config);
+    let csv = std::fs::read_to_string(split.path().join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("step,epoch,loss_d,loss_g,d_real,d_fake_before,d_fake_after,augment_p\n"));
+    assert!(csv.lines().skip(1).all(|l| l.split(',').count() == 8), "{csv}");
+}
+
+/// Adaptive augmentation raises p while D sees the same 8 real images and grows sure of them.
+#[test]
+fn adaptive_augmentation_rises_when_d_memorises_a_tiny_set() {
+    let data = tempfile::tempdir().unwrap();
+    image_folder(data.path(), 8);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = TrainConfig::new(tiny_fastgan(), data.path().to_str().unwrap());
+    config.batch_size = 8;
+    config.max_steps = Some(40);
+    config.augment_p = Some(AugmentChance::Auto);
+    Trainer::create(config, dir.path())
+        .unwrap()
+        .run(&mut ())
+        .unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    let p: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(p[0], 0.0, "adaptive augmentation starts at 0");
+    let last = *p.last().unwrap();
+    assert!(last > 0.0 && last <= 1.0, "p after 40 steps on 8 images: {last}");
+}
+
 #[test]
 fn augmentation_changes_training_and_needs_images() {
     let data = tempfile::tempdir().unwrap();
@@ -263,6 +324,15 @@ fn augmentation_changes_training_and_needs_images() {
         err.contains("augment") && err.contains("not to the toy 2-D points"),
         "{err}"
     );
+    // A probability without transforms to apply, or outside [0, 1], is refused by name.
+    let mut bare = TrainConfig::new(tiny_dcgan(16, 3), "shapes");
+    bare.augment_p = Some(AugmentChance::Fixed(0.3));
+    let err = bare.validate().unwrap_err().to_string();
+    assert!(err.contains("augment_p") && err.contains("none are set"), "{err}");
+    bare.augment = vec![Augment::Color];
+    bare.augment_p = Some(AugmentChance::Fixed(1.5));
+    let err = bare.validate().unwrap_err().to_string();
+    assert!(err.contains("augment_p") && err.contains("[0, 1]"), "{err}");
 }
 
 #[test]
