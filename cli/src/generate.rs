@@ -24,7 +24,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output PNG: a grid (or with --sheet, a sprite sheet). Default `grid.png`, unless --each
-    /// is given without it (then only the per-sample files are written).
+    /// or --gif is given without it (then only those are written).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Grid columns (default: a square-ish grid).
@@ -40,6 +40,13 @@ pub struct GenerateArgs {
     /// Write a sprite sheet (no gutters) and a JSON atlas of frame rectangles beside it.
     #[arg(long)]
     sheet: bool,
+    /// Also write the images as the frames of an animated GIF, in order (with --interpolate,
+    /// a walk from seed A to seed B).
+    #[arg(long)]
+    gif: Option<PathBuf>,
+    /// How long each GIF frame shows, in milliseconds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(10..=60_000))]
+    frame_ms: u32,
     /// Spherical interpolation between two seeds: A:B:STEPS.
     #[arg(long, conflicts_with = "latents")]
     interpolate: Option<String>,
@@ -101,10 +108,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let source = LatentSource::new(&args, &generator, &classes)?;
     let count = source.len();
     let (w, h) = generator.image_size();
-    let out_picture = match (&args.out, &args.each) {
+    let out_picture = match (&args.out, args.each.is_some() || args.gif.is_some()) {
         (Some(out), _) => Some(out.clone()),
-        (None, Some(_)) => None,
-        (None, None) => Some(PathBuf::from("grid.png")),
+        (None, true) => None,
+        (None, false) => Some(PathBuf::from("grid.png")),
     };
     let cols = match classes {
         ClassPlan::PerClass { per, .. } => per,
@@ -116,20 +123,26 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if out_picture.is_some() {
         check_picture_size(count, cols, (w, h), args.sheet, args.max_pixels)?;
     }
+    if args.gif.is_some() {
+        check_animation_size(count, (w, h), args.max_pixels)?;
+    }
     if let Some(path) = &args.save_latents {
         save_latents(path, &source, generator.latent_dim())?;
     }
     if let Some(dir) = &args.each {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let kept = generate_all(&args, &generator, &classes, &source, out_picture.is_some())?;
-    let written = match &out_picture {
-        Some(out) => {
-            write_picture(out, &args, &generator, &classes, &source, &kept, cols)?;
-            out.display().to_string()
-        }
-        None => String::new(),
-    };
+    let keep = out_picture.is_some() || args.gif.is_some();
+    let kept = generate_all(&args, &generator, &classes, &source, keep)?;
+    let mut written = Vec::new();
+    if let Some(out) = &out_picture {
+        write_picture(out, &args, &generator, &classes, &source, &kept, cols)?;
+        written.push(out.display().to_string());
+    }
+    if let Some(path) = &args.gif {
+        save_gif(path, &kept, args.frame_ms)?;
+        written.push(path.display().to_string());
+    }
     let each = args
         .each
         .as_ref()
@@ -139,11 +152,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         args.model.display(),
         generator.runs_on(),
         started.elapsed().as_secs_f64(),
-        [Some(written).filter(|s| !s.is_empty()), each]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ")
+        written.into_iter().chain(each).collect::<Vec<_>>().join(", ")
     );
     Ok(())
 }
@@ -499,6 +508,25 @@ fn write_sheet(
     let path = out.with_extension("json");
     atomic::write_file(&path, &serde_json::to_vec_pretty(&atlas)?)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Refuse an animation whose frames together exceed `max_pixels` before generating anything
+/// (every frame is held until the GIF is encoded).
+fn check_animation_size(count: usize, (w, h): (usize, usize), max_pixels: u64) -> Result<()> {
+    let pixels = (count as u64).saturating_mul(w as u64).saturating_mul(h as u64);
+    if pixels > max_pixels {
+        bail!(
+            "--gif of {count} frames of {w}×{h} would hold {pixels} pixels, over --max-pixels \
+             {max_pixels}: ask for fewer frames"
+        );
+    }
+    Ok(())
+}
+
+/// `frames` as an animated GIF (`gan_runtime::picture::gif`), written atomically.
+pub(crate) fn save_gif(path: &Path, frames: &[Rgba8], frame_ms: u32) -> Result<()> {
+    let bytes = picture::gif(frames, frame_ms)?;
+    atomic::write_file(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Encode `image` as PNG (`gan_runtime::picture`, as `gan serve` does) and write it atomically.

@@ -16,6 +16,7 @@ pub mod eval;
 pub mod export;
 pub mod generate;
 mod npy;
+mod progress_gif;
 pub mod reference;
 pub mod report;
 pub mod scores;

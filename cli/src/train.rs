@@ -219,6 +219,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     .map_err(report::train_error)?;
     print_summary(&summary, trainer.step());
+    if let Some(path) = crate::progress_gif::write(trainer.run_dir())? {
+        println!("progress animation: {}", path.display());
+    }
     Ok(())
 }
 

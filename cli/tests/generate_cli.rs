@@ -111,6 +111,52 @@ fn grids_files_sheets_interpolation_and_latents() {
         s(&interp),
     ]));
     assert_eq!(image::open(&interp).unwrap().width(), 5 * 30 + 2);
+
+    // The same walk as an animation: one frame per step, the generator's size, the delay asked
+    // for, and each frame the interpolation's image (GIF's palette aside: within a few levels).
+    let gif = dir.path().join("walk.gif");
+    let frames_dir = dir.path().join("walk");
+    ok(gan(&[
+        "generate",
+        "--model",
+        s(&model),
+        "--interpolate",
+        "3:9:5",
+        "--gif",
+        s(&gif),
+        "--frame-ms",
+        "50",
+        "--each",
+        s(&frames_dir),
+    ]));
+    use image::AnimationDecoder;
+    let file = std::io::BufReader::new(std::fs::File::open(&gif).unwrap());
+    let frames = image::codecs::gif::GifDecoder::new(file)
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 5);
+    let mut each: Vec<PathBuf> = std::fs::read_dir(&frames_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    each.sort();
+    assert_eq!(each.len(), 5);
+    for (frame, png) in frames.iter().zip(&each) {
+        assert_eq!(frame.buffer().dimensions(), (28, 28));
+        assert_eq!(frame.delay().numer_denom_ms(), (50, 1));
+        let expected = image::open(png).unwrap().to_rgba8();
+        let worst = frame
+            .buffer()
+            .as_raw()
+            .iter()
+            .zip(expected.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(worst <= 8, "{}: a GIF pixel {worst} levels off", png.display());
+    }
 }
 
 #[test]
@@ -201,6 +247,14 @@ fn requests_are_bounded_and_failed_writes_are_errors() {
     assert!(
         !dir.path().join("grid.png").exists(),
         "--each alone wrote a grid"
+    );
+    // --gif alone: the animation and no grid; too many frames for --max-pixels are refused.
+    ok(generate(&["--n", "3", "--gif", "three.gif"]));
+    assert!(dir.path().join("three.gif").is_file());
+    assert!(!dir.path().join("grid.png").exists(), "--gif alone wrote a grid");
+    refused(
+        &generate(&["--n", "100", "--gif", "many.gif", "--max-pixels", "1000"]),
+        "--gif of 100 frames",
     );
 
     // An output that cannot be written (its folder is a file): an error, no file, no success.

@@ -41,6 +41,15 @@ fn toy2d_run_writes_a_complete_run_folder() {
     ] {
         assert!(run.join(file).is_file(), "{file}");
     }
+    // The grids of steps 0, 10, 20 and 30 as one animation.
+    use image::AnimationDecoder;
+    let gif = std::io::BufReader::new(std::fs::File::open(run.join("progress.gif")).unwrap());
+    let frames = image::codecs::gif::GifDecoder::new(gif)
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 4);
     let ck = run.join("checkpoints/step_000030");
     for file in [
         "generator.safetensors",

@@ -1,5 +1,5 @@
 //! Generated images as pictures: grids and sprite sheets laid out as `gan_contract::grid` says,
-//! and their PNG encoding (feature `png`). One encoder for every front end — the CLI's files and
+//! their PNG encoding (feature `png`) and animated GIFs of them (feature `gif`). One encoder for every front end — the CLI's files and
 //! the server's responses — so the same seeds give the same bytes everywhere.
 
 use gan_contract::grid;
@@ -91,9 +91,74 @@ pub fn png(image: &Rgba8) -> Result<Vec<u8>> {
     Ok(bytes.into_inner())
 }
 
+/// `frames` (all the same size) as an animated GIF that loops forever, each shown for
+/// `frame_ms` milliseconds. GIF has 256 colours a frame and one transparent one: each frame's
+/// palette is quantised from its own pixels, and a pixel with alpha under 128 is transparent.
+#[cfg(feature = "gif")]
+pub fn gif(frames: &[Rgba8], frame_ms: u32) -> Result<Vec<u8>> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame, RgbaImage};
+
+    let encoding = |e: image::ImageError| {
+        RuntimeError::InvalidArgument(format!("cannot encode the GIF: {e}"))
+    };
+    let first = frames
+        .first()
+        .ok_or_else(|| RuntimeError::InvalidArgument("a GIF needs at least one frame".into()))?;
+    let mut bytes = Vec::new();
+    {
+        // Speed 10 of 1–30: gif's default trade of palette quality for time.
+        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(encoding)?;
+        for frame in frames {
+            if (frame.width, frame.height) != (first.width, first.height) {
+                return Err(RuntimeError::InvalidArgument(
+                    "every frame of a GIF has the same size".into(),
+                ));
+            }
+            let buffer = RgbaImage::from_raw(frame.width, frame.height, frame.pixels.clone())
+                .ok_or_else(|| {
+                    RuntimeError::InvalidArgument("a frame's pixels do not fit its size".into())
+                })?;
+            let delay = Delay::from_numer_denom_ms(frame_ms, 1);
+            encoder
+                .encode_frame(Frame::from_parts(buffer, 0, 0, delay))
+                .map_err(encoding)?;
+        }
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three 3×2 frames of one flat colour each: the decoded GIF has them all, in order, at
+    /// that size and delay.
+    #[cfg(feature = "gif")]
+    #[test]
+    fn a_gif_has_every_frame_in_order_at_its_size_and_delay() {
+        use image::AnimationDecoder;
+        let colours = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]];
+        let frames: Vec<Rgba8> = colours
+            .iter()
+            .map(|c| Rgba8 {
+                width: 3,
+                height: 2,
+                pixels: c.repeat(6),
+            })
+            .collect();
+        let bytes = gif(&frames, 120).unwrap();
+        let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+        let decoded = decoder.into_frames().collect_frames().unwrap();
+        assert_eq!(decoded.len(), 3);
+        for (frame, colour) in decoded.iter().zip(colours) {
+            assert_eq!(frame.buffer().dimensions(), (3, 2));
+            assert_eq!(frame.buffer().get_pixel(1, 1).0, colour);
+            assert_eq!(frame.delay().numer_denom_ms(), (120, 1));
+        }
+        assert!(gif(&[], 100).is_err());
+    }
 
     #[test]
     fn an_enlarged_picture_repeats_each_pixel_in_a_block() {
