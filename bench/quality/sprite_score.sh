@@ -25,6 +25,9 @@ if [ ! -f "$net/onnx/classifier.onnx" ]; then
     echo "feature network ($task): trained in $(( $(date +%s) - start )) s"
     "$GAN" export --run "$net" --out "$net/onnx" > /dev/null
 fi
+field() { # JSON, FORMAT: the JSON object's fields formatted
+    "$PYTHON" -c 'import json, sys; print(sys.argv[2].format(**json.loads(sys.argv[1])))' "$1" "$2"
+}
 score() { # NAME, then the images to score (--images DIR or --generator FILE --n N)
     local name=$1
     shift
@@ -32,7 +35,7 @@ score() { # NAME, then the images to score (--images DIR or --generator FILE --n
         "$@" --subset-size 500 --json)
     fid=$("$GAN" eval fid --classifier "$net/onnx/classifier.onnx" --real "$OUT/sets/real_b" \
         "$@" --json)
-    echo "| $name | $(echo "$kid" | "$PYTHON" -c 'import json,sys; k=json.load(sys.stdin); print(f"{k[\"kid\"]:.4f} ± {k[\"kid_std\"]:.4f}")') | $(echo "$fid" | "$PYTHON" -c 'import json,sys; print(f"{json.load(sys.stdin)[\"fid\"]:.2f}")') |"
+    echo "| $name | $(field "$kid" '{kid:.2f} ± {kid_std:.2f}') | $(field "$fid" '{fid:.2f}') |"
 }
 echo "| set scored against real_b ($task features) | KID | FID |"
 echo "|---|---:|---:|"

@@ -143,8 +143,9 @@ pub struct TrainArgs {
     /// `color,translation,cutout` (default: none).
     #[arg(long, value_delimiter = ',')]
     augment: Option<Vec<Augment>>,
-    /// What a feature network (--model features) learns: `rotation` (which way is up) or
-    /// `contrastive` (two views of one image among a batch's; SimCLR).
+    /// What a feature network (--model features) learns: `contrastive` (the default: two
+    /// views of one image among a batch's, SimCLR; it ranks sprite sets as a person does, see
+    /// bench/quality/sprite_score.sh) or `rotation` (which way is up; fails that check).
     #[arg(long, value_enum)]
     task: Option<ClassifierTask>,
     /// How often each augment transform applies to a sample: a probability in [0, 1], or
@@ -183,7 +184,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         match args.model {
             Some(Model::Classifier) => return run_classifier(&args, ClassifierTask::Classes),
             Some(Model::Features) => {
-                let task = args.task.unwrap_or(ClassifierTask::Rotation);
+                let task = args.task.unwrap_or(ClassifierTask::Contrastive);
                 if task == ClassifierTask::Classes {
                     bail!("--task classes is what --model classifier trains; --model features learns rotation or contrastive");
                 }

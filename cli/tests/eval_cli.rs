@@ -550,8 +550,16 @@ fn scores_while_training_keep_the_best_checkpoint_and_survive_a_resume() {
     );
 }
 
+/// Both self-supervised tasks (contrastive, the default, and rotation) make a feature network
+/// that tells the pictures from noise.
 #[test]
 fn a_feature_network_trained_on_unlabelled_images_scores_them() {
+    for (task, classes) in [(None, 64), (Some("rotation"), 4)] {
+        feature_network_scores(task, classes);
+    }
+}
+
+fn feature_network_scores(task: Option<&str>, classes: usize) {
     let dir = tempfile::tempdir().unwrap();
     // Unlabelled pictures: a bright top half over a dark bottom, so the turn is learnable.
     let images = write_pictures(&dir.path().join("sprites"), 64, |i, k| {
@@ -560,25 +568,23 @@ fn a_feature_network_trained_on_unlabelled_images_scores_them() {
         base.wrapping_add((i % 7) as u8)
     });
     let run = dir.path().join("features");
-    let out = train(
-        "features",
-        &images,
-        &run,
-        &[
-            "--image-size",
-            "12",
-            "--epochs",
-            "3",
-            "--batch-size",
-            "16",
-            "--quiet",
-        ],
-    );
+    let mut extra = vec![
+        "--image-size",
+        "12",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--quiet",
+    ];
+    extra.extend(task.iter().flat_map(|t| ["--task", *t]));
+    let out = train("features", &images, &run, &extra);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("(4 classes)"), "{stdout}");
+    assert!(stdout.contains(&format!("({classes} classes)")), "{stdout}");
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
-    assert!(config.contains("\"task\": \"rotation\""), "{config}");
+    let recorded = format!("\"task\": \"{}\"", task.unwrap_or("contrastive"));
+    assert!(config.contains(&recorded), "{config}");
 
     let onnx = dir.path().join("features-onnx");
     let out = gan(&["export", "--run", path(&run), "--out", path(&onnx)]);
