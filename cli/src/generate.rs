@@ -152,7 +152,11 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         args.model.display(),
         generator.runs_on(),
         started.elapsed().as_secs_f64(),
-        written.into_iter().chain(each).collect::<Vec<_>>().join(", ")
+        written
+            .into_iter()
+            .chain(each)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }
@@ -513,7 +517,9 @@ fn write_sheet(
 /// Refuse an animation whose frames together exceed `max_pixels` before generating anything
 /// (every frame is held until the GIF is encoded).
 fn check_animation_size(count: usize, (w, h): (usize, usize), max_pixels: u64) -> Result<()> {
-    let pixels = (count as u64).saturating_mul(w as u64).saturating_mul(h as u64);
+    let pixels = (count as u64)
+        .saturating_mul(w as u64)
+        .saturating_mul(h as u64);
     if pixels > max_pixels {
         bail!(
             "--gif of {count} frames of {w}×{h} would hold {pixels} pixels, over --max-pixels \

@@ -186,7 +186,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             Some(Model::Features) => {
                 let task = args.task.unwrap_or(ClassifierTask::Contrastive);
                 if task == ClassifierTask::Classes {
-                    bail!("--task classes is what --model classifier trains; --model features learns rotation or contrastive");
+                    bail!(
+                        "--task classes is what --model classifier trains; --model features learns rotation or contrastive"
+                    );
                 }
                 return run_classifier(&args, task);
             }

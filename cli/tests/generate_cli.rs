@@ -155,7 +155,11 @@ fn grids_files_sheets_interpolation_and_latents() {
             .map(|(a, b)| a.abs_diff(*b))
             .max()
             .unwrap();
-        assert!(worst <= 8, "{}: a GIF pixel {worst} levels off", png.display());
+        assert!(
+            worst <= 8,
+            "{}: a GIF pixel {worst} levels off",
+            png.display()
+        );
     }
 }
 
@@ -251,7 +255,10 @@ fn requests_are_bounded_and_failed_writes_are_errors() {
     // --gif alone: the animation and no grid; too many frames for --max-pixels are refused.
     ok(generate(&["--n", "3", "--gif", "three.gif"]));
     assert!(dir.path().join("three.gif").is_file());
-    assert!(!dir.path().join("grid.png").exists(), "--gif alone wrote a grid");
+    assert!(
+        !dir.path().join("grid.png").exists(),
+        "--gif alone wrote a grid"
+    );
     refused(
         &generate(&["--n", "100", "--gif", "many.gif", "--max-pixels", "1000"]),
         "--gif of 100 frames",

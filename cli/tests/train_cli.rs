@@ -173,7 +173,16 @@ fn fastgan_defaults_to_the_few_shot_recipe_and_refuses_bad_options() {
         "fastgan",
         path(&data),
         &run,
-        &["--image-size", "32", "--ngf", "4", "--ndf", "8", "--max-steps", "2"],
+        &[
+            "--image-size",
+            "32",
+            "--ngf",
+            "4",
+            "--ndf",
+            "8",
+            "--max-steps",
+            "2",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let config: serde_json::Value =
@@ -181,7 +190,10 @@ fn fastgan_defaults_to_the_few_shot_recipe_and_refuses_bad_options() {
     assert_eq!(config["model"]["arch"], "fastgan");
     assert_eq!(config["recipe"], "fewshot");
     assert_eq!(config["loss"], "hinge");
-    assert_eq!(config["augment"], serde_json::json!(["color", "translation"]));
+    assert_eq!(
+        config["augment"],
+        serde_json::json!(["color", "translation"])
+    );
     assert_eq!(config["batch_size"], 16);
     let bad = dir.path().join("bad");
     let fastgan = |extra: &[&str]| {
@@ -192,7 +204,10 @@ fn fastgan_defaults_to_the_few_shot_recipe_and_refuses_bad_options() {
     };
     let cases: [(&[&str], &str); 3] = [
         (&["--image-size", "16"], "image size 16"),
-        (&["--spectral-norm", "d"], "fastgan has no spectral normalisation"),
+        (
+            &["--spectral-norm", "d"],
+            "fastgan has no spectral normalisation",
+        ),
         (&["--channels", "2"], "channels must be"),
     ];
     for (extra, needle) in cases {

@@ -186,7 +186,10 @@ impl Gate<'_> {
                 &format!("{name}.pool"),
                 &[&value],
                 &pooled,
-                vec![attr_ints("kernel_shape", &[w, w]), attr_ints("strides", &[w, w])],
+                vec![
+                    attr_ints("kernel_shape", &[w, w]),
+                    attr_ints("strides", &[w, w]),
+                ],
             );
             value = pooled;
         }
@@ -216,13 +219,31 @@ impl Gate<'_> {
             if k == 0 {
                 let rectified = graph.fresh(&format!("{name}.rectified"));
                 let alpha = attr_float("alpha", Excite::SLOPE as f32);
-                graph.node("LeakyRelu", &format!("{name}.rectify"), &[&value], &rectified, vec![alpha]);
+                graph.node(
+                    "LeakyRelu",
+                    &format!("{name}.rectify"),
+                    &[&value],
+                    &rectified,
+                    vec![alpha],
+                );
                 value = rectified;
             }
         }
         let gate = graph.fresh(&format!("{name}.gate"));
-        graph.node("Sigmoid", &format!("{name}.sigmoid"), &[&value], &gate, vec![]);
-        graph.node("Mul", &format!("{name}.excite"), &[input, &gate], output, vec![]);
+        graph.node(
+            "Sigmoid",
+            &format!("{name}.sigmoid"),
+            &[&value],
+            &gate,
+            vec![],
+        );
+        graph.node(
+            "Mul",
+            &format!("{name}.excite"),
+            &[input, &gate],
+            output,
+            vec![],
+        );
         Ok(())
     }
 }
@@ -256,7 +277,13 @@ fn lower_glu(graph: &mut GraphBuilder, name: &str, channels: usize, input: &str,
         vec![attr_int("axis", 1)],
     );
     let sigmoid = graph.fresh(&format!("{name}.sigmoid"));
-    graph.node("Sigmoid", &format!("{name}.sigmoid"), &[&gate], &sigmoid, vec![]);
+    graph.node(
+        "Sigmoid",
+        &format!("{name}.sigmoid"),
+        &[&gate],
+        &sigmoid,
+        vec![],
+    );
     graph.node("Mul", name, &[&value, &sigmoid], output, vec![]);
 }
 

@@ -518,7 +518,10 @@ impl FastGan {
 
     /// DCGAN's discriminator with BatchNorm in every block, and the two decoders.
     fn discriminator(&self) -> Network {
-        let mut layers = vec![conv(self.channels, self.ndf, 2, 1, true), Layer::Activation(LEAKY)];
+        let mut layers = vec![
+            conv(self.channels, self.ndf, 2, 1, true),
+            Layer::Activation(LEAKY),
+        ];
         let (mut side, mut width) = (self.image_size / 2, self.ndf);
         // The layer whose output is the feature map at each side.
         let mut map_at = vec![(side, layers.len() - 1, width)];

@@ -111,7 +111,10 @@ impl Excite {
             bias: false,
             transposed: false,
         };
-        [conv(self.in_channels, Self::POOLED), conv(self.out_channels, 1)]
+        [
+            conv(self.in_channels, Self::POOLED),
+            conv(self.out_channels, 1),
+        ]
     }
 
     /// The average pooling's window (and stride) for a source of side `side`, if it pools to
@@ -149,7 +152,9 @@ pub enum Layer {
     },
     /// Nearest-neighbour upsampling of both spatial axes by an integer `factor` (each value
     /// becomes a `factor × factor` block; ONNX `Resize`, mode nearest, asymmetric, floor).
-    Upsample { factor: usize },
+    Upsample {
+        factor: usize,
+    },
     /// Gated linear unit over channels (Dauphin et al. 2017): the first half of the channels
     /// times the sigmoid of the second half, so the channel count halves.
     Glu,
@@ -400,7 +405,8 @@ impl Layer {
             // The gate: one 4×4 product per output channel and input channel, then 1×1.
             Layer::Excite(e) => {
                 let [squeeze, expand] = e.convolutions();
-                squeeze.macs(&[], &[e.out_channels, 1, 1]) + expand.macs(&[], &[e.out_channels, 1, 1])
+                squeeze.macs(&[], &[e.out_channels, 1, 1])
+                    + expand.macs(&[], &[e.out_channels, 1, 1])
             }
             _ => 0,
         }

@@ -43,7 +43,8 @@ pub mod spectral;
 pub mod weights;
 
 pub use arch::{
-    ArchConfig, Dcgan, FastGan, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Mlp, Role, Shared, TOY2D_A, TOY2D_B,
+    ArchConfig, Dcgan, FastGan, MAX_LATENT, MAX_PARAMETERS, MAX_WIDTH, Mlp, Role, Shared, TOY2D_A,
+    TOY2D_B,
 };
 pub use classifier::{CLASSIFIER_FEATURES, ClassifierArch};
 pub use data_source::DataSource;

@@ -116,12 +116,18 @@ impl Network {
         }
         let mut shapes = vec![first];
         for (index, layer) in self.layers.iter().enumerate() {
-            let next = layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
+            let next =
+                layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
             shapes.push(next);
         }
         for (k, decoder) in self.decoders.iter().enumerate() {
             self.decoder_shapes(&shapes, decoder).map_err(|e| match e {
-                ModelError::Shape { index, layer, input, reason } => ModelError::Shape {
+                ModelError::Shape {
+                    index,
+                    layer,
+                    input,
+                    reason,
+                } => ModelError::Shape {
                     index,
                     layer: format!("decoder {k}'s {layer}"),
                     input,
@@ -164,7 +170,12 @@ impl Network {
             .get(decoder.tap + 1)
             .filter(|s| s.len() == 3)
             .cloned()
-            .ok_or_else(|| bad(format!("taps layer {}, which has no image output", decoder.tap)))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "taps layer {}, which has no image output",
+                    decoder.tap
+                ))
+            })?;
         if decoder.quarter {
             if input[1] % 2 != 0 || input[2] % 2 != 0 {
                 return Err(bad(format!("cannot take a quarter of {input:?}")));
@@ -174,7 +185,8 @@ impl Network {
         }
         let mut shapes = vec![input];
         for (index, layer) in decoder.layers.iter().enumerate() {
-            let next = layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
+            let next =
+                layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
             shapes.push(next);
         }
         Ok(shapes)
@@ -222,16 +234,20 @@ impl Network {
             })
         });
         let decoders = self.decoders.iter().enumerate().flat_map(|(k, decoder)| {
-            decoder.layers.iter().enumerate().flat_map(move |(i, layer)| {
-                entries(i, layer, false).map(move |(i, spec)| ParamEntry {
-                    name: format!("decoders.{k}.layers.{i}.{}", spec.role.suffix()),
-                    site: ParamSite::Decoder {
-                        decoder: k,
-                        layer: i,
-                    },
-                    spec,
+            decoder
+                .layers
+                .iter()
+                .enumerate()
+                .flat_map(move |(i, layer)| {
+                    entries(i, layer, false).map(move |(i, spec)| ParamEntry {
+                        name: format!("decoders.{k}.layers.{i}.{}", spec.role.suffix()),
+                        site: ParamSite::Decoder {
+                            decoder: k,
+                            layer: i,
+                        },
+                        spec,
+                    })
                 })
-            })
         });
         layers
             .chain(self.label.map(|label| ParamEntry {

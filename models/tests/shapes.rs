@@ -68,11 +68,18 @@ fn fastgan_gates_large_maps_by_small_ones_and_decodes_from_d_features() {
             _ => None,
         })
         .collect();
-    assert_eq!(gates, [(4, 32), (8, 64), (16, 128)], "(source side, gated side)");
+    assert_eq!(
+        gates,
+        [(4, 32), (8, 64), (16, 128)],
+        "(source side, gated side)"
+    );
     let d = arch.discriminator().unwrap();
     assert_eq!(d.decoders.len(), 2);
     // At 128 px the discriminator is 32, 64, 128 and 256 wide at 64, 32, 16 and 8 px.
-    for (k, (input, quarter)) in [([256, 8, 8], false), ([128, 8, 8], true)].iter().enumerate() {
+    for (k, (input, quarter)) in [([256, 8, 8], false), ([128, 8, 8], true)]
+        .iter()
+        .enumerate()
+    {
         let (decoder_in, decoder_out) = d.decoder_io(k).unwrap();
         assert_eq!(decoder_in, input.to_vec(), "decoder {k}");
         assert_eq!(decoder_out, vec![3, 32, 32], "decoder {k}");
@@ -307,7 +314,10 @@ fn conditional_networks_have_class_embeddings_of_the_right_shapes() {
                 .find(|p| p.name == gan_models::LABEL_EMBEDDING)
                 .map(|p| (p.site, p.spec.shape))
         };
-        assert_eq!(embedding(&g), Some((ParamSite::LabelEmbedding, vec![10, 10])));
+        assert_eq!(
+            embedding(&g),
+            Some((ParamSite::LabelEmbedding, vec![10, 10]))
+        );
         assert_eq!(
             embedding(&d),
             Some((ParamSite::LabelEmbedding, vec![10, d_dim]))

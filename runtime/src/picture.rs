@@ -99,9 +99,8 @@ pub fn gif(frames: &[Rgba8], frame_ms: u32) -> Result<Vec<u8>> {
     use image::codecs::gif::{GifEncoder, Repeat};
     use image::{Delay, Frame, RgbaImage};
 
-    let encoding = |e: image::ImageError| {
-        RuntimeError::InvalidArgument(format!("cannot encode the GIF: {e}"))
-    };
+    let encoding =
+        |e: image::ImageError| RuntimeError::InvalidArgument(format!("cannot encode the GIF: {e}"));
     let first = frames
         .first()
         .ok_or_else(|| RuntimeError::InvalidArgument("a GIF needs at least one frame".into()))?;

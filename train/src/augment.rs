@@ -57,9 +57,7 @@ impl std::str::FromStr for AugmentChance {
         }
         match s.parse::<f64>() {
             Ok(p) if (0.0..=1.0).contains(&p) => Ok(AugmentChance::Fixed(p)),
-            _ => Err(format!(
-                "{s:?} is not a probability in [0, 1] or \"auto\""
-            )),
+            _ => Err(format!("{s:?} is not a probability in [0, 1] or \"auto\"")),
         }
     }
 }
@@ -89,7 +87,10 @@ pub fn augment(x: &Tensor, policy: &[Augment], p: f64, rng: &mut SeededRng) -> R
         let on: Vec<bool> = if p >= 1.0 {
             vec![true; n]
         } else {
-            rng.uniform(n).into_iter().map(|u| f64::from(u) < p).collect()
+            rng.uniform(n)
+                .into_iter()
+                .map(|u| f64::from(u) < p)
+                .collect()
         };
         x = match transform {
             Augment::Color => {
@@ -351,7 +352,10 @@ mod tests {
         for _ in 0..100 {
             p = adapt(p, 1.0, batch);
         }
-        assert!((p - 100.0 * batch as f64 / ADAPT_IMAGES).abs() < 1e-9, "{p}");
+        assert!(
+            (p - 100.0 * batch as f64 / ADAPT_IMAGES).abs() < 1e-9,
+            "{p}"
+        );
         let high = p;
         for _ in 0..10 {
             p = adapt(p, 0.0, batch);

@@ -282,11 +282,7 @@ fn split(data: &LabelledDataset, fraction: f64, seed: u64) -> (Vec<usize>, Vec<u
     (order, validation)
 }
 
-fn samples(
-    data: &LabelledDataset,
-    indices: &[usize],
-    device: &Device,
-) -> Result<(Tensor, Tensor)> {
+fn samples(data: &LabelledDataset, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
     let values: Vec<f32> = indices
         .iter()
         .flat_map(|&k| data.data.sample(k).iter().copied())

@@ -67,7 +67,10 @@ fn partners(n2: usize, device: &Device) -> Result<Tensor> {
 pub fn loss(net: &Net, views: &Tensor) -> Result<Tensor> {
     let z = net.forward(views, None, true)?;
     let sim = similarities(&z)?;
-    Ok(candle_nn::loss::cross_entropy(&sim, &partners(z.dim(0)?, z.device())?)?)
+    Ok(candle_nn::loss::cross_entropy(
+        &sim,
+        &partners(z.dim(0)?, z.device())?,
+    )?)
 }
 
 /// The share of views whose most similar other view (eval mode) is their partner.
@@ -107,10 +110,16 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         // Agreeing: log(1 + 6·e^{-2}) ≈ 0.60 (the partner at similarity 2, six others at 0).
-        assert!((agree - (1.0 + 6.0 * (-2f32).exp()).ln()).abs() < 1e-4, "{agree}");
+        assert!(
+            (agree - (1.0 + 6.0 * (-2f32).exp()).ln()).abs() < 1e-4,
+            "{agree}"
+        );
         assert!(disagree > agree + 1.0, "{disagree} vs {agree}");
         let best = similarities(&z).unwrap().argmax(D::Minus1).unwrap();
-        assert_eq!(best.to_vec1::<u32>().unwrap(), targets.to_vec1::<u32>().unwrap());
+        assert_eq!(
+            best.to_vec1::<u32>().unwrap(),
+            targets.to_vec1::<u32>().unwrap()
+        );
     }
 
     #[test]
@@ -125,8 +134,20 @@ mod tests {
         let mut rng = SeededRng::new(1, Stream::Training);
         let views = two_views(&x, &mut rng).unwrap();
         assert_eq!(views.dims(), [4, 3, 8, 8]);
-        let a = views.get(0).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = views.get(2).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let a = views
+            .get(0)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = views
+            .get(2)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_ne!(a, b, "two views of one image differ");
     }
 }

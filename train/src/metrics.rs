@@ -49,7 +49,7 @@ impl StepMetrics {
             d_real: float(4)?,
             d_fake_before: float(5)?,
             d_fake_after: float(6)?,
-            augment_p: f.get(7).map(|p| p.parse::<f32>().ok()).unwrap_or(None),
+            augment_p: f.get(7).and_then(|p| p.parse::<f32>().ok()),
         })
     }
 }
@@ -149,9 +149,15 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("4,0,1.0,2"); // killed mid-row
         std::fs::write(&path, &text).unwrap();
-        assert_eq!(MetricsLog::resume(&path, 2, false).unwrap().rows, [row(1), row(2)]);
+        assert_eq!(
+            MetricsLog::resume(&path, 2, false).unwrap().rows,
+            [row(1), row(2)]
+        );
         std::fs::write(&path, text.replace("2,0,", "2,x,") + "\n").unwrap();
-        let err = MetricsLog::resume(&path, 2, false).err().unwrap().to_string();
+        let err = MetricsLog::resume(&path, 2, false)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 }

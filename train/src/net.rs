@@ -226,17 +226,23 @@ impl Net {
     /// Decoder `k` of a self-supervised discriminator on `features` (the tapped map, or the
     /// quarter of it the decoder takes).
     pub fn decode(&self, k: usize, features: &Tensor, train: bool) -> Result<Tensor> {
-        let (decoder, params) = match (self.desc.decoders.get(k), self.decoders.get(k)) {
-            (Some(d), Some(p)) => (d, p),
-            _ => {
-                return Err(crate::error::TrainError::invalid(
-                    "model",
-                    format!("the discriminator has no decoder {k}"),
-                ));
-            }
+        let (Some(decoder), Some(params)) = (self.desc.decoders.get(k), self.decoders.get(k))
+        else {
+            return Err(crate::error::TrainError::invalid(
+                "model",
+                format!("the discriminator has no decoder {k}"),
+            ));
         };
         let pass = self.pass(train, false);
-        Ok(walk(&decoder.layers, params, features.clone(), pass, &[], |_, _| Ok(()))?.0)
+        Ok(walk(
+            &decoder.layers,
+            params,
+            features.clone(),
+            pass,
+            &[],
+            |_, _| Ok(()),
+        )?
+        .0)
     }
 
     fn pass(&self, train: bool, frozen: bool) -> Pass {
@@ -732,19 +738,35 @@ mod tests {
             .reshape((1, 1, 4, 4))
             .unwrap();
         let y = net.forward(var.as_tensor(), None, false).unwrap();
-        let grads = (y * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let grads = (y * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         let g = values(grads.get(var.as_tensor()).unwrap());
-        assert_eq!(g, [0.0 + 1.0 + 4.0 + 5.0, 2.0 + 3.0 + 6.0 + 7.0, 8.0 + 9.0 + 12.0 + 13.0, 10.0 + 11.0 + 14.0 + 15.0]);
+        assert_eq!(
+            g,
+            [
+                0.0 + 1.0 + 4.0 + 5.0,
+                2.0 + 3.0 + 6.0 + 7.0,
+                8.0 + 9.0 + 12.0 + 13.0,
+                10.0 + 11.0 + 14.0 + 15.0
+            ]
+        );
     }
 
     #[test]
     fn glu_gates_the_first_half_of_the_channels_by_the_second() {
         let net = plain_net(&[4, 1, 1], vec![Layer::Glu]);
         // Channels (a₁, a₂, b₁, b₂) = (2, -4, 0, ln 3): a·σ(b) = (2·½, -4·¾).
-        let x = Tensor::from_slice(&[2f32, -4.0, 0.0, 3f32.ln()], (1, 4, 1, 1), &Device::Cpu)
-            .unwrap();
+        let x =
+            Tensor::from_slice(&[2f32, -4.0, 0.0, 3f32.ln()], (1, 4, 1, 1), &Device::Cpu).unwrap();
         let y = values(&net.forward(&x, None, false).unwrap());
-        assert!((y[0] - 1.0).abs() < 1e-6 && (y[1] + 3.0).abs() < 1e-5, "{y:?}");
+        assert!(
+            (y[0] - 1.0).abs() < 1e-6 && (y[1] + 3.0).abs() < 1e-5,
+            "{y:?}"
+        );
     }
 
     /// An 8×8 map gating itself: pooled to 4×4 (2×2 means), the squeeze weight picks the
@@ -760,7 +782,12 @@ mod tests {
         for kernels in [Kernels::Fast, Kernels::Candle] {
             let mut net = plain_net(
                 &[1, 8, 8],
-                vec![Layer::Reshape { shape: vec![1, 8, 8] }, Layer::Excite(excite)],
+                vec![
+                    Layer::Reshape {
+                        shape: vec![1, 8, 8],
+                    },
+                    Layer::Excite(excite),
+                ],
             );
             net.kernels = kernels;
             let mut squeeze = vec![0f32; 16];
@@ -774,11 +801,17 @@ mod tests {
                 .var
                 .set(&Tensor::from_slice(&[2f32], (1, 1, 1, 1), cpu).unwrap())
                 .unwrap();
-            let x = Tensor::arange(0f32, 64.0, cpu).unwrap().reshape((1, 1, 8, 8)).unwrap();
+            let x = Tensor::arange(0f32, 64.0, cpu)
+                .unwrap()
+                .reshape((1, 1, 8, 8))
+                .unwrap();
             let y = values(&net.forward(&x, None, true).unwrap());
             let gate = 1.0 / (1.0 + 0.9f32.exp());
             for (k, v) in y.iter().enumerate() {
-                assert!((v - k as f32 * gate).abs() < 1e-5, "{kernels:?} value {k}: {v}");
+                assert!(
+                    (v - k as f32 * gate).abs() < 1e-5,
+                    "{kernels:?} value {k}: {v}"
+                );
             }
         }
     }

@@ -32,7 +32,10 @@ pub fn real_pass(
     let mut total: Option<Tensor> = None;
     for (k, (decoder, features)) in decoders.iter().zip(&features).enumerate() {
         let (input, target) = if decoder.quarter {
-            (take_quarter(features, quarter)?, take_quarter(real, quarter)?)
+            (
+                take_quarter(features, quarter)?,
+                take_quarter(real, quarter)?,
+            )
         } else {
             (features.clone(), real.clone())
         };
@@ -120,8 +123,16 @@ mod tests {
             .unwrap()
             .affine(2.0 / 31.0, -1.0)
             .unwrap();
-        let across = ramp.reshape((1, 1, 1, 32)).unwrap().broadcast_as((1, 1, 32, 32)).unwrap();
-        let down = ramp.reshape((1, 1, 32, 1)).unwrap().broadcast_as((1, 1, 32, 32)).unwrap();
+        let across = ramp
+            .reshape((1, 1, 1, 32))
+            .unwrap()
+            .broadcast_as((1, 1, 32, 32))
+            .unwrap();
+        let down = ramp
+            .reshape((1, 1, 32, 1))
+            .unwrap()
+            .broadcast_as((1, 1, 32, 32))
+            .unwrap();
         let real = Tensor::cat(
             &[&across, &down, &across.neg().unwrap(), &down.neg().unwrap()],
             0,

@@ -587,7 +587,10 @@ fn diverged(step: u64, loss_d: f32, loss_g: f32) -> TrainError {
 /// The mean sign of D's logits (ADA's r_t: +1 when D calls every image real).
 fn mean_sign(logits: &Tensor) -> Result<f64> {
     let signs: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-    let sum: f64 = signs.iter().map(|&v| f64::from(v.signum() * f32::from(v != 0.0))).sum();
+    let sum: f64 = signs
+        .iter()
+        .map(|&v| f64::from(v.signum() * f32::from(v != 0.0)))
+        .sum();
     Ok(sum / signs.len().max(1) as f64)
 }
 

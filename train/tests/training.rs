@@ -182,9 +182,7 @@ fn resume_continues_exactly() {
     assert_eq!(ema, load(split, run_layout::GENERATOR_EMA_FILE));
     assert_ne!(ema, load(straight, run_layout::GENERATOR_FILE));
     // And a checkpoint on disk restores the same weights the trainer holds.
-    let (step, dir) = run_layout::latest_checkpoint(split)
-        .unwrap()
-        .unwrap();
+    let (step, dir) = run_layout::latest_checkpoint(split).unwrap().unwrap();
     assert_eq!(step, 10);
     let g = Net::load(
         config.model.generator().unwrap(),
@@ -270,8 +268,13 @@ fn fastgan_with_adaptive_augmentation_resumes_exactly() {
     config.seed = 5;
     let (_, split, _) = ten_steps_straight_and_resumed(&config);
     let csv = std::fs::read_to_string(split.path().join("metrics.csv")).unwrap();
-    assert!(csv.starts_with("step,epoch,loss_d,loss_g,d_real,d_fake_before,d_fake_after,augment_p\n"));
-    assert!(csv.lines().skip(1).all(|l| l.split(',').count() == 8), "{csv}");
+    assert!(
+        csv.starts_with("step,epoch,loss_d,loss_g,d_real,d_fake_before,d_fake_after,augment_p\n")
+    );
+    assert!(
+        csv.lines().skip(1).all(|l| l.split(',').count() == 8),
+        "{csv}"
+    );
 }
 
 /// Adaptive augmentation raises p while D sees the same 8 real images and grows sure of them.
@@ -296,7 +299,10 @@ fn adaptive_augmentation_rises_when_d_memorises_a_tiny_set() {
         .collect();
     assert_eq!(p[0], 0.0, "adaptive augmentation starts at 0");
     let last = *p.last().unwrap();
-    assert!(last > 0.0 && last <= 1.0, "p after 40 steps on 8 images: {last}");
+    assert!(
+        last > 0.0 && last <= 1.0,
+        "p after 40 steps on 8 images: {last}"
+    );
 }
 
 #[test]
@@ -328,7 +334,10 @@ fn augmentation_changes_training_and_needs_images() {
     let mut bare = TrainConfig::new(tiny_dcgan(16, 3), "shapes");
     bare.augment_p = Some(AugmentChance::Fixed(0.3));
     let err = bare.validate().unwrap_err().to_string();
-    assert!(err.contains("augment_p") && err.contains("none are set"), "{err}");
+    assert!(
+        err.contains("augment_p") && err.contains("none are set"),
+        "{err}"
+    );
     bare.augment = vec![Augment::Color];
     bare.augment_p = Some(AugmentChance::Fixed(1.5));
     let err = bare.validate().unwrap_err().to_string();

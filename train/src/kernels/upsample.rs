@@ -51,7 +51,10 @@ mod tests {
         let g: Vec<f32> = (0..108).map(|v| ((v * 7) % 11) as f32 - 4.0).collect();
         let mut y = vec![0.0; 108];
         forward(&x, (2, 3), 3, &mut y);
-        assert_eq!(y[0..9], [-5.0, -5.0, -5.0, -4.0, -4.0, -4.0, -3.0, -3.0, -3.0]);
+        assert_eq!(
+            y[0..9],
+            [-5.0, -5.0, -5.0, -4.0, -4.0, -4.0, -3.0, -3.0, -3.0]
+        );
         assert_eq!(y[9..18], y[0..9], "the rows of a block repeat");
         let mut dx = vec![0.0; 12];
         backward(&g, (2, 3), 3, &mut dx);
