@@ -35,6 +35,7 @@
 
 mod builder;
 mod compile;
+mod composite;
 mod io;
 mod label;
 mod lower;

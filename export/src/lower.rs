@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use gan_models::weights::{Tensor, Weights};
-use gan_models::{Activation, Conv, Excite, LabelSite, Layer, Network, ParamRole, ParamSite};
+use gan_models::{Activation, Conv, LabelSite, Layer, Network, ParamRole, ParamSite};
 
 use crate::ExportError;
-use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints, attr_string};
-use crate::label;
+use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints};
 use crate::onnx::AttributeProto;
 use crate::passes::{self, Passes, fold_bn, fold_spectral_norm};
+use crate::{composite, label};
 
 /// A network's parameters: per layer and role, and a conditional network's label embedding.
 type Params = (Vec<HashMap<ParamRole, Tensor>>, Option<Tensor>);
@@ -126,9 +126,9 @@ pub fn lower_network(
             let bias = own.get(&ParamRole::Bias);
             passes::subpixel::lower(graph, &name, weight, bias, &current, &out);
         } else if let Layer::Upsample { factor } = *layer {
-            lower_upsample(graph, &name, factor, &current, &out);
+            composite::upsample(graph, &name, factor, &current, &out);
         } else if let Layer::Glu = layer {
-            lower_glu(graph, &name, shapes[i][0], &current, &out);
+            composite::glu(graph, &name, shapes[i][0], &current, &out);
         } else if let Layer::Excite(excite) = layer {
             let source = values[excite.from].as_deref().ok_or_else(|| {
                 ExportError::Invalid(format!(
@@ -137,7 +137,7 @@ pub fn lower_network(
                 ))
             })?;
             let side = shapes[excite.from + 1][1];
-            let gate = Gate {
+            let gate = composite::Gate {
                 excite,
                 source,
                 side,
@@ -154,137 +154,6 @@ pub fn lower_network(
         graph.node("Add", "add_projection", &[&current, &term], output, vec![]);
     }
     Ok(())
-}
-
-/// Skip-layer excitation as standard operators: `AveragePool` to 4×4 (none for a 4×4 source),
-/// `Conv` 4×4, `LeakyRelu`, `Conv` 1×1, `Sigmoid`, and `Mul` with the gated value.
-struct Gate<'a> {
-    excite: &'a Excite,
-    /// The value the gate is computed from, and its side.
-    source: &'a str,
-    side: usize,
-}
-
-impl Gate<'_> {
-    fn lower(
-        &self,
-        graph: &mut GraphBuilder,
-        name: &str,
-        params: &HashMap<ParamRole, Tensor>,
-        input: &str,
-        output: &str,
-    ) -> Result<(), ExportError> {
-        let window = Excite::pool_window(self.side).ok_or_else(|| {
-            ExportError::Invalid(format!("{name}: cannot pool a {} px map to 4×4", self.side))
-        })?;
-        let mut value = self.source.to_string();
-        if window > 1 {
-            let pooled = graph.fresh(&format!("{name}.pooled"));
-            let w = window as i64;
-            graph.node(
-                "AveragePool",
-                &format!("{name}.pool"),
-                &[&value],
-                &pooled,
-                vec![
-                    attr_ints("kernel_shape", &[w, w]),
-                    attr_ints("strides", &[w, w]),
-                ],
-            );
-            value = pooled;
-        }
-        let [squeeze, expand] = self.excite.convolutions();
-        let steps = [
-            (squeeze, ParamRole::ExciteSqueeze, "squeeze"),
-            (expand, ParamRole::ExciteExpand, "expand"),
-        ];
-        for (k, (conv, role, part)) in steps.into_iter().enumerate() {
-            let weight = params.get(&role).ok_or_else(|| {
-                ExportError::Invalid(format!("{name}: no {} tensor", role.suffix()))
-            })?;
-            let w = graph.constant_f32(
-                &format!("{name}.{}", role.suffix()),
-                &weight.shape,
-                &weight.values,
-            );
-            let convolved = graph.fresh(&format!("{name}.{part}"));
-            graph.node(
-                "Conv",
-                &format!("{name}.{part}"),
-                &[&value, &w],
-                &convolved,
-                conv_attributes(&conv),
-            );
-            value = convolved;
-            if k == 0 {
-                let rectified = graph.fresh(&format!("{name}.rectified"));
-                let alpha = attr_float("alpha", Excite::SLOPE as f32);
-                graph.node(
-                    "LeakyRelu",
-                    &format!("{name}.rectify"),
-                    &[&value],
-                    &rectified,
-                    vec![alpha],
-                );
-                value = rectified;
-            }
-        }
-        let gate = graph.fresh(&format!("{name}.gate"));
-        graph.node(
-            "Sigmoid",
-            &format!("{name}.sigmoid"),
-            &[&value],
-            &gate,
-            vec![],
-        );
-        graph.node(
-            "Mul",
-            &format!("{name}.excite"),
-            &[input, &gate],
-            output,
-            vec![],
-        );
-        Ok(())
-    }
-}
-
-/// Nearest upsampling as `Resize` (PyTorch's `nn.Upsample(mode="nearest")` export: asymmetric
-/// coordinates, floor).
-fn lower_upsample(graph: &mut GraphBuilder, name: &str, factor: usize, input: &str, output: &str) {
-    let f = factor as f32;
-    let scales = graph.constant_f32(&format!("{name}.scales"), &[4], &[1.0, 1.0, f, f]);
-    let attributes = vec![
-        attr_string("mode", "nearest"),
-        attr_string("coordinate_transformation_mode", "asymmetric"),
-        attr_string("nearest_mode", "floor"),
-    ];
-    graph.node("Resize", name, &[input, "", &scales], output, attributes);
-}
-
-/// A GLU over channels as `Split` into halves, `Sigmoid` of the second and `Mul`.
-fn lower_glu(graph: &mut GraphBuilder, name: &str, channels: usize, input: &str, output: &str) {
-    let half = (channels / 2) as i64;
-    let split = graph.constant_i64(&format!("{name}.split"), &[half, half]);
-    let (value, gate) = (
-        graph.fresh(&format!("{name}.value")),
-        graph.fresh(&format!("{name}.gate")),
-    );
-    graph.node_with_outputs(
-        "Split",
-        &format!("{name}.halves"),
-        &[input, &split],
-        &[&value, &gate],
-        vec![attr_int("axis", 1)],
-    );
-    let sigmoid = graph.fresh(&format!("{name}.sigmoid"));
-    graph.node(
-        "Sigmoid",
-        &format!("{name}.sigmoid"),
-        &[&gate],
-        &sigmoid,
-        vec![],
-    );
-    graph.node("Mul", name, &[&value, &sigmoid], output, vec![]);
 }
 
 fn lower_layer(
@@ -360,7 +229,7 @@ fn operator(layer: &Layer) -> (&'static str, &'static [ParamRole], Vec<Attribute
 }
 
 /// A convolution's attributes: square kernel, equal strides and pads, no dilation, one group.
-fn conv_attributes(conv: &Conv) -> Vec<AttributeProto> {
+pub(crate) fn conv_attributes(conv: &Conv) -> Vec<AttributeProto> {
     let (k, s, p) = (conv.kernel as i64, conv.stride as i64, conv.padding as i64);
     vec![
         attr_ints("kernel_shape", &[k, k]),
