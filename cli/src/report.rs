@@ -120,6 +120,10 @@ pub fn warning_text(warning: &Warning) -> String {
             }
             text
         }
+        Warning::NoTransparency { source } => format!(
+            "{source} has no transparent pixels: --channels 4 trains on opaque sprites (alpha 1); \
+             `gan data sprites --keep-alpha` keeps the npm sprites' transparency"
+        ),
     }
 }
 

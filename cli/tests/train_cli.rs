@@ -220,6 +220,70 @@ fn fastgan_defaults_to_the_few_shot_recipe_and_refuses_bad_options() {
     assert!(!bad.exists(), "nothing is written for a refused run");
 }
 
+/// Transparent sprites end to end: RGBA files → `--channels 4` training → export (4 channels
+/// declared) → `gan generate` PNGs with the generated alpha; opaque data gets one warning.
+#[test]
+fn rgba_sprites_train_export_and_generate_with_alpha() {
+    use image::{Rgba, RgbaImage};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sprites");
+    std::fs::create_dir_all(&data).unwrap();
+    for i in 0..8u32 {
+        // A coloured square on a transparent background, at a different place in each.
+        let sprite = RgbaImage::from_fn(16, 16, |x, y| {
+            if (x + i) % 16 < 8 && y < 10 {
+                Rgba([200, (i * 30) as u8, 50, 255])
+            } else {
+                Rgba([0, 0, 0, 0])
+            }
+        });
+        sprite.save(data.join(format!("s{i}.png"))).unwrap();
+    }
+    let run = dir.path().join("run");
+    let mut args = vec!["--channels", "4", "--max-steps", "2", "--batch-size", "4"];
+    args.extend(TINY_DCGAN);
+    let out = train("dcgan", path(&data), &run, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("no transparent pixels"));
+    let onnx = dir.path().join("onnx");
+    let out = gan(&[
+        "export",
+        "--run",
+        path(&run),
+        "--out",
+        path(&onnx),
+        "--which",
+        "generator",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let each = dir.path().join("each");
+    let model = onnx.join("generator.onnx");
+    let out = gan(&[
+        "generate",
+        "--model",
+        path(&model),
+        "--n",
+        "2",
+        "--each",
+        path(&each),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let png = image::open(each.join("seed_0.png")).unwrap();
+    assert!(png.color().has_alpha(), "{:?}", png.color());
+    let alphas: std::collections::BTreeSet<u8> = png.to_rgba8().pixels().map(|p| p[3]).collect();
+    assert!(alphas.len() > 1, "the generated alpha varies: {alphas:?}");
+
+    // Opaque data with --channels 4: one warning, and training goes on.
+    let opaque = dir.path().join("opaque");
+    gan_models::fixtures::write_image_folder(&opaque, 8, 16);
+    let out = train("dcgan", path(&opaque), &dir.path().join("run2"), &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr).matches("no transparent pixels").count(),
+        1
+    );
+}
+
 /// The classifier trains on class folders (two classes here) and reports them.
 #[test]
 fn the_classifier_trains_on_class_folders() {

@@ -6,6 +6,29 @@ pub const BACKGROUND: [u8; 4] = [40, 40, 40, 255];
 /// The gutter of sample grids (sprite sheets have none).
 pub const GUTTER: usize = 2;
 
+/// The two greys and the square side of the checkerboard transparent tiles are shown over.
+pub const CHECKER: ([u8; 3], [u8; 3], usize) = ([204, 204, 204], [255, 255, 255], 8);
+
+/// RGBA8 pixels (row-major, `width` wide) composited over [`CHECKER`], as image editors show
+/// transparency; every alpha becomes 255.
+pub fn over_checkerboard(rgba: &mut [u8], width: usize) {
+    let (dark, light, side) = CHECKER;
+    for (i, pixel) in rgba.chunks_exact_mut(4).enumerate() {
+        let (x, y) = (i % width.max(1), i / width.max(1));
+        let under = if (x / side + y / side) % 2 == 0 {
+            dark
+        } else {
+            light
+        };
+        let alpha = u32::from(pixel[3]);
+        for c in 0..3 {
+            let over = u32::from(pixel[c]) * alpha + u32::from(under[c]) * (255 - alpha);
+            pixel[c] = ((over + 127) / 255) as u8;
+        }
+        pixel[3] = u8::MAX;
+    }
+}
+
 /// A tiled RGBA8 picture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Canvas {
@@ -100,5 +123,21 @@ mod tests {
     fn absurd_sizes_are_reported_not_wrapped() {
         assert_eq!(canvas_size(4, 2, (usize::MAX / 2, 1), 2), None);
         assert_eq!(canvas_size(1, 1, (3, 3), 2), Some((7, 7)));
+    }
+
+    #[test]
+    fn transparent_pixels_show_the_checkerboard_and_opaque_ones_themselves() {
+        // 9 pixels in a row: transparent at x 0 and 8 (a dark and a light square), opaque red
+        // at x 1, half-transparent black at x 2 (over dark grey).
+        let mut row = [[0u8, 0, 0, 0]; 9];
+        row[1] = [255, 0, 0, 255];
+        row[2] = [0, 0, 0, 128];
+        let mut rgba: Vec<u8> = row.concat();
+        over_checkerboard(&mut rgba, 9);
+        let px = |x: usize| &rgba[4 * x..4 * x + 4];
+        assert_eq!(px(0), [204, 204, 204, 255]);
+        assert_eq!(px(8), [255, 255, 255, 255]);
+        assert_eq!(px(1), [255, 0, 0, 255]);
+        assert_eq!(px(2), [102, 102, 102, 255]);
     }
 }

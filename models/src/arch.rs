@@ -457,8 +457,10 @@ impl ArchConfig {
 /// What every image GAN checks: the channels a picture can have, the latent size, the widths.
 fn check_image_gan(channels: usize, nz: usize, ngf: usize, ndf: usize) -> Result<(), ModelError> {
     let bad = |m: String| Err(ModelError::InvalidConfig(m));
-    if channels != 1 && channels != 3 {
-        return bad(format!("channels must be 1 or 3, not {channels}"));
+    if ![1, 3, 4].contains(&channels) {
+        return bad(format!(
+            "channels must be 1 (gray), 3 (RGB) or 4 (RGBA), not {channels}"
+        ));
     }
     if nz == 0 || nz > MAX_LATENT {
         return bad(format!("nz must be from 1 to {MAX_LATENT}, not {nz}"));

@@ -74,13 +74,22 @@ fn collect(dir: &Path, out: &mut ImageListing) -> Result<(), FileError> {
 
 /// Decode one file (a GIF's first frame) with transparency composited onto white.
 pub fn decode_on_white(path: &Path) -> Result<DynamicImage, String> {
-    let image = ImageReader::open(path)
+    decode(path).map(on_white)
+}
+
+/// Decode one file (a GIF's first frame) as it is, transparency kept.
+pub fn decode(path: &Path) -> Result<DynamicImage, String> {
+    ImageReader::open(path)
         .map_err(|e| format!("cannot open: {e}"))?
         .with_guessed_format()
         .map_err(|e| format!("cannot read: {e}"))?
         .decode()
-        .map_err(|e| format!("cannot decode image: {e}"))?;
-    Ok(on_white(image))
+        .map_err(|e| format!("cannot decode image: {e}"))
+}
+
+/// Whether any pixel of `image` is not fully opaque.
+pub fn has_transparency(image: &DynamicImage) -> bool {
+    image.color().has_alpha() && image.to_rgba8().pixels().any(|p| p[3] < u8::MAX)
 }
 
 /// Transparency composited onto white (an opaque image is returned as it is).

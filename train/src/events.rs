@@ -50,6 +50,9 @@ pub enum Warning {
         source: String,
         files: Vec<(PathBuf, String)>,
     },
+    /// A 4-channel (RGBA) run on data without transparency: it trains on opaque images
+    /// (every alpha 1).
+    NoTransparency { source: String },
 }
 
 /// A change to the configuration that counters a discriminator that wins.

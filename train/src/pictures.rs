@@ -28,7 +28,12 @@ pub fn save_grid(path: &Path, values: &[f32], shape: &[usize], cols: usize) -> R
         (w, h),
         grid::GUTTER,
     );
-    let image = RgbaImage::from_raw(canvas.width as u32, canvas.height as u32, canvas.rgba)
+    let mut rgba = canvas.rgba;
+    if c == 4 {
+        // Transparent samples are shown over a checkerboard, so no white box hides.
+        grid::over_checkerboard(&mut rgba, canvas.width);
+    }
+    let image = RgbaImage::from_raw(canvas.width as u32, canvas.height as u32, rgba)
         .expect("the canvas holds width × height pixels");
     save_png(path, &DynamicImage::ImageRgba8(image).into_rgb8())
 }

@@ -654,14 +654,18 @@ fn load_data(config: &TrainConfig) -> Result<LoadedData> {
         let (samples, report) = data::load(&source, &options)?;
         (samples, None, Vec::new(), report)
     };
-    let warnings = if report.skipped.is_empty() {
-        Vec::new()
-    } else {
-        vec![Warning::SkippedFiles {
+    let mut warnings = Vec::new();
+    if !report.skipped.is_empty() {
+        warnings.push(Warning::SkippedFiles {
             source: source.to_string(),
             files: report.skipped,
-        }]
-    };
+        });
+    }
+    if report.opaque {
+        warnings.push(Warning::NoTransparency {
+            source: source.to_string(),
+        });
+    }
     Ok(LoadedData {
         samples,
         labels,

@@ -1,9 +1,10 @@
-//! Image folders: every decodable picture below a folder, composited on white, resized and
-//! converted to the model's channel count, scaled to [-1, 1] in CHW order.
+//! Image folders: every decodable picture below a folder, composited on white (or, for a
+//! 4-channel model, with its transparency kept as a fourth channel), resized and converted to
+//! the model's channel count, scaled to [-1, 1] in CHW order.
 
 use std::path::{Path, PathBuf};
 
-use gan_models::image_files::{decode_on_white, list_images};
+use gan_models::image_files::{decode, has_transparency, list_images, on_white};
 use image::{DynamicImage, imageops::FilterType};
 
 use super::{Dataset, Mnist};
@@ -14,13 +15,16 @@ use crate::error::{Result, TrainError};
 pub struct LoadReport {
     /// Each skipped file with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// Four channels were asked for and no image has transparency: every alpha is 1.
+    pub opaque: bool,
 }
 
 /// Why a link to a folder is skipped.
 const LINKED_FOLDER: &str = "a link to a folder (links to folders are not followed)";
 
-/// Load every image below `dir` at `shape` (`[C, H, W]`, C = 1 or 3). Files are read in sorted
-/// path order so the data set, and so training, is reproducible.
+/// Load every image below `dir` at `shape` (`[C, H, W]`, C = 1, 3 or 4: with 4, alpha is the
+/// fourth channel). Files are read in sorted path order so the data set, and so training, is
+/// reproducible.
 pub fn read_image_folder(
     dir: &Path,
     shape: &[usize],
@@ -33,9 +37,15 @@ pub fn read_image_folder(
     for link in listing.skipped_links {
         report.skipped.push((link, LINKED_FOLDER.into()));
     }
+    let keep_alpha = shape[0] == 4;
+    let mut transparent = false;
     for path in &files {
-        match decode_on_white(path) {
-            Ok(image) => values.extend(to_sample(&image, shape)),
+        match decode(path) {
+            Ok(image) if keep_alpha => {
+                transparent |= has_transparency(&image);
+                values.extend(to_sample(&image, shape));
+            }
+            Ok(image) => values.extend(to_sample(&on_white(image), shape)),
             Err(reason) if skip_bad => report.skipped.push((path.clone(), reason)),
             Err(reason) => {
                 return Err(TrainError::UnreadableImage {
@@ -51,6 +61,7 @@ pub fn read_image_folder(
             "every image in it was unreadable and skipped",
         ));
     }
+    report.opaque = keep_alpha && !transparent;
     Ok((Dataset::new(shape.to_vec(), values), report))
 }
 
@@ -100,6 +111,7 @@ pub fn read_class_folders(
         labels.extend(std::iter::repeat_n(class, data.len()));
         values.extend_from_slice(data.values());
         report.skipped.extend(skipped.skipped);
+        report.opaque |= skipped.opaque;
         let name = class_dir
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -120,6 +132,9 @@ pub fn digits_to_dataset(mnist: &Mnist, shape: &[usize]) -> Dataset {
 /// CHW floats in [-1, 1] at `shape`.
 fn to_sample(image: &DynamicImage, shape: &[usize]) -> Vec<f32> {
     let [channels, height, width] = [shape[0], shape[1], shape[2]];
+    if channels == 4 {
+        return rgba_sample(image, (width, height));
+    }
     let image = if (image.width(), image.height()) == (width as u32, height as u32) {
         image.clone()
     } else {
@@ -136,6 +151,51 @@ fn to_sample(image: &DynamicImage, shape: &[usize]) -> Vec<f32> {
     }
 }
 
+/// RGBA as 4 CHW planes in [-1, 1], resized with premultiplied alpha (so the colour of
+/// transparent pixels does not bleed into the edges); where alpha is 0, the colour is white, as
+/// on the composited path.
+fn rgba_sample(image: &DynamicImage, (width, height): (usize, usize)) -> Vec<f32> {
+    let mut premultiplied = image.to_rgba32f();
+    for p in premultiplied.pixels_mut() {
+        let a = p[3];
+        for c in 0..3 {
+            p[c] *= a;
+        }
+    }
+    let resized =
+        if (premultiplied.width(), premultiplied.height()) == (width as u32, height as u32) {
+            premultiplied
+        } else {
+            image::imageops::resize(
+                &premultiplied,
+                width as u32,
+                height as u32,
+                FilterType::Triangle,
+            )
+        };
+    let colour = |p: &image::Rgba<f32>, c: usize| -> f32 {
+        let a = p[3].clamp(0.0, 1.0);
+        let v = if a > 0.0 {
+            (p[c] / a).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        // Through 8 bits, as the opaque path's pixels are.
+        (v * 255.0).round() / 127.5 - 1.0
+    };
+    (0..4)
+        .flat_map(|c| {
+            resized.pixels().map(move |p| {
+                if c == 3 {
+                    (p[3].clamp(0.0, 1.0) * 255.0).round() / 127.5 - 1.0
+                } else {
+                    colour(p, c)
+                }
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +204,60 @@ mod tests {
     fn save(path: &Path, image: RgbaImage) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         DynamicImage::ImageRgba8(image).save(path).unwrap();
+    }
+
+    #[test]
+    /// With four channels the alpha plane is the files' transparency (an opaque file's is 1),
+    /// transparent pixels read as white, and a downscale does not darken the edge of an opaque
+    /// shape next to transparent black; opaque data is reported.
+    fn rgba_images_keep_their_alpha_as_a_fourth_plane() {
+        use image::{Rgba, RgbaImage};
+        let dir = tempfile::tempdir().unwrap();
+        // 4×2: the left half opaque red, the right half transparent black.
+        let sprite = RgbaImage::from_fn(4, 2, |x, _| {
+            if x < 2 {
+                Rgba([255, 0, 0, 255])
+            } else {
+                Rgba([0, 0, 0, 0])
+            }
+        });
+        sprite.save(dir.path().join("a.png")).unwrap();
+        let (data, report) = read_image_folder(dir.path(), &[4, 2, 4], false).unwrap();
+        assert!(!report.opaque);
+        let s = data.sample(0);
+        assert_eq!(
+            &s[24..32],
+            [1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0],
+            "alpha"
+        );
+        assert_eq!(
+            &s[0..4],
+            [1.0, 1.0, 1.0, 1.0],
+            "red where opaque, white where not"
+        );
+        assert_eq!(&s[8..12], [-1.0, -1.0, 1.0, 1.0], "green");
+        // Halved: the two columns average red with transparent — still pure red, half alpha.
+        let (half, _) = read_image_folder(dir.path(), &[4, 1, 2], false).unwrap();
+        let h = half.sample(0);
+        assert_eq!(
+            [h[0], h[2], h[4]],
+            [1.0, -1.0, -1.0],
+            "red, not darkened: {h:?}"
+        );
+        assert!(h[6] > h[7], "more opaque on the red side: {h:?}");
+        if h[7] > -1.0 {
+            assert_eq!(
+                [h[1], h[3], h[5]],
+                [1.0, -1.0, -1.0],
+                "a faint edge is red too"
+            );
+        }
+
+        let opaque = tempfile::tempdir().unwrap();
+        gan_models::fixtures::write_image_folder(opaque.path(), 2, 4);
+        let (data, report) = read_image_folder(opaque.path(), &[4, 4, 4], false).unwrap();
+        assert!(report.opaque, "no transparency in RGB files");
+        assert!(data.sample(1)[48..].iter().all(|&a| a == 1.0));
     }
 
     #[test]

@@ -53,6 +53,14 @@ pub fn labelled_shapes(n: usize, shape: &[usize], seed: u64) -> (Dataset, Vec<u8
                 }
             }
         }
+        // RGBA: the shape is opaque on a transparent (white) background.
+        if channels == 4 {
+            for y in 0..height {
+                for x in 0..width {
+                    values.push(if inside(x, y) { 1.0 } else { -1.0 });
+                }
+            }
+        }
     }
     (Dataset::new(shape.to_vec(), values), labels)
 }
@@ -77,5 +85,30 @@ mod tests {
             shapes(3, &[1, 8, 8], 1).values(),
             shapes(3, &[1, 8, 8], 1).values()
         );
+    }
+
+    /// With four channels the shape is opaque and the background transparent: alpha is 1
+    /// exactly where the colour is not the white background.
+    #[test]
+    fn rgba_shapes_are_opaque_on_a_transparent_background() {
+        let (rgb, rgba) = (shapes(5, &[3, 16, 16], 2), shapes(5, &[4, 16, 16], 2));
+        let plane = 16 * 16;
+        for i in 0..5 {
+            let (colour, with_alpha) = (rgb.sample(i), rgba.sample(i));
+            assert_eq!(
+                &with_alpha[..3 * plane],
+                colour,
+                "the same shape and colours"
+            );
+            let alpha = &with_alpha[3 * plane..];
+            for p in 0..plane {
+                let background = (0..3).all(|c| colour[c * plane + p] == 1.0);
+                assert_eq!(
+                    alpha[p],
+                    if background { -1.0 } else { 1.0 },
+                    "sample {i} pixel {p}"
+                );
+            }
+        }
     }
 }
