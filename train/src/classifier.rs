@@ -202,33 +202,23 @@ fn prepare(
     }
     let source = config.data.clone();
     let shape = vec![channels, image_size, image_size];
+    let unlabelled = || {
+        let options = data::LoadOptions {
+            shape: shape.clone(),
+            skip_bad: false,
+            seed: config.seed,
+        };
+        data::load(&source, &options)
+    };
     let labelled = match config.task {
         ClassifierTask::Classes => data::load_labelled(&source, &shape, config.seed, false)?,
         ClassifierTask::Rotation => {
-            let options = data::LoadOptions {
-                shape,
-                skip_bad: false,
-                seed: config.seed,
-            };
-            let (images, report) = data::load(&source, &options)?;
+            let (images, report) = unlabelled()?;
             data::rotation::rotation_task(&images, report)?
         }
         ClassifierTask::Contrastive => {
-            let options = data::LoadOptions {
-                shape,
-                skip_bad: false,
-                seed: config.seed,
-            };
-            let (images, report) = data::load(&source, &options)?;
-            // No labels: the outputs are the projection the loss compares.
-            LabelledDataset {
-                labels: vec![0; images.len()],
-                data: images,
-                class_names: (0..crate::contrastive::PROJECTION)
-                    .map(|k| format!("z{k}"))
-                    .collect(),
-                report,
-            }
+            let (images, report) = unlabelled()?;
+            crate::contrastive::task(images, report)
         }
     };
     config.model.classes = labelled.classes();

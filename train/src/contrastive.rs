@@ -9,6 +9,7 @@
 use candle_core::{D, Device, Tensor};
 
 use crate::augment::{Augment, augment};
+use crate::data::{Dataset, LabelledDataset, LoadReport};
 use crate::error::Result;
 use crate::net::Net;
 use crate::rng::SeededRng;
@@ -19,6 +20,17 @@ pub const PROJECTION: usize = 64;
 pub const TEMPERATURE: f64 = 0.5;
 /// The transforms a view goes through.
 const VIEW: [Augment; 3] = [Augment::Color, Augment::Translation, Augment::Cutout];
+
+/// `images` as the contrastive task's data set: no labels, and as many outputs ("classes",
+/// named `z0`…) as the projection is wide.
+pub fn task(images: Dataset, report: LoadReport) -> LabelledDataset {
+    LabelledDataset {
+        labels: vec![0; images.len()],
+        data: images,
+        class_names: (0..PROJECTION).map(|k| format!("z{k}")).collect(),
+        report,
+    }
+}
 
 /// Two random views of each image of `x` (`[N, C, H, W]`), stacked: `[2N, C, H, W]`, view `i`
 /// and view `i + N` from the same image.
