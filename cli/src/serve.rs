@@ -44,6 +44,34 @@ pub struct ServeArgs {
     web: Option<PathBuf>,
 }
 
+/// Longest `--timeout`: a day.
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+/// Most `--workers`, `--threads`, `--queue` and `--max-images`.
+const MAX_COUNT: usize = 65_536;
+
+/// Every duration and count option within its range, or an error naming the flag (a value out
+/// of range used to panic, as `--timeout 1e20` did converting to a `Duration`).
+fn check_ranges(args: &ServeArgs) -> Result<()> {
+    if !(args.timeout > 0.0 && args.timeout <= MAX_TIMEOUT_SECONDS) {
+        bail!(
+            "--timeout: {} is not a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS}",
+            args.timeout
+        );
+    }
+    let counts = [
+        ("--workers", args.workers, 1),
+        ("--threads", args.threads, 1),
+        ("--queue", Some(args.queue), 0),
+        ("--max-images", Some(args.max_images), 1),
+    ];
+    for (flag, value, least) in counts {
+        if let Some(n) = value.filter(|n| !(least..=MAX_COUNT).contains(n)) {
+            bail!("{flag}: {n} is not from {least} to {MAX_COUNT}");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: ServeArgs) -> Result<()> {
     let options = LoadOptions {
         backend: args.backend.into(),
@@ -51,20 +79,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
         threads: args.threads,
         ..LoadOptions::default()
     };
+    check_ranges(&args)?;
     let models = load_models(&args.models, &options)?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        bail!(
-            "--timeout: {} is not a positive number of seconds",
-            args.timeout
-        );
-    }
     let mut limits = Limits {
         queue: args.queue,
-        max_images: args.max_images.max(1),
+        max_images: args.max_images,
         timeout: Duration::from_secs_f64(args.timeout),
         ..Limits::default()
     };
-    limits.workers = args.workers.unwrap_or(limits.workers).max(1);
+    limits.workers = args.workers.unwrap_or(limits.workers);
     if let Some(web) = &args.web {
         check_page(web)?;
     }
