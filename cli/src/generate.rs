@@ -181,7 +181,16 @@ fn generate_all(
 ) -> Result<Vec<Rgba8>> {
     let count = source.len();
     let bar = crate::report::progress_bar(count > 4 * BATCH, count as u64);
-    let mut kept = Vec::with_capacity(if keep { count } else { 0 });
+    let mut kept = Vec::new();
+    if keep {
+        // Fallible: a count raised past memory by --max-pixels is an error, not an abort.
+        kept.try_reserve_exact(count).map_err(|_| {
+            anyhow::anyhow!(
+                "{count} images do not fit in memory at once for one picture: write them with \
+                 --each instead, or ask for fewer"
+            )
+        })?;
+    }
     for first in (0..count).step_by(BATCH) {
         let range = first..(first + BATCH).min(count);
         let z = source.latents(range.clone())?;

@@ -252,6 +252,19 @@ fn requests_are_bounded_and_failed_writes_are_errors() {
         !dir.path().join("grid.png").exists(),
         "--each alone wrote a grid"
     );
+    // A count past memory, with the picture limit lifted by hand: an error, not an abort.
+    refused(
+        &generate(&[
+            "--n",
+            "1000000000000",
+            "--sheet",
+            "--max-pixels",
+            "18446744073709551615",
+            "--out",
+            "huge.png",
+        ]),
+        "do not fit in memory",
+    );
     // --gif alone: the animation and no grid; too many frames for --max-pixels are refused.
     ok(generate(&["--n", "3", "--gif", "three.gif"]));
     assert!(dir.path().join("three.gif").is_file());
