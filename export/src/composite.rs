@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use gan_models::weights::Tensor;
-use gan_models::{Excite, ParamRole};
+use gan_models::{Activation, Excite, Layer, ParamRole};
 
 use crate::ExportError;
-use crate::builder::{GraphBuilder, attr_float, attr_int, attr_ints, attr_string};
-use crate::lower::conv_attributes;
+use crate::builder::{GraphBuilder, attr_int, attr_ints, attr_string};
+use crate::lower::lower_layer;
 
 /// Skip-layer excitation as standard operators: `AveragePool` to 4×4 (none for a 4×4 source),
 /// `Conv` 4×4, `LeakyRelu`, `Conv` 1×1, `Sigmoid`, and `Mul` with the gated value.
@@ -48,54 +48,54 @@ impl Gate<'_> {
             );
             value = pooled;
         }
+        // The gate's convolutions and activations are ordinary layers: `lower_layer` writes
+        // them, their weights under `{name}.squeeze.weight` and `{name}.expand.weight`.
         let [squeeze, expand] = self.excite.convolutions();
-        let steps = [
-            (squeeze, ParamRole::ExciteSqueeze, "squeeze"),
-            (expand, ParamRole::ExciteExpand, "expand"),
+        let rectifier = Layer::Activation(Activation::LeakyRelu {
+            slope: Excite::SLOPE,
+        });
+        let sigmoid = Layer::Activation(Activation::Sigmoid);
+        let steps: [(Layer, Option<ParamRole>, &str, &str); 4] = [
+            (
+                Layer::Conv(squeeze),
+                Some(ParamRole::ExciteSqueeze),
+                "squeeze",
+                "squeeze",
+            ),
+            (rectifier, None, "rectify", "rectified"),
+            (
+                Layer::Conv(expand),
+                Some(ParamRole::ExciteExpand),
+                "expand",
+                "expand",
+            ),
+            (sigmoid, None, "sigmoid", "gate"),
         ];
-        for (k, (conv, role, part)) in steps.into_iter().enumerate() {
-            let weight = params.get(&role).ok_or_else(|| {
-                ExportError::Invalid(format!("{name}: no {} tensor", role.suffix()))
-            })?;
-            let w = graph.constant_f32(
-                &format!("{name}.{}", role.suffix()),
-                &weight.shape,
-                &weight.values,
-            );
-            let convolved = graph.fresh(&format!("{name}.{part}"));
-            graph.node(
-                "Conv",
+        for (layer, role, part, value_hint) in steps {
+            let own = match role {
+                Some(role) => {
+                    let weight = params.get(&role).ok_or_else(|| {
+                        ExportError::Invalid(format!("{name}: no {} tensor", role.suffix()))
+                    })?;
+                    HashMap::from([(ParamRole::Weight, weight.clone())])
+                }
+                None => HashMap::new(),
+            };
+            let next = graph.fresh(&format!("{name}.{value_hint}"));
+            lower_layer(
+                graph,
+                &layer,
                 &format!("{name}.{part}"),
-                &[&value, &w],
-                &convolved,
-                conv_attributes(&conv),
+                &own,
+                &value,
+                &next,
             );
-            value = convolved;
-            if k == 0 {
-                let rectified = graph.fresh(&format!("{name}.rectified"));
-                let alpha = attr_float("alpha", Excite::SLOPE as f32);
-                graph.node(
-                    "LeakyRelu",
-                    &format!("{name}.rectify"),
-                    &[&value],
-                    &rectified,
-                    vec![alpha],
-                );
-                value = rectified;
-            }
+            value = next;
         }
-        let gate = graph.fresh(&format!("{name}.gate"));
-        graph.node(
-            "Sigmoid",
-            &format!("{name}.sigmoid"),
-            &[&value],
-            &gate,
-            vec![],
-        );
         graph.node(
             "Mul",
             &format!("{name}.excite"),
-            &[input, &gate],
+            &[input, &value],
             output,
             vec![],
         );

@@ -156,7 +156,7 @@ pub fn lower_network(
     Ok(())
 }
 
-fn lower_layer(
+pub(crate) fn lower_layer(
     graph: &mut GraphBuilder,
     layer: &Layer,
     name: &str,
@@ -229,7 +229,7 @@ fn operator(layer: &Layer) -> (&'static str, &'static [ParamRole], Vec<Attribute
 }
 
 /// A convolution's attributes: square kernel, equal strides and pads, no dilation, one group.
-pub(crate) fn conv_attributes(conv: &Conv) -> Vec<AttributeProto> {
+fn conv_attributes(conv: &Conv) -> Vec<AttributeProto> {
     let (k, s, p) = (conv.kernel as i64, conv.stride as i64, conv.padding as i64);
     vec![
         attr_ints("kernel_shape", &[k, k]),

@@ -312,15 +312,15 @@ impl Layer {
         }
     }
 
-    /// The per-sample output shape for a per-sample input shape; `earlier` holds the network's
-    /// shapes so far (its input, then each earlier layer's output), which a layer that reads an
-    /// earlier output ([`Layer::Excite`]) checks against.
+    /// The per-sample output shape of layer `index`, given `earlier`: the network's shapes so
+    /// far (its input, then each earlier layer's output). The last is this layer's input; a
+    /// layer that reads an earlier output ([`Layer::Excite`]) checks that one too.
     pub fn output_shape(
         &self,
         index: usize,
-        input: &[usize],
         earlier: &[Vec<usize>],
     ) -> Result<Vec<usize>, ModelError> {
+        let input = earlier.last().map_or(&[][..], Vec::as_slice);
         let fail = |reason: String| ModelError::Shape {
             index,
             layer: self.name(),

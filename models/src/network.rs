@@ -114,12 +114,7 @@ impl Network {
                 }
             }
         }
-        let mut shapes = vec![first];
-        for (index, layer) in self.layers.iter().enumerate() {
-            let next =
-                layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
-            shapes.push(next);
-        }
+        let shapes = chain_shapes(first, &self.layers)?;
         for (k, decoder) in self.decoders.iter().enumerate() {
             self.decoder_shapes(&shapes, decoder).map_err(|e| match e {
                 ModelError::Shape {
@@ -183,13 +178,7 @@ impl Network {
             input[1] /= 2;
             input[2] /= 2;
         }
-        let mut shapes = vec![input];
-        for (index, layer) in decoder.layers.iter().enumerate() {
-            let next =
-                layer.output_shape(index, shapes.last().expect("starts non-empty"), &shapes)?;
-            shapes.push(next);
-        }
-        Ok(shapes)
+        chain_shapes(input, &decoder.layers)
     }
 
     /// Decoder `k`'s per-sample input (the tapped features, or their quarter) and output.
@@ -278,6 +267,16 @@ impl Network {
             .map(|(i, layer)| layer.macs(&shapes[i], &shapes[i + 1]))
             .sum())
     }
+}
+
+/// `first`, then the output of each of `layers` in turn.
+fn chain_shapes(first: Vec<usize>, layers: &[Layer]) -> Result<Vec<Vec<usize>>, ModelError> {
+    let mut shapes = vec![first];
+    for (index, layer) in layers.iter().enumerate() {
+        let next = layer.output_shape(index, &shapes)?;
+        shapes.push(next);
+    }
+    Ok(shapes)
 }
 
 fn label_error(reason: &str) -> ModelError {
