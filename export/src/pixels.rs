@@ -7,8 +7,8 @@ use crate::builder::{GraphBuilder, attr_int, attr_ints};
 use crate::onnx::data_type;
 
 /// The pixel rule of `gan_contract::pixels` in ONNX: `round((image + 1) · 127.5)` (ONNX `Round`
-/// rounds half to even, as the rule does) clamped to [0, 255], gray repeated to RGB, alpha 255,
-/// NHWC, u8.
+/// rounds half to even, as the rule does) clamped to [0, 255], gray repeated to RGB, alpha 255
+/// unless the image has its own fourth channel, NHWC, u8.
 pub fn lower_pixels(graph: &mut GraphBuilder, image: &str, channels: usize, output: &str) {
     let (shift, scale) = OutputRange::MinusOneToOne.shift_and_scale();
     let one = graph.constant_f32("pixels.one", &[], &[shift]);
@@ -46,10 +46,15 @@ pub fn lower_pixels(graph: &mut GraphBuilder, image: &str, channels: usize, outp
             vec![attr_int("axis", 1)],
         );
     }
-    // Pad one channel of 255 after RGB: the alpha plane.
-    let pads = graph.constant_i64("pixels.alpha_pads", &[0, 0, 0, 0, 0, 1, 0, 0]);
-    let rgba = graph.fresh("pixels");
-    graph.node("Pad", "pixels.alpha", &[&rgb, &pads, &full], &rgba, vec![]);
+    // An RGBA image is its own; otherwise pad one channel of 255 after RGB: the alpha plane.
+    let rgba = if channels == 4 {
+        rgb
+    } else {
+        let pads = graph.constant_i64("pixels.alpha_pads", &[0, 0, 0, 0, 0, 1, 0, 0]);
+        let rgba = graph.fresh("pixels");
+        graph.node("Pad", "pixels.alpha", &[&rgb, &pads, &full], &rgba, vec![]);
+        rgba
+    };
     let nhwc = graph.fresh("pixels");
     graph.node(
         "Transpose",

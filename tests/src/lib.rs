@@ -29,6 +29,7 @@ pub fn architectures() -> Vec<ArchConfig> {
         dcgan(128, 3, 4),
         fastgan(32, 1),
         fastgan(64, 3),
+        fastgan(32, 4),
     ]
 }
 
